@@ -1,0 +1,12 @@
+"""The one Azure Functions app of TinyShop: it registers each app's blueprint and nothing else.
+
+Every Deployment runs this same image and allow-lists its own functions, so importing this module
+must stay cheap and side-effect free (no connections are opened here).
+"""
+
+import azure.functions as func
+
+from functions.catalog.function import bp as catalog
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+app.register_functions(catalog)

@@ -1,0 +1,1 @@
+"""TinyShop's Azure Functions apps: one package per app plus `shared` code they all use."""

@@ -1,0 +1,1 @@
+"""catalog: the anonymous, cacheable product API (owner of the `catalog` database)."""

@@ -1,0 +1,159 @@
+"""The catalog HTTP API (FastAPI), served by uvicorn locally and by the Functions host in AKS."""
+
+import hashlib
+import re
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from functions.catalog import products
+from functions.catalog.products import PRODUCT_ID_PATTERN, Product, ProductId
+from functions.catalog.settings import CatalogSettings
+from functions.shared.db import Database
+from functions.shared.health import health_router
+from functions.shared.logs import configure_logging
+from functions.shared.problems import Problem, install_problem_handlers
+from functions.shared.telemetry import instrument
+
+MAX_PAGE_SIZE = 100
+MAX_BATCH_IDS = 100
+_PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
+
+
+class ProductPage(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    items: list[Product]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 weak comparison of If-None-Match against our (strong) ETag."""
+    if not if_none_match:
+        return False
+    candidates = [c.strip().removeprefix("W/") for c in if_none_match.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+def _cacheable(request: Request, model: BaseModel, max_age: int) -> Response:
+    """JSON with an ETag and Cache-Control, or 304 when the client already has this version."""
+    body = model.model_dump_json(by_alias=True).encode()
+    etag = _etag(body)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={max_age}, stale-while-revalidate={max_age}",
+        "Vary": "Accept-Encoding",
+    }
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _parse_ids(raw: str) -> list[str]:
+    ids = list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    if not ids:
+        raise _invalid("ids", "must list at least one product id")
+    if len(ids) > MAX_BATCH_IDS:
+        raise _invalid("ids", f"must list at most {MAX_BATCH_IDS} product ids")
+    bad = [i for i in ids if not _PRODUCT_ID.match(i)]
+    if bad:
+        raise _invalid("ids", f"malformed product id(s): {', '.join(bad[:5])}")
+    return ids
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem(
+        422,
+        f"Invalid value for: {field}.",
+        title="Invalid request",
+        errors=[{"field": field, "message": message}],
+    )
+
+
+def products_router(db: Database, settings: CatalogSettings) -> APIRouter:
+    router = APIRouter(tags=["products"])
+
+    @router.get(
+        "/products",
+        response_model=ProductPage,
+        summary="List products (keyset-paginated) or look up a batch with `ids=`",
+    )
+    def list_products(
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+        cursor: Annotated[str | None, Query(pattern=PRODUCT_ID_PATTERN)] = None,
+        ids: Annotated[
+            str | None,
+            Query(description=f"Comma-separated product ids (at most {MAX_BATCH_IDS})."),
+        ] = None,
+    ) -> Response:
+        if ids is not None:
+            if cursor is not None:
+                raise _invalid("cursor", "cannot be combined with ids")
+            with db.connection() as conn:
+                page = ProductPage(items=products.get_many(conn, _parse_ids(ids)), next_cursor=None)
+            return _cacheable(request, page, settings.cache_max_age)
+        with db.connection() as conn:
+            rows = products.list_page(conn, limit + 1, cursor)
+        page = ProductPage(
+            items=rows[:limit], next_cursor=rows[limit - 1].id if len(rows) > limit else None
+        )
+        return _cacheable(request, page, settings.cache_max_age)
+
+    @router.get(
+        "/products/{product_id}",
+        response_model=Product,
+        summary="One product",
+        responses={404: {"description": "Unknown product (problem+json)"}},
+    )
+    def get_product(request: Request, product_id: Annotated[ProductId, Path()]) -> Response:
+        with db.connection() as conn:
+            product = products.get_one(conn, product_id)
+        if product is None:
+            raise Problem(404, f"No product with id '{product_id}'.", title="Product not found")
+        return _cacheable(request, product, settings.cache_max_age)
+
+    return router
+
+
+def create_app(settings: CatalogSettings | None = None) -> FastAPI:
+    """Build the catalog app; the database pool opens on first use, not here."""
+    settings = settings or CatalogSettings()
+    configure_logging("catalog")
+    db = Database(settings, "catalog")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):  # noqa: ANN202 - FastAPI's lifespan protocol
+        yield
+        db.close()
+
+    app = FastAPI(
+        title="TinyShop catalog",
+        version="1.0.0",
+        summary="Anonymous, cacheable product reads.",
+        docs_url="/catalog/docs",
+        openapi_url="/catalog/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.db = db
+    install_problem_handlers(app)
+    app.include_router(health_router("/catalog", {"database": db.ping}))
+    app.include_router(products_router(db, settings))
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> RedirectResponse:
+        return RedirectResponse("/catalog/docs")
+
+    instrument(app, "catalog")
+    return app

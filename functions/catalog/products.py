@@ -1,0 +1,71 @@
+"""Products: the catalog's one model and its SQL (always parameterized)."""
+
+from decimal import Decimal
+from typing import Annotated
+
+import psycopg
+from psycopg.rows import class_row
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+PRODUCT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+ProductId = Annotated[str, Field(pattern=PRODUCT_ID_PATTERN, examples=["pour-over-kettle"])]
+Money = Annotated[
+    Decimal,
+    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
+    Field(description="Decimal string with two places, e.g. \"12.50\"."),
+]
+
+_COLUMNS = "id, name, description, price, currency, stock"
+
+
+class Product(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: ProductId
+    name: str
+    description: str
+    price: Money
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    stock: int = Field(ge=0)
+
+
+def list_page(conn: psycopg.Connection, limit: int, after: str | None) -> list[Product]:
+    """Up to `limit` products ordered by id, starting after the id `after` (keyset pagination)."""
+    with conn.cursor(row_factory=class_row(Product)) as cur:
+        if after is None:
+            cur.execute(f"SELECT {_COLUMNS} FROM products ORDER BY id LIMIT %s", (limit,))
+        else:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM products WHERE id > %s ORDER BY id LIMIT %s",
+                (after, limit),
+            )
+        return cur.fetchall()
+
+
+def get_many(conn: psycopg.Connection, ids: list[str]) -> list[Product]:
+    """The products among `ids` that exist, ordered by id; unknown ids are simply absent."""
+    with conn.cursor(row_factory=class_row(Product)) as cur:
+        cur.execute(f"SELECT {_COLUMNS} FROM products WHERE id = ANY(%s) ORDER BY id", (ids,))
+        return cur.fetchall()
+
+
+def get_one(conn: psycopg.Connection, product_id: str) -> Product | None:
+    with conn.cursor(row_factory=class_row(Product)) as cur:
+        cur.execute(f"SELECT {_COLUMNS} FROM products WHERE id = %s", (product_id,))
+        return cur.fetchone()
+
+
+def insert_missing(conn: psycopg.Connection, products: list[Product]) -> int:
+    """Insert the products whose id is not there yet; never overwrites (stock may have moved)."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO products (id, name, description, price, currency, stock) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id",
+            [(p.id, p.name, p.description, p.price, p.currency, p.stock) for p in products],
+            returning=True,
+        )
+        inserted = 0
+        while True:
+            inserted += len(cur.fetchall())
+            if not cur.nextset():
+                return inserted

@@ -1,0 +1,1 @@
+"""orders: carts, checkout with a transactional outbox, order history (owner of `orders`)."""

@@ -1,0 +1,1 @@
+"""Code every TinyShop app uses: settings, database, migrations, errors, health, logs, telemetry."""

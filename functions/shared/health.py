@@ -1,0 +1,44 @@
+"""Liveness and readiness endpoints.
+
+Liveness says only that the process serves HTTP (a restart would not fix a database outage);
+readiness says whether the app's own dependencies answer, so Kubernetes stops routing to a pod
+that cannot serve and routes to it again, without a restart, once they are back.
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from functions.shared.problems import problem_response
+
+Check = Callable[[], None]
+_log = logging.getLogger(__name__)
+
+
+def health_router(prefix: str, checks: Mapping[str, Check]) -> APIRouter:
+    """`{prefix}/health/live` and `{prefix}/health/ready`; each check raises when unhealthy."""
+    router = APIRouter(prefix=f"{prefix}/health", tags=["health"])
+
+    @router.get("/live", summary="Liveness probe")
+    def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/ready", summary="Readiness probe: checks the app's own dependencies")
+    def ready() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as exc:  # any failure means not ready; the reason goes to the log
+                _log.warning("readiness check %s failed: %s", name, exc)
+                results[name] = "unavailable"
+        if all(v == "ok" for v in results.values()):
+            return JSONResponse({"status": "ok", "checks": results})
+        return problem_response(
+            503, "A dependency is unavailable.", title="Not ready", checks=results
+        )
+
+    return router

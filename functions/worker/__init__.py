@@ -1,0 +1,1 @@
+"""worker: consumes OrderPlaced events and writes the order timeline to Cosmos DB."""
