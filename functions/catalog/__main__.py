@@ -1,4 +1,4 @@
-"""`python -m functions.catalog migrate [--create-database]` and `python -m functions.catalog seed`."""
+"""catalog's management commands: `migrate [--create-database]` and `seed`."""
 
 from pathlib import Path
 

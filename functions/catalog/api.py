@@ -133,7 +133,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     db = Database(settings, "catalog")
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI):  # noqa: ANN202 - FastAPI's lifespan protocol
+    async def lifespan(_: FastAPI):
         yield
         db.close()
 

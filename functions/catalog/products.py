@@ -12,7 +12,7 @@ ProductId = Annotated[str, Field(pattern=PRODUCT_ID_PATTERN, examples=["pour-ove
 Money = Annotated[
     Decimal,
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
-    Field(description="Decimal string with two places, e.g. \"12.50\"."),
+    Field(description='Decimal string with two places, e.g. "12.50".'),
 ]
 
 _COLUMNS = "id, name, description, price, currency, stock"

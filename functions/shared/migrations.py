@@ -24,7 +24,7 @@ _LOCK_KEY = 0x7E5_0001  # pg_advisory_xact_lock key shared by every TinyShop mig
 def _config(database_url: str, script_location: Path) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
-    # Passed as an attribute, not an ini option: URLs may contain '%' which ini interpolation mangles.
+    # An attribute, not an ini option: ini interpolation would mangle a '%' in the URL.
     cfg.attributes["database_url"] = database_url
     return cfg
 

@@ -131,6 +131,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         _log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            500, "An unexpected error occurred.", instance=request.url.path
-        )
+        return problem_response(500, "An unexpected error occurred.", instance=request.url.path)

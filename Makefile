@@ -1,0 +1,39 @@
+# TinyShop developer commands. `make dev` runs the shop locally; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.DEFAULT_GOAL := help
+.PHONY: help dev test lint bench clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==26.3
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.dev-installed requirements-test.txt requirements-infra.txt
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+dev: $(VENV)/.dev-installed ## Run the whole shop locally (Ctrl-C stops it)
+	$(PY) -m dev.stack
+
+lint: $(VENV)/.test-installed ## ruff lint and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: lint ## All tests and checks
+	$(PY) -m pytest
+
+bench: $(VENV)/.test-installed ## Benchmarks (not tests): throughput and latency against real servers
+	$(PY) -m bench
+
+clean: ## Remove the virtualenv and local state (embedded Postgres data)
+	rm -rf $(VENV) .dev .pytest_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""Find a Postgres to develop and test against, or start a private one.
+
+Order: `TINYSHOP_POSTGRES_URL` (an admin URL you configure), else the server on 127.0.0.1:5432
+(trust auth, user postgres), else an embedded server (PyPI `pgserver`) whose data lives in
+`.dev/pgdata` (git-ignored) and which stops when the process that started it exits.
+"""
+
+import os
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+EMBEDDED_DATA = REPO / ".dev" / "pgdata"
+
+_embedded = None  # keeps the pgserver handle (and so the server) alive for this process
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.OperationalError:
+        return False
+
+
+def admin_url() -> str:
+    """A URL of a running Postgres whose user may create databases."""
+    global _embedded
+    configured = os.getenv("TINYSHOP_POSTGRES_URL")
+    if configured:
+        if not _reachable(configured):
+            raise SystemExit(f"TINYSHOP_POSTGRES_URL is set but does not answer: {configured}")
+        return configured
+    if _reachable(DEFAULT_URL):
+        return DEFAULT_URL
+    if _embedded is None:
+        import pgserver
+
+        EMBEDDED_DATA.mkdir(parents=True, exist_ok=True)
+        print(f"No Postgres on 127.0.0.1:5432; starting an embedded one in {EMBEDDED_DATA}")
+        _embedded = pgserver.get_server(EMBEDDED_DATA, cleanup_mode="stop")
+    return _embedded.get_uri()
+
+
+def database_url(admin: str, dbname: str) -> str:
+    """The URL of database `dbname` on the same server as `admin`."""
+    return make_conninfo(admin, dbname=dbname)

@@ -1,0 +1,312 @@
+# TinyShop dev environment: wires the modules together.
+#
+# Naming: <abbreviation>-<workload>-<environment>-<region> (Cloud Adoption
+# Framework abbreviations); globally unique names get a 5-character random
+# suffix. Every resource carries local.tags.
+
+data "azurerm_client_config" "current" {}
+
+resource "random_string" "suffix" {
+  length  = 5
+  lower   = true
+  upper   = false
+  numeric = true
+  special = false
+}
+
+locals {
+  name_suffix = "${var.workload}-${var.environment}-${var.location_short}"
+  unique      = random_string.suffix.result
+
+  names = {
+    resource_group = "rg-${local.name_suffix}"
+    log_analytics  = "log-${local.name_suffix}"
+    acr            = "acr${var.workload}${var.environment}${local.unique}"
+    key_vault      = "kv-${var.workload}-${var.environment}-${local.unique}"
+    postgres       = "psql-${var.workload}-${var.environment}-${local.unique}"
+    cosmos         = "cosno-${var.workload}-${var.environment}-${local.unique}"
+    servicebus     = "sbns-${var.workload}-${var.environment}-${local.unique}"
+  }
+
+  tags = merge(var.tags, {
+    workload    = var.workload
+    environment = var.environment
+    managed-by  = "terraform"
+    repository  = "tinyshop"
+  })
+
+  private_dns_zones = {
+    acr        = "privatelink.azurecr.io"
+    keyvault   = "privatelink.vaultcore.azure.net"
+    cosmos     = "privatelink.documents.azure.com"
+    servicebus = "privatelink.servicebus.windows.net"
+    postgres   = "${local.name_suffix}.private.postgres.database.azure.com"
+  }
+
+  # Kubernetes service accounts federated with their own identity. KEDA's
+  # operator gets a separate identity: it only reads queue metrics.
+  workloads = {
+    catalog = { namespace = var.kubernetes_namespace, service_account = "catalog" }
+    orders  = { namespace = var.kubernetes_namespace, service_account = "orders" }
+    worker  = { namespace = var.kubernetes_namespace, service_account = "worker" }
+    ui      = { namespace = var.kubernetes_namespace, service_account = "ui" }
+    keda    = { namespace = "keda", service_account = "keda-operator" }
+  }
+
+  # Key Vault secrets mounted by the Helm chart's SecretProviderClasses.
+  secret_names = toset([
+    "postgres-admin-password",
+    "ui-client-secret",
+    "flask-secret-key",
+    "cloudflare-tunnel-token",
+  ])
+}
+
+resource "azurerm_resource_group" "this" {
+  name     = local.names.resource_group
+  location = var.location
+  tags     = local.tags
+}
+
+# ------------------------------------------------------------- foundation ---
+
+module "monitoring" {
+  source = "../../modules/monitoring"
+
+  name                = local.names.log_analytics
+  location            = var.location
+  resource_group_name = azurerm_resource_group.this.name
+  tags                = local.tags
+}
+
+module "network" {
+  source = "../../modules/network"
+
+  name_suffix                = local.name_suffix
+  location                   = var.location
+  resource_group_name        = azurerm_resource_group.this.name
+  bastion_enabled            = var.bastion_enabled
+  log_analytics_workspace_id = module.monitoring.id
+  private_dns_zones          = local.private_dns_zones
+  # Standard Service Bus has no private endpoint: allow exactly this namespace.
+  servicebus_namespace_fqdn = var.servicebus_sku == "Premium" ? null : "${local.names.servicebus}.servicebus.windows.net"
+  tags                      = local.tags
+}
+
+# ------------------------------------------------------------------ data ---
+
+module "acr" {
+  source = "../../modules/acr"
+
+  name                          = local.names.acr
+  location                      = var.location
+  resource_group_name           = azurerm_resource_group.this.name
+  public_network_access_enabled = var.acr_public_network_access_enabled
+  private_endpoint_subnet_id    = module.network.private_endpoints_subnet_id
+  private_dns_zone_id           = module.network.private_dns_zone_ids["acr"]
+  tags                          = local.tags
+}
+
+resource "random_password" "postgres_admin" {
+  length           = 32
+  special          = true
+  override_special = "-_.~"
+  min_lower        = 2
+  min_upper        = 2
+  min_numeric      = 2
+}
+
+resource "random_password" "flask_secret_key" {
+  length  = 64
+  special = false
+}
+
+module "postgres" {
+  source = "../../modules/postgres"
+
+  name                   = local.names.postgres
+  location               = var.location
+  resource_group_name    = azurerm_resource_group.this.name
+  tenant_id              = data.azurerm_client_config.current.tenant_id
+  delegated_subnet_id    = module.network.postgres_subnet_id
+  private_dns_zone_id    = module.network.private_dns_zone_ids["postgres"]
+  administrator_password = random_password.postgres_admin.result
+  databases              = ["catalog", "orders"]
+  tags                   = local.tags
+}
+
+module "cosmos" {
+  source = "../../modules/cosmos"
+
+  name                       = local.names.cosmos
+  location                   = var.location
+  resource_group_name        = azurerm_resource_group.this.name
+  database_name              = "tinyshop"
+  container_name             = "order-events"
+  partition_key_path         = "/orderId"
+  private_endpoint_subnet_id = module.network.private_endpoints_subnet_id
+  private_dns_zone_id        = module.network.private_dns_zone_ids["cosmos"]
+  tags                       = local.tags
+}
+
+module "servicebus" {
+  source = "../../modules/servicebus"
+
+  name                       = local.names.servicebus
+  location                   = var.location
+  resource_group_name        = azurerm_resource_group.this.name
+  sku                        = var.servicebus_sku
+  queue_name                 = "orders"
+  max_delivery_count         = 10
+  private_endpoint_subnet_id = module.network.private_endpoints_subnet_id
+  private_dns_zone_id        = module.network.private_dns_zone_ids["servicebus"]
+  tags                       = local.tags
+}
+
+# ------------------------------------------------------- edge & identity ---
+
+module "entra" {
+  source = "../../modules/entra"
+  providers = {
+    azuread = azuread.external
+  }
+
+  tenant_id           = var.external_tenant_id
+  tenant_subdomain    = var.external_tenant_subdomain
+  display_name_prefix = "TinyShop ${var.environment}"
+  ui_redirect_uris    = ["https://${var.shop_hostname}${var.ui_redirect_path}"]
+  ui_logout_url       = "https://${var.shop_hostname}/"
+}
+
+module "cloudflare" {
+  source = "../../modules/cloudflare"
+
+  account_id  = var.cloudflare_account_id
+  zone_id     = var.cloudflare_zone_id
+  tunnel_name = "${var.workload}-${var.environment}"
+  hostname    = var.shop_hostname
+}
+
+module "keyvault" {
+  source = "../../modules/keyvault"
+
+  name                         = local.names.key_vault
+  location                     = var.location
+  resource_group_name          = azurerm_resource_group.this.name
+  tenant_id                    = data.azurerm_client_config.current.tenant_id
+  allowed_ip_ranges            = var.operator_ip_ranges
+  secrets_officer_principal_id = data.azurerm_client_config.current.object_id
+  secret_names                 = local.secret_names
+  secret_values = {
+    "postgres-admin-password" = random_password.postgres_admin.result
+    "ui-client-secret"        = module.entra.ui_client_secret
+    "flask-secret-key"        = random_password.flask_secret_key.result
+    "cloudflare-tunnel-token" = module.cloudflare.tunnel_token
+  }
+  private_endpoint_subnet_id = module.network.private_endpoints_subnet_id
+  private_dns_zone_id        = module.network.private_dns_zone_ids["keyvault"]
+  tags                       = local.tags
+}
+
+# --------------------------------------------------------------- cluster ---
+
+module "aks" {
+  source = "../../modules/aks"
+
+  name_suffix                = local.name_suffix
+  location                   = var.location
+  resource_group_name        = azurerm_resource_group.this.name
+  tenant_id                  = data.azurerm_client_config.current.tenant_id
+  admin_group_object_ids     = var.aks_admin_group_object_ids
+  kubernetes_version         = var.kubernetes_version
+  sku_tier                   = var.aks_sku_tier
+  subnet_id                  = module.network.aks_subnet_id
+  route_table_id             = module.network.aks_route_table_id
+  acr_id                     = module.acr.id
+  log_analytics_workspace_id = module.monitoring.id
+  user_node_max_count        = var.aks_user_node_max_count
+  tags                       = local.tags
+}
+
+# Least privilege, data plane only, scoped to the single queue / database /
+# secret each workload uses:
+#   orders -> Service Bus Data Sender (queue), Cosmos Data Reader (db), postgres password
+#   worker -> Service Bus Data Receiver (queue), Cosmos Data Contributor (db)
+#   catalog-> postgres password
+#   ui     -> its client secret and Flask key
+#   keda   -> Service Bus Data Owner (queue): KEDA's scaler reads the queue's
+#             runtime properties (message counts), a management read that the
+#             Sender/Receiver roles do not include; its docs require "Manage"
+#             (= Data Owner with Entra auth). Scoped to the queue, not the namespace.
+module "identity" {
+  source = "../../modules/identity"
+
+  name_suffix         = local.name_suffix
+  location            = var.location
+  resource_group_name = azurerm_resource_group.this.name
+  oidc_issuer_url     = module.aks.oidc_issuer_url
+  workloads           = local.workloads
+
+  role_assignments = {
+    orders-servicebus-sender = {
+      workload             = "orders"
+      scope                = module.servicebus.queue_id
+      role_definition_name = "Azure Service Bus Data Sender"
+    }
+    worker-servicebus-receiver = {
+      workload             = "worker"
+      scope                = module.servicebus.queue_id
+      role_definition_name = "Azure Service Bus Data Receiver"
+    }
+    keda-servicebus-owner = {
+      workload             = "keda"
+      scope                = module.servicebus.queue_id
+      role_definition_name = "Azure Service Bus Data Owner"
+    }
+    catalog-kv-postgres-password = {
+      workload             = "catalog"
+      scope                = module.keyvault.secret_resource_ids["postgres-admin-password"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    orders-kv-postgres-password = {
+      workload             = "orders"
+      scope                = module.keyvault.secret_resource_ids["postgres-admin-password"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    ui-kv-client-secret = {
+      workload             = "ui"
+      scope                = module.keyvault.secret_resource_ids["ui-client-secret"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    ui-kv-flask-secret-key = {
+      workload             = "ui"
+      scope                = module.keyvault.secret_resource_ids["flask-secret-key"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+  }
+
+  cosmos_account_name = module.cosmos.name
+  cosmos_role_assignments = {
+    worker-cosmos-data-contributor = {
+      workload           = "worker"
+      role_definition_id = module.cosmos.builtin_role_definition_ids["data_contributor"]
+      scope              = module.cosmos.database_scope
+    }
+    orders-cosmos-data-reader = {
+      workload           = "orders"
+      role_definition_id = module.cosmos.builtin_role_definition_ids["data_reader"]
+      scope              = module.cosmos.database_scope
+    }
+  }
+
+  tags = local.tags
+}
+
+# The Key Vault CSI add-on's own identity reads only the tunnel token, for the
+# cloudflared deployment (SecretProviderClass with useVMManagedIdentity).
+resource "azurerm_role_assignment" "csi_cloudflare_tunnel_token" {
+  scope                = module.keyvault.secret_resource_ids["cloudflare-tunnel-token"]
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = module.aks.key_vault_secrets_provider_identity.object_id
+  principal_type       = "ServicePrincipal"
+}

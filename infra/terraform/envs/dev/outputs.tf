@@ -1,0 +1,168 @@
+# Values the Helm chart, the KEDA objects and ArgoCD need (docs/infra.md maps
+# each output to the value it feeds). No secret is output: secrets live in
+# Key Vault and reach the pods through the CSI driver.
+
+output "resource_group_name" {
+  description = "Resource group of the environment."
+  value       = azurerm_resource_group.this.name
+}
+
+output "aks_cluster_name" {
+  description = "Name of the AKS cluster (az aks get-credentials / command invoke)."
+  value       = module.aks.name
+}
+
+output "aks_oidc_issuer_url" {
+  description = "OIDC issuer of the cluster (federated credentials are bound to it)."
+  value       = module.aks.oidc_issuer_url
+}
+
+output "acr_login_server" {
+  description = "Registry login server; image repository prefix."
+  value       = module.acr.login_server
+}
+
+output "key_vault_name" {
+  description = "Key Vault name (SecretProviderClass keyvaultName)."
+  value       = module.keyvault.name
+}
+
+output "key_vault_uri" {
+  description = "Key Vault URI."
+  value       = module.keyvault.uri
+}
+
+output "key_vault_secret_names" {
+  description = "Names of the secrets Terraform wrote to Key Vault."
+  value       = sort(tolist(local.secret_names))
+}
+
+output "key_vault_csi_identity_client_id" {
+  description = "Client id of the Key Vault CSI add-on identity (reads cloudflare-tunnel-token only; SecretProviderClass userAssignedIdentityID for cloudflared)."
+  value       = module.aks.key_vault_secrets_provider_identity.client_id
+}
+
+output "tenant_id" {
+  description = "Workforce tenant of the subscription (SecretProviderClass tenantId, workload identity)."
+  value       = data.azurerm_client_config.current.tenant_id
+}
+
+output "namespace" {
+  description = "Kubernetes namespace of the TinyShop workloads."
+  value       = var.kubernetes_namespace
+}
+
+output "catalog_identity_client_id" {
+  description = "Workload identity client id of the catalog service account."
+  value       = module.identity.client_ids["catalog"]
+}
+
+output "orders_identity_client_id" {
+  description = "Workload identity client id of the orders service account."
+  value       = module.identity.client_ids["orders"]
+}
+
+output "worker_identity_client_id" {
+  description = "Workload identity client id of the worker service account."
+  value       = module.identity.client_ids["worker"]
+}
+
+output "ui_identity_client_id" {
+  description = "Workload identity client id of the ui service account."
+  value       = module.identity.client_ids["ui"]
+}
+
+output "keda_identity_client_id" {
+  description = "Workload identity client id of KEDA's operator (keda/keda-operator)."
+  value       = module.identity.client_ids["keda"]
+}
+
+output "servicebus_namespace_name" {
+  description = "Service Bus namespace name (KEDA trigger metadata namespace)."
+  value       = module.servicebus.namespace_name
+}
+
+output "servicebus_namespace_fqdn" {
+  description = "Fully qualified Service Bus namespace for azure-servicebus with DefaultAzureCredential."
+  value       = module.servicebus.namespace_fqdn
+}
+
+output "servicebus_queue_name" {
+  description = "Name of the orders queue."
+  value       = module.servicebus.queue_name
+}
+
+output "cosmos_endpoint" {
+  description = "Cosmos DB endpoint."
+  value       = module.cosmos.endpoint
+}
+
+output "cosmos_database_name" {
+  description = "Cosmos DB database name."
+  value       = module.cosmos.database_name
+}
+
+output "cosmos_container_name" {
+  description = "Cosmos DB container of the order events."
+  value       = module.cosmos.container_name
+}
+
+output "postgres_fqdn" {
+  description = "Private FQDN of the Postgres server."
+  value       = module.postgres.fqdn
+}
+
+output "postgres_admin_login" {
+  description = "Postgres administrator login (password: Key Vault secret postgres-admin-password)."
+  value       = module.postgres.administrator_login
+}
+
+output "postgres_databases" {
+  description = "Postgres databases created on the server."
+  value       = module.postgres.database_names
+}
+
+output "entra_api_client_id" {
+  description = "Client id of the orders API registration (expected token audience)."
+  value       = module.entra.api_client_id
+}
+
+output "entra_api_scope" {
+  description = "Scope the UI requests for the orders API."
+  value       = module.entra.api_scope
+}
+
+output "entra_ui_client_id" {
+  description = "Client id of the UI web app registration."
+  value       = module.entra.ui_client_id
+}
+
+output "entra_authority" {
+  description = "Entra External ID authority (MSAL oidc_authority / token issuer base)."
+  value       = module.entra.authority
+}
+
+output "entra_tenant_id" {
+  description = "Id of the Entra External ID tenant."
+  value       = module.entra.tenant_id
+}
+
+output "shop_hostname" {
+  description = "Public hostname of the shop (ingress host)."
+  value       = module.cloudflare.hostname
+}
+
+output "cloudflare_tunnel_id" {
+  description = "Id of the Cloudflare Tunnel."
+  value       = module.cloudflare.tunnel_id
+}
+
+output "firewall_public_ip" {
+  description = "Public egress IP of the cluster."
+  value       = module.network.firewall_public_ip
+}
+
+output "bastion_name" {
+  description = "Bastion host name, or null when disabled."
+  value       = module.network.bastion_name
+}

@@ -1,0 +1,414 @@
+# Hub/spoke network: the hub holds Azure Firewall (and optionally Bastion), the
+# spoke holds the AKS nodes, the private endpoints and the Postgres delegated
+# subnet. All AKS egress is forced through the firewall by a route table.
+
+locals {
+  # Subnets of the spoke that get an NSG (AzureFirewallSubnet/AzureBastionSubnet
+  # in the hub must not have one / need a very specific one).
+  spoke_subnets = {
+    aks               = var.aks_nodes_subnet_prefix
+    private-endpoints = var.private_endpoints_subnet_prefix
+    postgres          = var.postgres_subnet_prefix
+  }
+}
+
+# ---------------------------------------------------------------- hub VNet ---
+
+resource "azurerm_virtual_network" "hub" {
+  name                = "vnet-hub-${var.name_suffix}"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  address_space       = var.hub_address_space
+  tags                = var.tags
+}
+
+resource "azurerm_subnet" "firewall" {
+  # The name is mandated by Azure Firewall.
+  name                 = "AzureFirewallSubnet"
+  resource_group_name  = var.resource_group_name
+  virtual_network_name = azurerm_virtual_network.hub.name
+  address_prefixes     = [var.firewall_subnet_prefix]
+}
+
+resource "azurerm_subnet" "bastion" {
+  #checkov:skip=CKV2_AZURE_31:AzureBastionSubnet is platform-hardened; an NSG there must carry Bastion's full mandatory rule set, and Bastion is an optional, off-by-default jump path.
+  count = var.bastion_enabled ? 1 : 0
+
+  # The name is mandated by Azure Bastion.
+  name                 = "AzureBastionSubnet"
+  resource_group_name  = var.resource_group_name
+  virtual_network_name = azurerm_virtual_network.hub.name
+  address_prefixes     = [var.bastion_subnet_prefix]
+}
+
+# -------------------------------------------------------------- spoke VNet ---
+
+resource "azurerm_virtual_network" "spoke" {
+  name                = "vnet-spoke-${var.name_suffix}"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  address_space       = var.spoke_address_space
+  tags                = var.tags
+}
+
+resource "azurerm_subnet" "aks" {
+  name                            = "snet-aks-nodes"
+  resource_group_name             = var.resource_group_name
+  virtual_network_name            = azurerm_virtual_network.spoke.name
+  address_prefixes                = [var.aks_nodes_subnet_prefix]
+  default_outbound_access_enabled = false
+}
+
+resource "azurerm_subnet" "private_endpoints" {
+  name                              = "snet-private-endpoints"
+  resource_group_name               = var.resource_group_name
+  virtual_network_name              = azurerm_virtual_network.spoke.name
+  address_prefixes                  = [var.private_endpoints_subnet_prefix]
+  default_outbound_access_enabled   = false
+  private_endpoint_network_policies = "Enabled"
+}
+
+resource "azurerm_subnet" "postgres" {
+  name                            = "snet-postgres"
+  resource_group_name             = var.resource_group_name
+  virtual_network_name            = azurerm_virtual_network.spoke.name
+  address_prefixes                = [var.postgres_subnet_prefix]
+  default_outbound_access_enabled = false
+
+  delegation {
+    name = "postgres-flexible-server"
+
+    service_delegation {
+      name    = "Microsoft.DBforPostgreSQL/flexibleServers"
+      actions = ["Microsoft.Network/virtualNetworks/subnets/join/action"]
+    }
+  }
+}
+
+# One NSG per spoke subnet. The platform default rules already allow
+# VNet-internal traffic and deny inbound from the internet; there is no public
+# ingress at all (Cloudflare Tunnel dials out), so no extra allow rules.
+resource "azurerm_network_security_group" "spoke" {
+  for_each = local.spoke_subnets
+
+  name                = "nsg-${each.key}-${var.name_suffix}"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  tags                = var.tags
+}
+
+resource "azurerm_subnet_network_security_group_association" "spoke" {
+  for_each = {
+    aks               = azurerm_subnet.aks.id
+    private-endpoints = azurerm_subnet.private_endpoints.id
+    postgres          = azurerm_subnet.postgres.id
+  }
+
+  subnet_id                 = each.value
+  network_security_group_id = azurerm_network_security_group.spoke[each.key].id
+}
+
+# ----------------------------------------------------------------- peering ---
+
+resource "azurerm_virtual_network_peering" "hub_to_spoke" {
+  name                         = "peer-hub-to-spoke"
+  resource_group_name          = var.resource_group_name
+  virtual_network_name         = azurerm_virtual_network.hub.name
+  remote_virtual_network_id    = azurerm_virtual_network.spoke.id
+  allow_virtual_network_access = true
+  allow_forwarded_traffic      = true
+}
+
+resource "azurerm_virtual_network_peering" "spoke_to_hub" {
+  name                         = "peer-spoke-to-hub"
+  resource_group_name          = var.resource_group_name
+  virtual_network_name         = azurerm_virtual_network.spoke.name
+  remote_virtual_network_id    = azurerm_virtual_network.hub.id
+  allow_virtual_network_access = true
+  allow_forwarded_traffic      = true
+}
+
+# ---------------------------------------------------------------- firewall ---
+
+resource "azurerm_public_ip" "firewall" {
+  name                = "pip-afw-${var.name_suffix}"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  allocation_method   = "Static"
+  sku                 = "Standard"
+  zones               = var.zones
+  tags                = var.tags
+}
+
+resource "azurerm_firewall_policy" "this" {
+  #checkov:skip=CKV_AZURE_220:IDPS (intrusion_detection) exists only on the Premium tier; the dev firewall is Standard (set firewall_sku_tier = Premium and add intrusion_detection for production).
+  name                     = "afwp-${var.name_suffix}"
+  location                 = var.location
+  resource_group_name      = var.resource_group_name
+  sku                      = var.firewall_sku_tier
+  threat_intelligence_mode = "Deny"
+  tags                     = var.tags
+
+  # DNS proxy lets network rules match FQDNs (NTP, Cloudflare Tunnel edge,
+  # Service Bus AMQP when it has no private endpoint).
+  dns {
+    proxy_enabled = true
+  }
+}
+
+resource "azurerm_firewall" "this" {
+  #checkov:skip=CKV_AZURE_216:Threat intelligence is configured on the attached firewall policy (threat_intelligence_mode = Deny), which is what applies when a policy is attached.
+  name                = "afw-${var.name_suffix}"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  sku_name            = "AZFW_VNet"
+  sku_tier            = var.firewall_sku_tier
+  firewall_policy_id  = azurerm_firewall_policy.this.id
+  zones               = var.zones
+  tags                = var.tags
+
+  ip_configuration {
+    name                 = "ipconfig"
+    subnet_id            = azurerm_subnet.firewall.id
+    public_ip_address_id = azurerm_public_ip.firewall.id
+  }
+}
+
+# Egress allow-list for the cluster. Everything not listed is denied by the
+# firewall's implicit deny. Sources are restricted to the AKS node subnet.
+resource "azurerm_firewall_policy_rule_collection_group" "aks" {
+  name               = "rcg-aks-egress"
+  firewall_policy_id = azurerm_firewall_policy.this.id
+  priority           = 200
+
+  network_rule_collection {
+    name     = "aks-network"
+    priority = 200
+    action   = "Allow"
+
+    # Node time sync (AKS outbound requirements).
+    rule {
+      name              = "ntp"
+      protocols         = ["UDP"]
+      source_addresses  = [var.aks_nodes_subnet_prefix]
+      destination_fqdns = ["ntp.ubuntu.com"]
+      destination_ports = ["123"]
+    }
+
+    # cloudflared's outbound tunnel connections to the Cloudflare edge.
+    rule {
+      name              = "cloudflare-tunnel-edge"
+      protocols         = ["TCP", "UDP"]
+      source_addresses  = [var.aks_nodes_subnet_prefix]
+      destination_fqdns = var.cloudflare_tunnel_edge_fqdns
+      destination_ports = ["7844"]
+    }
+
+    dynamic "rule" {
+      # Service Bus Standard has no private endpoint: AMQP goes over the
+      # internet, through the firewall, to this namespace only.
+      for_each = var.servicebus_namespace_fqdn == null ? [] : [var.servicebus_namespace_fqdn]
+
+      content {
+        name              = "servicebus-amqp"
+        protocols         = ["TCP"]
+        source_addresses  = [var.aks_nodes_subnet_prefix]
+        destination_fqdns = [rule.value]
+        destination_ports = ["5671", "5672"]
+      }
+    }
+  }
+
+  application_rule_collection {
+    name     = "aks-application"
+    priority = 300
+    action   = "Allow"
+
+    # AKS required FQDNs: *.hcp.<region>.azmk8s.io, mcr.microsoft.com,
+    # *.data.mcr.microsoft.com, management.azure.com, login.microsoftonline.com,
+    # packages.microsoft.com, acs-mirror.azureedge.net, packages.aks.azure.com.
+    rule {
+      name                  = "aks-fqdn-tag"
+      source_addresses      = [var.aks_nodes_subnet_prefix]
+      destination_fqdn_tags = ["AzureKubernetesService"]
+
+      protocols {
+        type = "Https"
+        port = 443
+      }
+
+      protocols {
+        type = "Http"
+        port = 80
+      }
+    }
+
+    # Entra ID (workload identity token exchange) and Entra External ID
+    # (the UI's MSAL calls to <tenant>.ciamlogin.com).
+    rule {
+      name              = "entra"
+      source_addresses  = [var.aks_nodes_subnet_prefix]
+      destination_fqdns = ["login.microsoftonline.com", "*.ciamlogin.com"]
+
+      protocols {
+        type = "Https"
+        port = 443
+      }
+    }
+
+    # Azure Monitor / Container Insights (AKS add-on outbound requirements).
+    rule {
+      name             = "azure-monitor"
+      source_addresses = [var.aks_nodes_subnet_prefix]
+      destination_fqdns = [
+        "dc.services.visualstudio.com",
+        "*.ods.opinsights.azure.com",
+        "*.oms.opinsights.azure.com",
+        "*.monitoring.azure.com",
+        "global.handler.control.monitor.azure.com",
+        "*.handler.control.monitor.azure.com",
+        "*.ingest.monitor.azure.com",
+        "*.metrics.ingest.monitor.azure.com",
+      ]
+
+      protocols {
+        type = "Https"
+        port = 443
+      }
+    }
+
+    # Public registries and chart repositories the platform add-ons
+    # (ingress-nginx, KEDA, ArgoCD, cert-manager, Prometheus/Grafana, OTel,
+    # cloudflared) are pulled from, plus the Cloudflare API for cloudflared.
+    rule {
+      name              = "registries-and-charts"
+      source_addresses  = [var.aks_nodes_subnet_prefix]
+      destination_fqdns = var.allowed_egress_fqdns
+
+      protocols {
+        type = "Https"
+        port = 443
+      }
+    }
+
+    dynamic "rule" {
+      for_each = var.servicebus_namespace_fqdn == null ? [] : [var.servicebus_namespace_fqdn]
+
+      content {
+        # KEDA's scaler reads queue runtime properties over HTTPS.
+        name              = "servicebus-https"
+        source_addresses  = [var.aks_nodes_subnet_prefix]
+        destination_fqdns = [rule.value]
+
+        protocols {
+          type = "Https"
+          port = 443
+        }
+      }
+    }
+  }
+}
+
+resource "azurerm_monitor_diagnostic_setting" "firewall" {
+  name                           = "diag-afw"
+  target_resource_id             = azurerm_firewall.this.id
+  log_analytics_workspace_id     = var.log_analytics_workspace_id
+  log_analytics_destination_type = "Dedicated"
+
+  enabled_log {
+    category_group = "allLogs"
+  }
+}
+
+# ------------------------------------------------------------- route table ---
+
+resource "azurerm_route_table" "aks" {
+  name                          = "rt-aks-${var.name_suffix}"
+  location                      = var.location
+  resource_group_name           = var.resource_group_name
+  bgp_route_propagation_enabled = false
+  tags                          = var.tags
+}
+
+resource "azurerm_route" "default_via_firewall" {
+  name                   = "default-via-firewall"
+  resource_group_name    = var.resource_group_name
+  route_table_name       = azurerm_route_table.aks.name
+  address_prefix         = "0.0.0.0/0"
+  next_hop_type          = "VirtualAppliance"
+  next_hop_in_ip_address = azurerm_firewall.this.ip_configuration[0].private_ip_address
+}
+
+resource "azurerm_subnet_route_table_association" "aks" {
+  subnet_id      = azurerm_subnet.aks.id
+  route_table_id = azurerm_route_table.aks.id
+
+  # AKS with outboundType=userDefinedRouting checks for the default route at
+  # cluster creation.
+  depends_on = [azurerm_route.default_via_firewall]
+}
+
+# ----------------------------------------------------------------- bastion ---
+
+resource "azurerm_public_ip" "bastion" {
+  count = var.bastion_enabled ? 1 : 0
+
+  name                = "pip-bas-${var.name_suffix}"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  allocation_method   = "Static"
+  sku                 = "Standard"
+  zones               = var.zones
+  tags                = var.tags
+}
+
+resource "azurerm_bastion_host" "this" {
+  count = var.bastion_enabled ? 1 : 0
+
+  name                = "bas-${var.name_suffix}"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  sku                 = "Standard"
+  tunneling_enabled   = true
+  tags                = var.tags
+
+  ip_configuration {
+    name                 = "ipconfig"
+    subnet_id            = azurerm_subnet.bastion[0].id
+    public_ip_address_id = azurerm_public_ip.bastion[0].id
+  }
+}
+
+# ------------------------------------------------------- private DNS zones ---
+
+resource "azurerm_private_dns_zone" "this" {
+  for_each = var.private_dns_zones
+
+  name                = each.value
+  resource_group_name = var.resource_group_name
+  tags                = var.tags
+}
+
+# Zones are linked to both VNets: the spoke resolves its private endpoints,
+# the hub lets the firewall's DNS proxy (and a Bastion jump host) resolve them.
+resource "azurerm_private_dns_zone_virtual_network_link" "spoke" {
+  for_each = var.private_dns_zones
+
+  name                  = "link-spoke"
+  resource_group_name   = var.resource_group_name
+  private_dns_zone_name = azurerm_private_dns_zone.this[each.key].name
+  virtual_network_id    = azurerm_virtual_network.spoke.id
+  registration_enabled  = false
+  tags                  = var.tags
+}
+
+resource "azurerm_private_dns_zone_virtual_network_link" "hub" {
+  for_each = var.private_dns_zones
+
+  name                  = "link-hub"
+  resource_group_name   = var.resource_group_name
+  private_dns_zone_name = azurerm_private_dns_zone.this[each.key].name
+  virtual_network_id    = azurerm_virtual_network.hub.id
+  registration_enabled  = false
+  tags                  = var.tags
+}

@@ -1,0 +1,60 @@
+"""Shared fixtures: a real Postgres, freshly migrated databases and apps served over HTTP."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from dev import postgres
+from functions.catalog.seed import seed
+from functions.catalog.settings import CatalogSettings
+from functions.shared import migrations
+from tests.support.databases import fresh_database
+from tests.support.servers import serve
+
+REPO = Path(__file__).resolve().parent.parent
+CATALOG_MIGRATIONS = REPO / "functions" / "catalog" / "migrations"
+
+# Installed before any app is built, so the apps' telemetry hook reuses it and tests can read spans.
+SPANS = InMemorySpanExporter()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(SPANS))
+trace.set_tracer_provider(_provider)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    return postgres.admin_url()
+
+
+@pytest.fixture(scope="session")
+def catalog_db(postgres_admin_url: str) -> Iterator[str]:
+    """A migrated, seeded catalog database for this run (read-mostly: tests that change it
+    restore what they change)."""
+    with fresh_database(postgres_admin_url, "catalog") as url:
+        migrations.upgrade(url, CATALOG_MIGRATIONS)
+        seed(url)
+        yield url
+
+
+def catalog_settings(database_url: str, **overrides: object) -> CatalogSettings:
+    return CatalogSettings(database_url=database_url, **overrides)
+
+
+@pytest.fixture(scope="session")
+def catalog_url(catalog_db: str) -> Iterator[str]:
+    from functions.catalog.api import create_app
+
+    with serve(create_app(catalog_settings(catalog_db))) as url:
+        yield url
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=catalog_url, timeout=10) as client:
+        yield client
