@@ -6,9 +6,13 @@ Order: `TINYSHOP_POSTGRES_URL` (an admin URL you configure), else the server on 
 """
 
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,3 +53,21 @@ def admin_url() -> str:
 def database_url(admin: str, dbname: str) -> str:
     """The URL of database `dbname` on the same server as `admin`."""
     return make_conninfo(admin, dbname=dbname)
+
+
+@contextmanager
+def fresh_database(admin: str, purpose: str) -> Iterator[str]:
+    """Create a uniquely named database, yield its URL, then drop it (and its sessions).
+
+    Tests and benchmarks use these so they never touch the databases `make dev` uses.
+    """
+    name = f"tinyshop_{purpose}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield database_url(admin, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

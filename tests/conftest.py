@@ -11,10 +11,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from dev import postgres
+from dev.postgres import fresh_database
 from functions.catalog.seed import seed
 from functions.catalog.settings import CatalogSettings
 from functions.shared import migrations
-from tests.support.databases import fresh_database
 from tests.support.servers import serve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ def postgres_admin_url() -> str:
 def catalog_db(postgres_admin_url: str) -> Iterator[str]:
     """A migrated, seeded catalog database for this run (read-mostly: tests that change it
     restore what they change)."""
-    with fresh_database(postgres_admin_url, "catalog") as url:
+    with fresh_database(postgres_admin_url, "test_catalog") as url:
         migrations.upgrade(url, CATALOG_MIGRATIONS)
         seed(url)
         yield url

@@ -11,8 +11,8 @@ import time
 import httpx
 import pytest
 
+from dev.postgres import fresh_database
 from tests.conftest import REPO
-from tests.support.databases import fresh_database
 
 CATALOG = "http://127.0.0.1:7071"
 
@@ -60,7 +60,7 @@ def _ctrl_c(stack: subprocess.Popen) -> str:
 def test_make_dev_serves_the_seeded_catalog_stops_on_ctrl_c_and_reruns(postgres_admin_url: str):
     if _port_open(7071):
         pytest.fail("port 7071 is taken: stop `make dev` before running the tests")
-    with fresh_database(postgres_admin_url, "devstack") as url:
+    with fresh_database(postgres_admin_url, "test_devstack") as url:
         env = {**os.environ, "CATALOG_DATABASE_URL": url}
         for run in (1, 2):
             stack = _run_stack_until_serving(env)

@@ -5,10 +5,10 @@ import sys
 
 import psycopg
 
+from dev.postgres import fresh_database
 from functions.catalog.seed import seed, seed_products
 from functions.shared import migrations
 from tests.conftest import CATALOG_MIGRATIONS, REPO
-from tests.support.databases import fresh_database
 
 
 def _tables(url: str) -> set[str]:
@@ -22,7 +22,7 @@ def _tables(url: str) -> set[str]:
 def test_the_migrate_command_creates_the_database_and_is_safe_to_run_twice(
     postgres_admin_url: str,
 ):
-    with fresh_database(postgres_admin_url, "mig_cli") as url:
+    with fresh_database(postgres_admin_url, "test_mig_cli") as url:
         # The database must not exist yet for --create-database to prove anything.
         with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE {psycopg.conninfo.conninfo_to_dict(url)['dbname']}")
@@ -44,7 +44,7 @@ def test_the_migrate_command_creates_the_database_and_is_safe_to_run_twice(
 
 def test_concurrent_migration_runs_apply_each_revision_once(postgres_admin_url: str):
     """Two rollouts' migration Jobs racing: separate processes, like in the cluster."""
-    with fresh_database(postgres_admin_url, "mig_race") as url:
+    with fresh_database(postgres_admin_url, "test_mig_race") as url:
         env = {"CATALOG_DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
         runs = [
             subprocess.Popen(
@@ -70,7 +70,7 @@ def test_seed_loads_at_least_24_valid_products_once(postgres_admin_url: str):
     assert len({p.id for p in products}) == len(products)
     assert all(p.price > 0 and p.currency == "EUR" and p.description for p in products)
 
-    with fresh_database(postgres_admin_url, "seed") as url:
+    with fresh_database(postgres_admin_url, "test_seed") as url:
         migrations.upgrade(url, CATALOG_MIGRATIONS)
         assert seed(url) == len(products)
         assert seed(url) == 0
@@ -80,7 +80,7 @@ def test_seed_loads_at_least_24_valid_products_once(postgres_admin_url: str):
 
 
 def test_reseeding_keeps_stock_that_has_changed(postgres_admin_url: str):
-    with fresh_database(postgres_admin_url, "seed_keep") as url:
+    with fresh_database(postgres_admin_url, "test_seed_keep") as url:
         migrations.upgrade(url, CATALOG_MIGRATIONS)
         seed(url)
         with psycopg.connect(url, autocommit=True) as conn:

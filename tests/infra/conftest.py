@@ -80,7 +80,8 @@ def checkov_bin() -> Path:
     )
     if result.returncode != 0:
         pytest.fail(
-            f"installing checkov into {target} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            f"installing checkov into {target} failed:\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         )
     marker.write_text(CHECKOV_REQUIREMENTS.read_text(encoding="utf-8"), encoding="utf-8")
     return exe

@@ -99,83 +99,67 @@ def test_tfvars_example_only_sets_declared_variables() -> None:
 # ----------------------------------------------------- schema checker ----
 
 
-@pytest.mark.parametrize(
-    ("snippet", "expected"),
-    [
-        ('resource "azurerm_not_a_thing" "x" {}', "unknown resource type 'azurerm_not_a_thing'"),
-        ('data "azuread_not_a_thing" "x" {}', "unknown data source 'azuread_not_a_thing'"),
-        ('resource "aws_s3_bucket" "x" {}', "no schema for this provider"),
-        (
-            'resource "azurerm_resource_group" "x" {\n  name = "a"\n  location = "b"\n  colour = "c"\n}',
-            "unknown argument 'colour'",
-        ),
-        (
-            'resource "azurerm_resource_group" "x" {\n  name = "a"\n}',
-            "missing required argument 'location'",
-        ),
-        (
-            'resource "azurerm_resource_group" "x" {\n  name = "a"\n  location = "b"\n  id = "c"\n  managed_by = "d"\n'
-            '  timeouts {\n    bogus = "1m"\n  }\n}',
-            "unknown argument 'bogus'",
-        ),
-        (
-            'resource "azurerm_kubernetes_cluster" "x" {\n  name = "a"\n  location = "b"\n  resource_group_name = "c"\n'
-            '  default_node_pool {\n    name = "a"\n  }\n  default_node_pool {\n    name = "b"\n  }\n}',
-            "block 'default_node_pool' allows at most 1 (found 2)",
-        ),
-        (
-            'resource "azurerm_kubernetes_cluster" "x" {\n  name = "a"\n  location = "b"\n  resource_group_name = "c"\n}',
-            "block 'default_node_pool' needs at least 1 (found 0)",
-        ),
-        (
-            'resource "azurerm_kubernetes_cluster" "x" {\n  name = "a"\n  location = "b"\n  resource_group_name = "c"\n'
-            '  default_node_pool {\n    name = "a"\n    surprise {\n    }\n  }\n}',
-            "unknown block 'surprise'",
-        ),
-        (
-            'resource "azurerm_kubernetes_cluster" "x" {\n  name = "a"\n  location = "b"\n  resource_group_name = "c"\n'
-            '  default_node_pool {\n    name = "a"\n  }\n  fqdn = "x"\n}',
-            "computed-only",
-        ),
-        (
-            'resource "azurerm_kubernetes_cluster" "x" {\n  name = "a"\n  location = "b"\n  resource_group_name = "c"\n'
-            '  default_node_pool {\n    name = "a"\n  }\n  identity = { type = "SystemAssigned" }\n}',
-            "is a block, not an argument",
-        ),
-        (
-            'resource "azurerm_kubernetes_cluster" "x" {\n  name = "a"\n  location = "b"\n  resource_group_name = "c"\n'
-            '  default_node_pool {\n    name = "a"\n  }\n  dynamic "network_profile" {\n    for_each = [1]\n'
-            '    content {\n      network_plugin = "azure"\n      plugn = "x"\n    }\n  }\n}',
-            "unknown argument 'plugn'",
-        ),
-        (
-            'resource "azurerm_kubernetes_cluster" "x" {\n  name = "a"\n  location = "b"\n  resource_group_name = "c"\n'
-            '  default_node_pool {\n    name = "a"\n  }\n  dynamic "no_such_block" {\n    for_each = []\n    content {}\n  }\n}',
-            "dynamic block of unknown block type 'no_such_block'",
-        ),
-        (
-            'resource "azurerm_cosmosdb_account" "x" {\n  name = "a"\n  location = "b"\n  resource_group_name = "c"\n'
-            '  offer_type = "Standard"\n  local_authentication_disabled = true\n'
-            '  consistency_policy {\n    consistency_level = "Session"\n  }\n'
-            '  geo_location {\n    location = "b"\n    failover_priority = 0\n  }\n}',
-            "deprecated",
-        ),
-        (
-            'resource "cloudflare_zero_trust_tunnel_cloudflared_config" "x" {\n  account_id = "a"\n  tunnel_id = "b"\n'
-            '  config = {\n    ingress = [{ hostname = "h" }]\n  }\n}',
-            "missing required attribute 'service'",
-        ),
-        (
-            'resource "cloudflare_dns_record" "x" {\n  zone_id = "z"\n  value = "v"\n}',
-            "unknown argument 'value'",
-        ),
-        (
-            'output "o" {\n  value = azurerm_resource_group.x.no_such_attribute\n}',
-            "reference to unknown attribute 'no_such_attribute'",
-        ),
-        ('resource "azurerm_resource_group" "x" {\n  name = \n}', "HCL parse error"),
-    ],
+RG = 'resource "azurerm_resource_group" "x" {\n  name = "a"\n  location = "b"\n'
+AKS = 'resource "azurerm_kubernetes_cluster" "x" {\n  name = "a"\n  location = "b"\n'
+AKS += '  resource_group_name = "c"\n'
+POOL = '  default_node_pool {\n    name = "a"\n  }\n'
+COSMOS = (
+    'resource "azurerm_cosmosdb_account" "x" {\n  name = "a"\n  location = "b"\n'
+    '  resource_group_name = "c"\n  offer_type = "Standard"\n'
+    '  consistency_policy {\n    consistency_level = "Session"\n  }\n'
+    '  geo_location {\n    location = "b"\n    failover_priority = 0\n  }\n'
 )
+TUNNEL_CONFIG = (
+    'resource "cloudflare_zero_trust_tunnel_cloudflared_config" "x" {\n'
+    '  account_id = "a"\n  tunnel_id = "b"\n'
+)
+
+BAD_SNIPPETS = [
+    ('resource "azurerm_not_a_thing" "x" {}', "unknown resource type 'azurerm_not_a_thing'"),
+    ('data "azuread_not_a_thing" "x" {}', "unknown data source 'azuread_not_a_thing'"),
+    ('resource "aws_s3_bucket" "x" {}', "no schema for this provider"),
+    (RG + '  colour = "c"\n}', "unknown argument 'colour'"),
+    (
+        'resource "azurerm_resource_group" "x" {\n  name = "a"\n}',
+        "missing required argument 'location'",
+    ),
+    (RG + '  timeouts {\n    bogus = "1m"\n  }\n}', "unknown argument 'bogus'"),
+    (AKS + POOL + POOL + "}", "block 'default_node_pool' allows at most 1 (found 2)"),
+    (AKS + "}", "block 'default_node_pool' needs at least 1 (found 0)"),
+    (
+        AKS + '  default_node_pool {\n    name = "a"\n    surprise {}\n  }\n}',
+        "unknown block 'surprise'",
+    ),
+    (AKS + POOL + '  fqdn = "x"\n}', "computed-only"),
+    (AKS + POOL + '  identity = { type = "SystemAssigned" }\n}', "is a block, not an argument"),
+    (
+        AKS + POOL + '  dynamic "network_profile" {\n    for_each = [1]\n    content {\n'
+        '      network_plugin = "azure"\n      plugn = "x"\n    }\n  }\n}',
+        "unknown argument 'plugn'",
+    ),
+    (
+        AKS + POOL + '  dynamic "no_such_block" {\n    for_each = []\n    content {}\n  }\n}',
+        "dynamic block of unknown block type 'no_such_block'",
+    ),
+    (COSMOS + "  local_authentication_disabled = true\n}", "deprecated"),
+    (
+        TUNNEL_CONFIG + '  config = {\n    ingress = [{ hostname = "h" }]\n  }\n}',
+        "missing required attribute 'service'",
+    ),
+    (TUNNEL_CONFIG + "  config = {\n    warp = {}\n  }\n}", "unknown attribute 'warp'"),
+    (
+        'resource "cloudflare_dns_record" "x" {\n  zone_id = "z"\n  value = "v"\n}',
+        "unknown argument 'value'",
+    ),
+    (
+        'output "o" {\n  value = azurerm_resource_group.x.no_such_attribute\n}',
+        "reference to unknown attribute 'no_such_attribute'",
+    ),
+    ('resource "azurerm_resource_group" "x" {\n  name = \n}', "HCL parse error"),
+]
+
+
+@pytest.mark.parametrize(("snippet", "expected"), BAD_SNIPPETS)
 def test_schema_checker_rejects_bad_snippets(
     tmp_path: Path, schemas: SchemaSet, snippet: str, expected: str
 ) -> None:
@@ -185,15 +169,17 @@ def test_schema_checker_rejects_bad_snippets(
 
 
 def test_schema_checker_accepts_valid_snippet(tmp_path: Path, schemas: SchemaSet) -> None:
-    _write(
-        tmp_path,
-        'resource "azurerm_kubernetes_cluster" "x" {\n  count = 1\n  name = "a"\n  location = "b"\n'
-        '  resource_group_name = "c"\n  default_node_pool {\n    name = "a"\n    upgrade_settings {\n'
-        '      max_surge = "10%"\n    }\n  }\n  dynamic "identity" {\n    for_each = ["x"]\n    content {\n'
-        '      type = "SystemAssigned"\n    }\n  }\n  lifecycle {\n    ignore_changes = [tags]\n  }\n'
-        "  depends_on = []\n}\n"
-        'output "o" {\n  value = azurerm_kubernetes_cluster.x[0].oidc_issuer_url\n}\n',
+    snippet = (
+        AKS + '  count = 1\n  default_node_pool {\n    name = "a"\n'
+        '    upgrade_settings {\n      max_surge = "10%"\n    }\n  }\n'
+        '  dynamic "identity" {\n    for_each = ["x"]\n    content {\n'
+        '      type = "SystemAssigned"\n    }\n  }\n'
+        "  lifecycle {\n    ignore_changes = [tags]\n  }\n  depends_on = []\n}\n"
+        'output "o" {\n  value = azurerm_kubernetes_cluster.x[0].oidc_issuer_url\n}\n'
+        + TUNNEL_CONFIG
+        + '  config = {\n    ingress = [{ hostname = "h", service = "http://x" }]\n  }\n}\n'
     )
+    _write(tmp_path, snippet)
     assert check_paths([tmp_path], schemas) == []
 
 
@@ -234,9 +220,8 @@ def test_module_follows_conventions(module: str) -> None:
         assert (path / name).is_file(), f"{module}/{name} missing"
     for entry in parse_hcl(path / "variables.tf").get("variable", []):
         for name, body in entry.items():
-            assert "type" in body and "description" in body, (
-                f"{module}: variable {name} needs type and description"
-            )
+            assert "type" in body, f"{module}: variable {name} needs a type"
+            assert "description" in body, f"{module}: variable {name} needs a description"
     for entry in parse_hcl(path / "outputs.tf").get("output", []):
         for name, body in entry.items():
             assert body.get("description"), f"{module}: output {name} needs a description"
@@ -247,7 +232,8 @@ def test_module_follows_conventions(module: str) -> None:
 def test_module_wiring_checker_catches_mistakes(tmp_path: Path) -> None:
     _write(
         tmp_path / "modules" / "m",
-        'variable "needed" {\n  type = string\n}\nvariable "unused" {\n  type = string\n  default = "x"\n}\n'
+        'variable "needed" {\n  type = string\n}\n'
+        'variable "unused" {\n  type = string\n  default = "x"\n}\n'
         'output "real" {\n  value = var.needed\n}\n',
     )
     _write(
@@ -427,9 +413,10 @@ def test_every_suppression_names_check_and_reason() -> None:
                 )
             if stripped.startswith("#trivy:ignore"):
                 assert re.fullmatch(r"#trivy:ignore:[A-Z]+-\d{4}", stripped), f"{path}:{number + 1}"
-                assert lines[number - 1].strip().startswith("#") and len(lines[number - 1]) > 20, (
-                    f"{path}:{number + 1}: trivy ignore needs a reason on the line above"
-                )
+                reason = lines[number - 1].strip()
+                where = f"{path}:{number + 1}: trivy ignore needs a reason on the line above"
+                assert reason.startswith("#"), where
+                assert len(reason) > 20, where
 
 
 # ---------------------------------------------------------------- trivy ----
@@ -481,7 +468,8 @@ def test_trivy_has_no_failures(trivy_bin: Path, tmp_path: Path) -> None:
     # root is scanned too but the modules are what gives coverage.
     code, report = _run_trivy(trivy_bin, MODULES_DIR, tmp_path / "cache", "--include-non-failures")
     failures = [r for r in _azure_results(report) if r[2] == "FAIL"]
-    assert code == 0 and failures == [], failures
+    assert failures == []
+    assert code == 0
     checked = {(target.split("/")[0], check) for target, check, _ in _azure_results(report)}
     # Prove the Azure checks really ran against our resources, not just the
     # always-passing cloud-agnostic ones.

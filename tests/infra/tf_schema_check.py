@@ -338,12 +338,13 @@ class _Checker:
                 continue
             if key in attributes:
                 spec = attributes[key]
-                if _blocks(value) is not None and "nested_type" not in spec:
-                    if not _is_object_collection(spec.get("type")):
-                        self.report(
-                            f"{address}.{key}", "is an argument, not a block (use key = value)"
-                        )
-                        continue
+                if (
+                    _blocks(value) is not None
+                    and "nested_type" not in spec
+                    and not _is_object_collection(spec.get("type"))
+                ):
+                    self.report(f"{address}.{key}", "is an argument, not a block (use key = value)")
+                    continue
                 if spec.get("computed") and not spec.get("optional") and not spec.get("required"):
                     self.report(f"{address}.{key}", "is computed-only and cannot be set")
                 if spec.get("deprecated"):
