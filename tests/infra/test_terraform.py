@@ -234,12 +234,16 @@ def test_module_wiring_checker_catches_mistakes(tmp_path: Path) -> None:
         tmp_path / "modules" / "m",
         'variable "needed" {\n  type = string\n}\n'
         'variable "unused" {\n  type = string\n  default = "x"\n}\n'
-        'output "real" {\n  value = var.needed\n}\n',
+        'output "real" {\n  value = var.needed\n}\n'
+        'terraform {\n  required_providers {\n    random = {\n      source = "hashicorp/random"\n'
+        "    }\n  }\n}\n",
     )
     _write(
         tmp_path / "envs" / "e",
         'module "m" {\n  source = "../../modules/m"\n  surplus = 1\n}\n'
         'output "o" {\n  value = module.m.imaginary\n}\n'
+        'module "p" {\n  source = "../../modules/m"\n  needed = "x"\n'
+        "  providers = {\n    azuread = azuread.x\n  }\n}\n"
         'module "gone" {\n  source = "../../modules/missing"\n}\n',
     )
     problems = "\n".join(check_root(tmp_path / "envs" / "e"))
@@ -247,6 +251,7 @@ def test_module_wiring_checker_catches_mistakes(tmp_path: Path) -> None:
     assert "passes 'surplus'" in problems
     assert "module.m.imaginary is not an output" in problems
     assert "does not exist" in problems
+    assert "module 'p' providers map lacks 'random'" in problems
     unused = check_variables_used(load_module(tmp_path / "modules" / "m"))
     assert any("'unused' is declared but never used" in p for p in unused)
 

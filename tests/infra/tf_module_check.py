@@ -28,6 +28,7 @@ class ModuleInfo:
     path: Path
     variables: dict[str, bool] = field(default_factory=dict)  # name -> required
     outputs: set[str] = field(default_factory=set)
+    required_providers: set[str] = field(default_factory=set)
     module_calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     text: str = ""
 
@@ -44,6 +45,9 @@ def load_module(path: Path) -> ModuleInfo:
                 info.variables[name] = "default" not in body
         for entry in parsed.get("output", []):
             info.outputs.update(k for k in entry if k not in HCL_INTERNAL)
+        for block in parsed.get("terraform", []):
+            for providers in block.get("required_providers", []):
+                info.required_providers.update(k for k in providers if k not in HCL_INTERNAL)
         for entry in parsed.get("module", []):
             for name, body in entry.items():
                 if name not in HCL_INTERNAL:
@@ -86,6 +90,11 @@ def check_root(root: Path) -> list[str]:
             problems.append(
                 f"{root}: module {name!r} passes {arg!r}, which {source} does not declare"
             )
+        providers = body.get("providers")
+        if isinstance(providers, dict):
+            # An explicit providers map disables implicit inheritance entirely.
+            for missing in sorted(child.required_providers - set(providers)):
+                problems.append(f"{root}: module {name!r} providers map lacks {missing!r}")
         for var, required in sorted(child.variables.items()):
             if required and var not in passed:
                 problems.append(f"{root}: module {name!r} does not pass required variable {var!r}")

@@ -167,8 +167,10 @@ module "servicebus" {
 
 module "entra" {
   source = "../../modules/entra"
+  # An explicit providers map replaces implicit inheritance: list them all.
   providers = {
     azuread = azuread.external
+    random  = random
   }
 
   tenant_id           = var.external_tenant_id

@@ -57,7 +57,7 @@ resource "azurerm_kubernetes_cluster" "this" {
   name                                = "aks-${var.name_suffix}"
   location                            = var.location
   resource_group_name                 = var.resource_group_name
-  dns_prefix_private_cluster          = "aks-${var.name_suffix}"
+  dns_prefix                          = "aks-${var.name_suffix}"
   kubernetes_version                  = var.kubernetes_version
   sku_tier                            = var.sku_tier
   node_resource_group                 = "rg-${var.name_suffix}-aks-nodes"
