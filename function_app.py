@@ -7,6 +7,8 @@ must stay cheap and side-effect free (no connections are opened here).
 import azure.functions as func
 
 from functions.catalog.function import bp as catalog
+from functions.orders.function import bp as orders
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(catalog)
+app.register_functions(orders)

@@ -1,5 +1,6 @@
 """Shared fixtures: a real Postgres, freshly migrated databases and apps served over HTTP."""
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,11 +15,14 @@ from dev import postgres
 from dev.postgres import fresh_database
 from functions.catalog.seed import seed
 from functions.catalog.settings import CatalogSettings
+from functions.orders.settings import OrdersSettings
 from functions.shared import migrations
+from tests.support.issuer import Issuer, running_issuer
 from tests.support.servers import serve
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOG_MIGRATIONS = REPO / "functions" / "catalog" / "migrations"
+ORDERS_MIGRATIONS = REPO / "functions" / "orders" / "migrations"
 
 # Installed before any app is built, so the apps' telemetry hook reuses it and tests can read spans.
 SPANS = InMemorySpanExporter()
@@ -57,4 +61,51 @@ def catalog_url(catalog_db: str) -> Iterator[str]:
 @pytest.fixture
 def catalog(catalog_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=catalog_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def issuer() -> Iterator[Issuer]:
+    with running_issuer() as issuer:
+        yield issuer
+
+
+@pytest.fixture(scope="session")
+def orders_db(postgres_admin_url: str) -> Iterator[str]:
+    """A migrated orders database for this run; tests keep apart by using their own users."""
+    with fresh_database(postgres_admin_url, "test_orders") as url:
+        migrations.upgrade(url, ORDERS_MIGRATIONS)
+        yield url
+
+
+def orders_settings(
+    database_url: str, catalog_url: str, issuer_url: str, **overrides: object
+) -> OrdersSettings:
+    return OrdersSettings(
+        database_url=database_url,
+        catalog_url=catalog_url,
+        oidc_issuer=issuer_url,
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="session")
+def orders_url(orders_db: str, catalog_url: str, issuer: Issuer) -> Iterator[str]:
+    from functions.orders.api import create_app
+
+    with serve(create_app(orders_settings(orders_db, catalog_url, issuer.url))) as url:
+        yield url
+
+
+@pytest.fixture
+def user() -> str:
+    """A user of this test only, so tests never see each other's carts or orders."""
+    return f"user-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def orders(orders_url: str, issuer: Issuer, user: str) -> Iterator[httpx.Client]:
+    """An orders client signed in as `user`."""
+    headers = {"Authorization": f"Bearer {issuer.token(user)}"}
+    with httpx.Client(base_url=orders_url, headers=headers, timeout=20) as client:
         yield client

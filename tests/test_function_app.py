@@ -7,12 +7,16 @@ import json
 import pytest
 
 from functions.catalog.settings import CatalogSettings
+from functions.orders.settings import OrdersSettings
 from tests.conftest import REPO
 
 EXPECTED_HTTP_FUNCTIONS = {
     # name (the Deployment's allow-list entry): (route, methods)
     "catalog_products": ("products/{*path}", ["GET"]),
     "catalog_ops": ("catalog/{*path}", ["GET"]),
+    "orders_cart": ("cart/{*path}", ["GET", "POST", "DELETE"]),
+    "orders_checkout": ("checkout", ["GET", "POST", "DELETE"]),
+    "orders_history": ("orders/{*path}", ["GET", "POST", "DELETE"]),
 }
 
 
@@ -64,6 +68,7 @@ def test_local_settings_example_names_every_app_setting():
     values = json.loads((REPO / "local.settings.json.example").read_text())["Values"]
     assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert _env_names(CatalogSettings, "CATALOG_") <= set(values)
+    assert _env_names(OrdersSettings, "ORDERS_") <= set(values)
 
 
 def test_function_app_only_registers_blueprints():

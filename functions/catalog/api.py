@@ -11,10 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from functions.catalog import products
-from functions.catalog.products import PRODUCT_ID_PATTERN, Product, ProductId
+from functions.catalog.products import Product
 from functions.catalog.settings import CatalogSettings
 from functions.shared.db import Database
 from functions.shared.health import health_router
+from functions.shared.identifiers import PRODUCT_ID_PATTERN, ProductId
 from functions.shared.logs import configure_logging
 from functions.shared.problems import Problem, install_problem_handlers
 from functions.shared.telemetry import instrument

@@ -1,19 +1,11 @@
 """Products: the catalog's one model and its SQL (always parameterized)."""
 
-from decimal import Decimal
-from typing import Annotated
-
 import psycopg
 from psycopg.rows import class_row
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field
 
-PRODUCT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
-ProductId = Annotated[str, Field(pattern=PRODUCT_ID_PATTERN, examples=["pour-over-kettle"])]
-Money = Annotated[
-    Decimal,
-    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
-    Field(description='Decimal string with two places, e.g. "12.50".'),
-]
+from functions.shared.identifiers import ProductId
+from functions.shared.money import Money
 
 _COLUMNS = "id, name, description, price, currency, stock"
 

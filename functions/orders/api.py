@@ -1,0 +1,199 @@
+"""The orders HTTP API (FastAPI): carts, checkout and order history, all behind bearer tokens."""
+
+import base64
+import json
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, FastAPI, Header, Path, Query, Response
+from fastapi.responses import JSONResponse
+
+from functions.orders import cart, store
+from functions.orders.auth import TokenValidator, User
+from functions.orders.catalog_client import CatalogClient
+from functions.orders.checkout import checkout, load_order
+from functions.orders.models import CartView, OrderPage, OrderSummary, OrderView, SetCartItem
+from functions.orders.settings import OrdersSettings
+from functions.shared.db import Database
+from functions.shared.health import health_router
+from functions.shared.identifiers import PRODUCT_ID_PATTERN
+from functions.shared.logs import configure_logging
+from functions.shared.problems import Problem, install_problem_handlers
+from functions.shared.telemetry import instrument
+
+MAX_PAGE_SIZE = 50
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, like Stripe's keys
+
+
+def _no_store(
+    model: CartView | OrderView | OrderPage, status: int = 200, **headers: str
+) -> JSONResponse:
+    return JSONResponse(
+        model.model_dump(mode="json", by_alias=True),
+        status_code=status,
+        headers={"Cache-Control": "no-store", **headers},
+    )
+
+
+def _encode_cursor(order: OrderSummary) -> str:
+    raw = json.dumps([order.created_at.isoformat(), str(order.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, order_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), UUID(order_id)
+    except (ValueError, TypeError) as exc:
+        raise Problem(
+            422,
+            "Invalid value for: cursor.",
+            title="Invalid request",
+            errors=[{"field": "cursor", "message": "not a cursor this API returned"}],
+        ) from exc
+
+
+def orders_router(db: Database, catalog: CatalogClient, settings: OrdersSettings) -> APIRouter:
+    router = APIRouter()
+
+    @router.get(
+        "/cart", response_model=CartView, tags=["cart"], summary="The caller's cart, priced now"
+    )
+    def get_cart(user: User) -> JSONResponse:
+        return _no_store(cart.view(db, catalog, user.user_id))
+
+    @router.post(
+        "/cart/items",
+        response_model=CartView,
+        tags=["cart"],
+        summary="Set a product's quantity (0 removes it)",
+    )
+    def set_cart_item(user: User, body: SetCartItem) -> JSONResponse:
+        cart.set_item(
+            db, catalog, user.user_id, body.product_id, body.quantity, settings.max_cart_items
+        )
+        return _no_store(cart.view(db, catalog, user.user_id))
+
+    @router.delete(
+        "/cart/items/{product_id}", status_code=204, tags=["cart"], summary="Remove a product"
+    )
+    def delete_cart_item(
+        user: User, product_id: Annotated[str, Path(pattern=PRODUCT_ID_PATTERN)]
+    ) -> Response:
+        cart.remove_item(db, user.user_id, product_id)
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
+
+    @router.post(
+        "/checkout",
+        status_code=201,
+        response_model=OrderView,
+        tags=["orders"],
+        summary="Place an order from the cart",
+        responses={
+            409: {"description": "Empty cart, or it changed during checkout"},
+            422: {"description": "A product is no longer sold, or the key was reused"},
+            503: {"description": "catalog unavailable; nothing was written"},
+        },
+    )
+    def place_order(
+        user: User,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                pattern=IDEMPOTENCY_KEY_PATTERN,
+                description="Retries with the same key return the same order.",
+            ),
+        ] = None,
+    ) -> JSONResponse:
+        order, replayed = checkout(db, catalog, user.user_id, idempotency_key)
+        headers = {"Location": f"/orders/{order.id}"}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return _no_store(order, 201, **headers)
+
+    @router.get(
+        "/orders",
+        response_model=OrderPage,
+        tags=["orders"],
+        summary="The caller's orders, newest first",
+    )
+    def list_orders(
+        user: User,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> JSONResponse:
+        before = _decode_cursor(cursor) if cursor else None
+        with db.connection() as conn:
+            rows = store.list_orders(conn, user.user_id, limit + 1, before)
+        summaries = [
+            OrderSummary(
+                id=r.id,
+                status=r.status,
+                currency=r.currency,
+                total=r.total,
+                created_at=r.created_at,
+                item_count=r.item_count,
+            )
+            for r in rows[:limit]
+        ]
+        next_cursor = _encode_cursor(summaries[-1]) if len(rows) > limit else None
+        return _no_store(OrderPage(items=summaries, next_cursor=next_cursor))
+
+    @router.get(
+        "/orders/{order_id}",
+        response_model=OrderView,
+        tags=["orders"],
+        summary="One of the caller's orders, with its timeline",
+        responses={404: {"description": "No such order for this user"}},
+    )
+    def get_order(user: User, order_id: UUID) -> JSONResponse:
+        with db.connection() as conn:
+            order = load_order(conn, user.user_id, order_id)
+        if order is None:
+            raise Problem(404, f"You have no order {order_id}.", title="Order not found")
+        return _no_store(order)
+
+    return router
+
+
+def create_app(settings: OrdersSettings | None = None) -> FastAPI:
+    """Build the orders app; pools and clients open on first use, not here."""
+    settings = settings or OrdersSettings()
+    configure_logging("orders")
+    db = Database(settings, "orders")
+    catalog = CatalogClient(
+        str(settings.catalog_url), settings.catalog_timeout, settings.catalog_attempts
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        catalog.close()
+        db.close()
+
+    app = FastAPI(
+        title="TinyShop orders",
+        version="1.0.0",
+        summary="Carts, checkout and order history of the signed-in shopper.",
+        docs_url="/orders/docs",
+        openapi_url="/orders/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.db = db
+    app.state.token_validator = TokenValidator(
+        settings.oidc_issuer,
+        settings.oidc_audience,
+        settings.oidc_required_scope,
+        settings.oidc_jwks_refresh_cooldown,
+    )
+    install_problem_handlers(app)
+    # Probes first: `/orders/health/...` must not be read as an order id.
+    app.include_router(health_router("/orders", {"database": db.ping}))
+    app.include_router(orders_router(db, catalog, settings))
+    instrument(app, "orders")
+    return app

@@ -1,0 +1,152 @@
+"""Bearer-token authentication: every orders route runs as the token's subject.
+
+Tokens are validated like Entra External ID's: RS256 only, signature against the issuer's JWKS
+(found through its OpenID configuration, cached, refetched when a token names an unknown `kid`),
+issuer, audience, expiry and not-before, and the API's delegated scope in `scp`. There is no
+switch to turn any of this off.
+"""
+
+import threading
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from functions.shared.problems import Problem
+
+LEEWAY_SECONDS = 30  # clock skew tolerated on exp/nbf/iat
+_REALM = 'Bearer realm="tinyshop-orders"'
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    name: str | None
+
+
+class OidcUnavailable(Exception):
+    """The issuer's metadata or keys cannot be fetched: a 503, not the caller's fault."""
+
+
+def unauthorized(description: str) -> Problem:
+    return Problem(
+        401,
+        description,
+        title="Unauthorized",
+        headers={
+            "WWW-Authenticate": f'{_REALM}, error="invalid_token", '
+            f'error_description="{description}"'
+        },
+    )
+
+
+class TokenValidator:
+    def __init__(
+        self, issuer: str, audience: str, required_scope: str, refresh_cooldown: float = 30
+    ) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.refresh_cooldown = refresh_cooldown
+        self.audience = audience
+        self.required_scope = required_scope
+        self._jwks: jwt.PyJWKClient | None = None
+        self._lock = threading.Lock()
+
+    def _jwks_client(self) -> jwt.PyJWKClient:
+        with self._lock:
+            if self._jwks is None:
+                url = f"{self.issuer}/.well-known/openid-configuration"
+                try:
+                    response = httpx.get(url, timeout=5)
+                    response.raise_for_status()
+                    metadata = response.json()
+                except (httpx.HTTPError, ValueError) as exc:
+                    raise OidcUnavailable(f"OpenID configuration unavailable: {exc}") from exc
+                if metadata.get("issuer", "").rstrip("/") != self.issuer:
+                    raise OidcUnavailable("the OpenID configuration names another issuer")
+                # PyJWKClient caches the key set and refetches it for an unknown kid (at most once
+                # per cooldown).
+                self._jwks = jwt.PyJWKClient(
+                    metadata["jwks_uri"],
+                    cache_keys=True,
+                    timeout=5,
+                    cooldown_duration=self.refresh_cooldown,
+                )
+            return self._jwks
+
+    def validate(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise unauthorized("The token is malformed.") from None
+        if header.get("alg") != "RS256":
+            raise unauthorized("The token must be signed with RS256.")
+        try:
+            key = self._jwks_client().get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise OidcUnavailable(str(exc)) from exc
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError):
+            raise unauthorized("The token is signed by an unknown key.") from None
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=["RS256"],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("The token has expired.") from None
+        except jwt.ImmatureSignatureError:
+            raise unauthorized("The token is not valid yet.") from None
+        except jwt.InvalidAudienceError:
+            raise unauthorized("The token is for another audience.") from None
+        except jwt.InvalidIssuerError:
+            raise unauthorized("The token is from another issuer.") from None
+        except jwt.InvalidTokenError:
+            raise unauthorized("The token is invalid.") from None
+        if self.required_scope not in str(claims.get("scp", "")).split():
+            raise Problem(
+                403,
+                f"The token lacks the {self.required_scope} scope.",
+                title="Forbidden",
+                headers={
+                    "WWW-Authenticate": f'{_REALM}, error="insufficient_scope", '
+                    f'scope="{self.required_scope}"'
+                },
+            )
+        return Principal(user_id=str(claims["sub"]), name=claims.get("name"))
+
+
+_bearer = HTTPBearer(auto_error=False, description="Access token for the orders API scope.")
+
+
+def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """FastAPI dependency: the authenticated caller, or a 401/403 problem."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(
+            401,
+            "An Authorization: Bearer <access token> header is required.",
+            title="Unauthorized",
+            headers={"WWW-Authenticate": _REALM},
+        )
+    validator: TokenValidator = request.app.state.token_validator
+    try:
+        return validator.validate(credentials.credentials)
+    except OidcUnavailable as exc:
+        raise Problem(
+            503,
+            "Tokens cannot be validated right now: the identity provider is unreachable.",
+            title="Service unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
+
+
+User = Annotated[Principal, Depends(current_user)]
