@@ -73,7 +73,7 @@ class CatalogClient:
     def _get(self, path: str, params: dict[str, str]) -> dict:
         retrying = Retrying(
             stop=stop_after_attempt(self._attempts),
-            wait=wait_exponential_jitter(initial=0.05, max=0.5),
+            wait=wait_exponential_jitter(multiplier=0.05, max=0.5, jitter=0.05),
             retry=retry_if_exception_type((httpx.TransportError, _RetryableStatus)),
             reraise=True,
         )

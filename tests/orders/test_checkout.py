@@ -1,0 +1,268 @@
+"""Checkout: one order, its items and its OrderPlaced outbox row in one transaction; idempotent
+retries; one order from concurrent checkouts; nothing written when anything fails."""
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import httpx
+import psycopg
+import pytest
+
+from functions.shared.events import OrderPlaced
+from tests.conftest import orders_settings
+from tests.support.issuer import Issuer
+from tests.support.servers import free_port, serve
+
+
+def fill(orders: httpx.Client, **quantities: int) -> None:
+    for product_id, quantity in quantities.items():
+        response = orders.post(
+            "/cart/items", json={"productId": product_id.replace("_", "-"), "quantity": quantity}
+        )
+        assert response.status_code == 200, response.text
+
+
+def rows(orders_db: str, sql: str, *params: object) -> list[tuple]:
+    with psycopg.connect(orders_db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def orders_of(orders_db: str, user: str) -> list[tuple]:
+    return rows(orders_db, "SELECT id, total FROM orders WHERE user_id = %s", user)
+
+
+def test_checkout_creates_the_order_and_empties_the_cart(
+    orders: httpx.Client, orders_db: str, user: str
+):
+    fill(orders, french_press=1, tea_infuser=3)
+
+    response = orders.post("/checkout")
+
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert response.headers["location"] == f"/orders/{order['id']}"
+    assert order["status"] == "placed"
+    assert order["currency"] == "EUR"
+    assert order["total"] == "39.30"
+    assert sorted(
+        (i["productId"], i["quantity"], i["unitPrice"], i["lineTotal"]) for i in order["items"]
+    ) == [
+        ("french-press", 1, "39.00", "39.00"),
+        ("tea-infuser", 3, "0.10", "0.30"),
+    ]
+    assert orders.get("/cart").json()["items"] == []
+    assert orders.get(f"/orders/{order['id']}").json()["total"] == "39.30"
+
+
+def test_totals_are_exact_decimals(orders: httpx.Client, orders_db: str):
+    fill(orders, tea_infuser=3)  # 0.10 x 3 is 0.30000000000000004 in floating point
+    order = orders.post("/checkout").json()
+    assert order["total"] == "0.30"
+    stored = rows(orders_db, "SELECT total::text FROM orders WHERE id = %s", order["id"])
+    assert stored == [("0.30",)]
+
+
+def test_the_order_placed_event_is_written_to_the_outbox_with_the_order(
+    orders: httpx.Client, orders_db: str, user: str
+):
+    fill(orders, burr_grinder=2)
+    order = orders.post("/checkout").json()
+
+    [(event_type, payload, trace_context, published_at)] = rows(
+        orders_db,
+        "SELECT event_type, payload, trace_context, published_at FROM outbox WHERE order_id = %s",
+        order["id"],
+    )
+    event = OrderPlaced.model_validate(payload)  # the §4 contract the worker validates too
+    assert event_type == "OrderPlaced"
+    assert payload["version"] == 1
+    assert str(event.order_id) == order["id"]
+    assert event.user_id == user
+    assert payload["total"] == order["total"] == "178.00"
+    assert payload["items"] == [
+        {
+            "productId": "burr-grinder",
+            "name": "Conical Burr Grinder",
+            "unitPrice": "89.00",
+            "quantity": 2,
+        }
+    ]
+    assert trace_context["traceparent"].startswith("00-")  # W3C trace context of the request
+    assert published_at is None
+
+
+def test_an_empty_cart_cannot_be_checked_out(orders: httpx.Client, orders_db: str, user: str):
+    response = orders.post("/checkout")
+    assert response.status_code == 409
+    assert response.json()["type"] == "urn:tinyshop:empty-cart"
+    assert orders_of(orders_db, user) == []
+
+
+def test_a_retry_with_the_same_idempotency_key_returns_the_same_order(
+    orders: httpx.Client, orders_db: str, user: str
+):
+    fill(orders, knock_box=1)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+
+    first = orders.post("/checkout", headers=key)
+    retry = orders.post("/checkout", headers=key)
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert len(orders_of(orders_db, user)) == 1
+    assert len(rows(orders_db, "SELECT 1 FROM outbox WHERE order_id = %s", first.json()["id"])) == 1
+
+
+def test_the_same_key_for_a_different_cart_is_refused(
+    orders: httpx.Client, orders_db: str, user: str
+):
+    key = {"Idempotency-Key": "checkout-attempt-1"}
+    fill(orders, knock_box=1)
+    assert orders.post("/checkout", headers=key).status_code == 201
+    fill(orders, french_press=1)
+
+    reused = orders.post("/checkout", headers=key)
+
+    assert reused.status_code == 422
+    assert reused.json()["type"] == "urn:tinyshop:idempotency-key-reused"
+    assert len(orders_of(orders_db, user)) == 1
+    assert [i["productId"] for i in orders.get("/cart").json()["items"]] == ["french-press"]
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "tab\tkey"])
+def test_a_malformed_idempotency_key_is_a_422(orders: httpx.Client, key: str):
+    fill(orders, knock_box=1)
+    response = orders.post("/checkout", headers={"Idempotency-Key": key})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+def test_concurrent_checkouts_of_one_cart_produce_exactly_one_order(
+    orders: httpx.Client, orders_db: str, user: str
+):
+    fill(orders, moka_pot_6=1, knock_box=2)
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(lambda _: orders.post("/checkout"), range(6)))
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201, 409, 409, 409, 409, 409], [r.text for r in responses]
+    assert len(orders_of(orders_db, user)) == 1
+
+
+def test_concurrent_retries_with_one_key_all_return_the_one_order(
+    orders: httpx.Client, orders_db: str, user: str
+):
+    fill(orders, moka_pot_6=1)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(lambda _: orders.post("/checkout", headers=key), range(6)))
+
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert len(orders_of(orders_db, user)) == 1
+
+
+@contextmanager
+def orders_app_with_catalog_at(
+    orders_db: str, catalog_url: str, issuer: Issuer, user: str
+) -> Iterator[httpx.Client]:
+    from functions.orders.api import create_app
+
+    settings = orders_settings(
+        orders_db, catalog_url, issuer.url, catalog_timeout=0.5, catalog_attempts=2
+    )
+    headers = {"Authorization": f"Bearer {issuer.token(user)}"}
+    with (
+        serve(create_app(settings)) as url,
+        httpx.Client(base_url=url, headers=headers, timeout=20) as client,
+    ):
+        yield client
+
+
+def test_catalog_down_is_a_503_and_nothing_is_written(
+    orders: httpx.Client, orders_db: str, issuer: Issuer, user: str
+):
+    fill(orders, french_press=1)
+    dead_catalog = f"http://127.0.0.1:{free_port()}"
+    with orders_app_with_catalog_at(orders_db, dead_catalog, issuer, user) as cut_off:
+        response = cut_off.post("/checkout")
+
+    assert response.status_code == 503
+    assert response.json()["type"] == "urn:tinyshop:catalog-unavailable"
+    assert orders_of(orders_db, user) == []
+    assert [i["productId"] for i in orders.get("/cart").json()["items"]] == ["french-press"]
+
+
+def test_a_catalog_that_never_answers_is_a_bounded_503(
+    orders: httpx.Client, orders_db: str, issuer: Issuer, user: str
+):
+    fill(orders, french_press=1)
+    with socket.socket() as blackhole:  # accepts connections (backlog), never answers
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(16)
+        silent = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
+        with orders_app_with_catalog_at(orders_db, silent, issuer, user) as client:
+            started = time.monotonic()
+            response = client.post("/checkout")
+            elapsed = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert elapsed < 5  # 2 attempts x 0.5 s timeout + backoff, not a hang
+    assert orders_of(orders_db, user) == []
+
+
+def test_a_product_that_vanished_from_the_catalog_is_a_422_and_the_cart_stays(
+    orders: httpx.Client, orders_db: str, catalog_db: str, user: str
+):
+    with psycopg.connect(catalog_db, autocommit=True) as catalog:
+        catalog.execute(
+            "INSERT INTO products (id, name, description, price, currency, stock) "
+            "VALUES ('limited-edition-mug', 'Limited Mug', '', 9.00, 'EUR', 1)"
+        )
+        fill(orders, limited_edition_mug=1, knock_box=1)
+        catalog.execute("DELETE FROM products WHERE id = 'limited-edition-mug'")
+
+    response = orders.post("/checkout")
+
+    assert response.status_code == 422
+    assert response.json()["productIds"] == ["limited-edition-mug"]
+    assert orders_of(orders_db, user) == []
+    cart = orders.get("/cart").json()
+    assert {(i["productId"], i["available"]) for i in cart["items"]} == {
+        ("limited-edition-mug", False),
+        ("knock-box", True),
+    }
+
+
+def test_a_failure_after_the_order_insert_leaves_no_order_and_the_cart_intact(
+    orders: httpx.Client, orders_db: str, user: str
+):
+    """The outbox insert comes after the order insert in the same transaction: make it fail and
+    the order must vanish with it — an order without its event cannot exist."""
+    fill(orders, french_press=1)
+    with psycopg.connect(orders_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION fail_outbox() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'simulated crash before the outbox row'; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER fail_outbox BEFORE INSERT ON outbox "
+            "FOR EACH ROW EXECUTE FUNCTION fail_outbox()"
+        )
+        try:
+            response = orders.post("/checkout")
+        finally:
+            conn.execute("DROP TRIGGER fail_outbox ON outbox")
+            conn.execute("DROP FUNCTION fail_outbox()")
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "simulated" not in response.text  # no internals leak
+    assert orders_of(orders_db, user) == []
+    assert [i["productId"] for i in orders.get("/cart").json()["items"]] == ["french-press"]
+    assert orders.post("/checkout").status_code == 201  # and a retry succeeds

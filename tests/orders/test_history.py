@@ -1,0 +1,74 @@
+"""Order history: newest first, keyset pages, and only ever the caller's own orders."""
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.support.issuer import Issuer
+
+
+def place(orders: httpx.Client, product_id: str, quantity: int = 1) -> dict:
+    orders.post("/cart/items", json={"productId": product_id, "quantity": quantity})
+    response = orders.post("/checkout")
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_orders_are_listed_newest_first_in_pages(orders: httpx.Client):
+    placed = [place(orders, pid) for pid in ("knock-box", "moka-pot-6", "french-press")]
+
+    first = orders.get("/orders", params={"limit": 2}).json()
+    second = orders.get("/orders", params={"limit": 2, "cursor": first["nextCursor"]}).json()
+
+    newest_first = [o["id"] for o in reversed(placed)]
+    assert [o["id"] for o in first["items"]] == newest_first[:2]
+    assert [o["id"] for o in second["items"]] == newest_first[2:]
+    assert second["nextCursor"] is None
+    assert first["items"][0] == {
+        "id": placed[2]["id"],
+        "status": "placed",
+        "currency": "EUR",
+        "total": "39.00",
+        "createdAt": placed[2]["createdAt"],
+        "itemCount": 1,
+    }
+
+
+def test_an_order_is_returned_with_items_and_a_timeline_field(orders: httpx.Client):
+    order = place(orders, "tea-infuser", 3)
+    fetched = orders.get(f"/orders/{order['id']}").json()
+    assert fetched["items"] == order["items"]
+    assert fetched["timeline"] == {"available": False, "events": []}
+
+
+def test_another_users_order_is_a_404(orders: httpx.Client, orders_url: str, issuer: Issuer):
+    order = place(orders, "knock-box")
+    stranger = {"Authorization": f"Bearer {issuer.token(f'stranger-{uuid.uuid4().hex}')}"}
+
+    response = httpx.get(f"{orders_url}/orders/{order['id']}", headers=stranger)
+    listing = httpx.get(f"{orders_url}/orders", headers=stranger).json()
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert order["id"] not in [o["id"] for o in listing["items"]]
+
+
+def test_an_unknown_order_is_a_404(orders: httpx.Client):
+    assert orders.get(f"/orders/{uuid.uuid4()}").status_code == 404
+
+
+def test_a_malformed_order_id_is_a_422(orders: httpx.Client):
+    response = orders.get("/orders/not-a-uuid")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "order_id"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"limit": 0}, "limit"), ({"limit": 51}, "limit"), ({"cursor": "garbage!"}, "cursor")],
+)
+def test_bad_paging_parameters_are_a_422(orders: httpx.Client, params: dict, field: str):
+    response = orders.get("/orders", params=params)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == field
