@@ -1,6 +1,8 @@
 """Run every benchmark: `make bench`."""
 
-from bench import catalog
+from bench import catalog, orders
 
 if __name__ == "__main__":
     catalog.run()
+    print()
+    orders.run()

@@ -1,16 +1,14 @@
 """catalog `GET /products/{id}` over HTTP (uvicorn process, real Postgres) beside a raw psycopg
 point-select loop on the same database, in the same run."""
 
-import os
 import random
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psycopg
 
+from bench.servers import uvicorn_process
 from bench.stats import Result, compare
 from dev import postgres
 from functions.catalog.seed import seed, seed_products
@@ -66,50 +64,20 @@ def _raw_loop(url: str, ids: list[str], duration: float) -> Result:
         )
 
 
-def _wait_until_serving(base_url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/catalog/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("catalog did not become ready")
-
-
 def run() -> None:
     ids = [p.id for p in seed_products()]
     with postgres.fresh_database(postgres.admin_url(), "bench_catalog") as url:
         migrations.ensure_database(url)
         migrations.upgrade(url, postgres.REPO / "functions" / "catalog" / "migrations")
         seed(url)
-        port = 7171
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "functions.catalog.api:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env={**os.environ, "CATALOG_DATABASE_URL": url, "LOG_LEVEL": "WARNING"},
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_until_serving(base_url)
+        with uvicorn_process(
+            "functions.catalog.api:create_app",
+            7171,
+            "/catalog/health/ready",
+            {"CATALOG_DATABASE_URL": url},
+        ) as base_url:
             _http_load(base_url, ids, WARMUP)
             app = _http_load(base_url, ids, DURATION)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
         baseline = _raw_loop(url, ids, DURATION)
     print("catalog: product point reads")
     print(app.line())

@@ -14,7 +14,7 @@ from dev import postgres
 from functions.catalog.seed import seed
 from functions.shared import migrations
 
-PORTS = {"catalog": 7071}
+PORTS = {"catalog": 7071, "orders": 7072}
 PROCFILE = postgres.REPO / "dev" / "Procfile"
 
 
@@ -24,13 +24,15 @@ def _port_in_use(port: int) -> bool:
 
 
 def prepare(env: dict[str, str]) -> None:
-    """Point every app at its database and bring each schema to head."""
+    """Point every app at its own database and bring each schema to head (and seed catalog)."""
     admin = postgres.admin_url()
-    env.setdefault("CATALOG_DATABASE_URL", postgres.database_url(admin, "catalog"))
-    url = env["CATALOG_DATABASE_URL"]
-    migrations.ensure_database(url)
-    migrations.upgrade(url, postgres.REPO / "functions" / "catalog" / "migrations")
-    print(f"catalog: schema at {migrations.current_revision(url)}, {seed(url)} products seeded")
+    for app in ("catalog", "orders"):
+        variable = f"{app.upper()}_DATABASE_URL"
+        url = env.setdefault(variable, postgres.database_url(admin, app))
+        migrations.ensure_database(url)
+        migrations.upgrade(url, postgres.REPO / "functions" / app / "migrations")
+        print(f"{app}: schema at {migrations.current_revision(url)}")
+    print(f"catalog: {seed(env['CATALOG_DATABASE_URL'])} products seeded")
 
 
 def main() -> int:
