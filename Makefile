@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint bench clean
+.PHONY: help dev test lint bench token clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ lint: $(VENV)/.test-installed ## ruff lint and format check
 
 test: lint ## All tests and checks
 	$(PY) -m pytest
+
+token: $(VENV)/.dev-installed ## Print an access token for a local user: make token USER=alice
+	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make token USER=<name>" >&2; exit 2; fi
+	@$(PY) -m dev.token "$(USER)"
 
 bench: $(VENV)/.test-installed ## Benchmarks (not tests): throughput and latency against real servers
 	$(PY) -m bench

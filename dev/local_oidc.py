@@ -241,7 +241,9 @@ def _fresh(cert: x509.Certificate, now: datetime) -> bool:
     return cert.not_valid_before_utc <= now and cert.not_valid_after_utc - now > _RENEW_BEFORE
 
 
-def _load_ca(certs: Certs, now: datetime):
+def _load_ca(
+    certs: Certs, now: datetime
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
     """The existing CA and its key if both are usable, else None."""
     try:
         ca = x509.load_pem_x509_certificate(certs.ca.read_bytes())
@@ -394,6 +396,10 @@ def fetch_token(
     with httpx.Client(verify=_ssl_context(ca_bundle), timeout=10) as client:
         try:
             discovery = client.get(f"{issuer}/.well-known/openid-configuration")
+            if discovery.status_code != 200:
+                raise OidcError(f"{discovery.url} answered {discovery.status_code}: wrong issuer?")
+            response = client.post(discovery.json()["token_endpoint"], data=form)
+            body = response.json()
         except httpx.ConnectError as exc:
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
                 raise OidcError(
@@ -406,10 +412,8 @@ def fetch_token(
             ) from exc
         except httpx.TimeoutException as exc:
             raise ServerNotRunning(f"the OIDC server at {issuer} does not answer") from exc
-        if discovery.status_code != 200:
-            raise OidcError(f"{discovery.url} answered {discovery.status_code}: is {issuer} right?")
-        response = client.post(discovery.json()["token_endpoint"], data=form)
-    body = response.json()
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            raise OidcError(f"{issuer} is not a working OIDC issuer: {exc!r}") from exc
     if response.status_code != 200:
         raise OidcError(f"{body.get('error')}: {body.get('error_description')}")
     return body["access_token"]

@@ -10,11 +10,11 @@ import socket
 import subprocess
 import sys
 
-from dev import postgres
+from dev import local_oidc, postgres
 from functions.catalog.seed import seed
 from functions.shared import migrations
 
-PORTS = {"catalog": 7071, "orders": 7072}
+PORTS = {"catalog": 7071, "orders": 7072, "oidc": 8443}
 PROCFILE = postgres.REPO / "dev" / "Procfile"
 
 
@@ -33,6 +33,9 @@ def prepare(env: dict[str, str]) -> None:
         migrations.upgrade(url, postgres.REPO / "functions" / app / "migrations")
         print(f"{app}: schema at {migrations.current_revision(url)}")
     print(f"catalog: {seed(env['CATALOG_DATABASE_URL'])} products seeded")
+    # Every process trusts the local OIDC server's self-signed CA (httpx, PyJWT, MSAL, Node).
+    env.update(local_oidc.ensure_certificates().trust_env())
+    local_oidc.ensure_node_modules()
 
 
 def main() -> int:
@@ -48,6 +51,9 @@ def main() -> int:
         "\nTinyShop local stack\n"
         f"  catalog API   http://127.0.0.1:{PORTS['catalog']}/products\n"
         f"  catalog docs  http://127.0.0.1:{PORTS['catalog']}/catalog/docs\n"
+        f"  orders API    http://127.0.0.1:{PORTS['orders']}/orders/docs\n"
+        "                (a token for curl: make token USER=alice)\n"
+        f"  identity      {local_oidc.ISSUER} (local OIDC, any user name signs in)\n"
         "Ctrl-C stops everything.\n",
         flush=True,
     )

@@ -1,5 +1,6 @@
-"""`make dev`'s stack (dev/stack.py): prepares the databases, serves the seeded catalog on
-127.0.0.1:7071, stops everything on Ctrl-C, and can be run again."""
+"""`make dev`'s stack (dev/stack.py): prepares the databases, serves catalog on :7071, orders on
+:7072 and the local OIDC provider on :8443, supports the README's curl session, stops everything
+on Ctrl-C, and can be run again."""
 
 import os
 import signal
@@ -15,11 +16,20 @@ from dev.postgres import fresh_database
 from tests.conftest import REPO
 
 CATALOG = "http://127.0.0.1:7071"
+ORDERS = "http://127.0.0.1:7072"
+PORTS = (7071, 7072, 8443)
 
 
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def _run_stack_until_serving(env: dict[str, str]) -> subprocess.Popen:
@@ -36,14 +46,15 @@ def _run_stack_until_serving(env: dict[str, str]) -> subprocess.Popen:
     while time.monotonic() < deadline:
         if stack.poll() is not None:
             pytest.fail(f"dev stack exited early:\n{stack.stdout.read()}")
-        try:
-            if httpx.get(f"{CATALOG}/catalog/health/ready", timeout=1).status_code == 200:
-                return stack
-        except httpx.TransportError:
-            pass
+        if (
+            _ready(f"{CATALOG}/catalog/health/ready")
+            and _ready(f"{ORDERS}/orders/health/ready")
+            and _port_open(8443)
+        ):
+            return stack
         time.sleep(0.3)
     os.killpg(stack.pid, signal.SIGKILL)
-    pytest.fail("dev stack did not serve the catalog within 60 s")
+    pytest.fail(f"dev stack did not serve within 60 s:\n{stack.stdout.read()}")
 
 
 def _ctrl_c(stack: subprocess.Popen) -> str:
@@ -56,19 +67,48 @@ def _ctrl_c(stack: subprocess.Popen) -> str:
     return out
 
 
+def _readme_curl_session() -> list[dict]:
+    """token -> add to cart -> checkout -> list orders, as the README shows with curl."""
+    token = subprocess.run(
+        [sys.executable, "-m", "dev.token", "alice"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    added = httpx.post(
+        f"{ORDERS}/cart/items", headers=auth, json={"productId": "french-press", "quantity": 2}
+    )
+    assert added.status_code == 200, added.text
+    placed = httpx.post(f"{ORDERS}/checkout", headers=auth)
+    assert placed.status_code == 201, placed.text
+    return httpx.get(f"{ORDERS}/orders", headers=auth).json()["items"]
+
+
 @pytest.mark.slow
-def test_make_dev_serves_the_seeded_catalog_stops_on_ctrl_c_and_reruns(postgres_admin_url: str):
-    if _port_open(7071):
-        pytest.fail("port 7071 is taken: stop `make dev` before running the tests")
-    with fresh_database(postgres_admin_url, "test_devstack") as url:
-        env = {**os.environ, "CATALOG_DATABASE_URL": url}
+def test_make_dev_serves_the_shop_stops_on_ctrl_c_and_reruns(postgres_admin_url: str):
+    busy = [port for port in PORTS if _port_open(port)]
+    if busy:
+        pytest.fail(f"ports {busy} are taken: stop `make dev` before running the tests")
+    with (
+        fresh_database(postgres_admin_url, "test_dev_catalog") as catalog_db,
+        fresh_database(postgres_admin_url, "test_dev_orders") as orders_db,
+    ):
+        env = {**os.environ, "CATALOG_DATABASE_URL": catalog_db, "ORDERS_DATABASE_URL": orders_db}
         for run in (1, 2):
             stack = _run_stack_until_serving(env)
-            products = httpx.get(f"{CATALOG}/products", params={"limit": 100}).json()["items"]
-            output = _ctrl_c(stack)
+            try:
+                products = httpx.get(f"{CATALOG}/products", params={"limit": 100}).json()["items"]
+                orders = _readme_curl_session()
+            finally:
+                output = _ctrl_c(stack)
 
             assert len(products) >= 24, output
+            assert len(orders) == run  # the second run sees the first run's order
+            assert orders[0]["total"] == "78.00"
             assert "http://127.0.0.1:7071/products" in output
             seeded = "26 products seeded" if run == 1 else "0 products seeded"
             assert seeded in output
-            assert not _port_open(7071), "catalog still listening after Ctrl-C"
+            assert not [port for port in PORTS if _port_open(port)], "still listening"

@@ -12,10 +12,11 @@
 //
 // Started by dev/local_oidc.py (which makes the certificates); run by hand with
 //   node server.js --cert CERT --key KEY [--host 127.0.0.1] [--port 8443] [--key-file F]
-// Every option also reads an environment variable (TINYSHOP_OIDC_<NAME>). Port 0 picks a
-// free port; the issuer follows the bound port unless TINYSHOP_OIDC_ISSUER fixes it.
+// Options but --issuer also read TINYSHOP_OIDC_HOST/_PORT/_CERT/_KEY/_SIGNING_KEY_FILE; the
+// API is TINYSHOP_OIDC_AUDIENCE/_SCOPES. Port 0 picks a free port; the issuer follows the
+// bound port unless --issuer fixes it (TINYSHOP_OIDC_ISSUER is for clients: dev.token).
 
-import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
+import { createHash, createPublicKey, randomUUID, verify as verifySignature } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { dirname } from 'node:path';
@@ -36,7 +37,7 @@ const { values: opts } = parseArgs({
     port: { type: 'string', default: env.TINYSHOP_OIDC_PORT ?? '8443' },
     cert: { type: 'string', default: env.TINYSHOP_OIDC_CERT },
     key: { type: 'string', default: env.TINYSHOP_OIDC_KEY },
-    issuer: { type: 'string', default: env.TINYSHOP_OIDC_ISSUER },
+    issuer: { type: 'string' },
     'key-file': { type: 'string', default: env.TINYSHOP_OIDC_SIGNING_KEY_FILE },
   },
 });
@@ -174,8 +175,13 @@ function overrides(body) {
 function clientId(req) {
   const auth = req.headers.authorization ?? '';
   if (auth.startsWith('Basic ')) {
-    const decoded = Buffer.from(auth.slice(6), 'base64').toString('utf8');
-    return decodeURIComponent(decoded.split(':')[0].replace(/\+/g, ' '));
+    // RFC 6749 §2.3.1: the client id is form-urlencoded before Basic encoding (MSAL does so).
+    const name = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0];
+    try {
+      return decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      return name;
+    }
   }
   return req.body?.client_id;
 }
@@ -216,10 +222,19 @@ service.on('beforeResponse', (response, req) => {
 });
 
 // The code the mock issues belongs to the user chosen on the form (login_hint).
+// response_mode=form_post (Entra supports it, MSAL recommends it): the browser goes to our
+// /form_post page instead, which POSTs code and state to the redirect_uri. The mock
+// redirects to this very URL object, so it is changed in place.
+const pendingPosts = new Map(); // one-time id -> redirect_uri with code and state
 service.on('beforeAuthorizeRedirect', (redirect, req) => {
   const code = redirect.url.searchParams.get('code');
   const user = normalizeUser(req.query.login_hint);
   if (code && user) remember(codeUsers, code, user);
+  if (req.query.response_mode === 'form_post') {
+    const id = randomUUID();
+    remember(pendingPosts, id, redirect.url.href);
+    redirect.url.href = `${issuer.url}/form_post?id=${id}`;
+  }
 });
 
 // Userinfo for the bearer token's user (the mock answers {sub: "johndoe"} otherwise).
@@ -252,11 +267,11 @@ function verifiedClaims(jwt) {
 // ---------------------------------------------------------------------------- front door
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function sendHtml(res, status, title, body) {
+function sendHtml(res, status, title, body, csp = "form-action 'self'") {
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; ${csp}`,
   });
   res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem}
@@ -277,6 +292,47 @@ ${hidden}
 <label>User name <input name="login_hint" autofocus required pattern="[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}" placeholder="alice"></label>
 <button type="submit">Sign in</button>
 </form>`);
+}
+
+// The auto-submitting form of response_mode=form_post (OAuth 2.0 Form Post Response Mode).
+function formPost(res, id) {
+  const target = pendingPosts.get(id);
+  pendingPosts.delete(id);
+  if (!target) return sendHtml(res, 400, 'Expired', '<p>Unknown or used sign-in response.</p>');
+  const url = new URL(target);
+  const fields = [...url.searchParams]
+    .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+    .join('\n');
+  url.search = '';
+  sendHtml(res, 200, 'Signing in', `<form method="post" action="${escapeHtml(url.href)}">
+${fields}
+<noscript><button type="submit">Continue</button></noscript></form>
+<script>document.forms[0].submit()</script>`, `script-src 'unsafe-inline'; form-action ${url.origin}`);
+}
+
+// This server's discovery document (the mock's advertises grants and PKCE methods that the
+// launcher refuses, and no form_post).
+function discovery() {
+  const at = (path) => `${issuer.url}${path}`;
+  return {
+    issuer: issuer.url,
+    authorization_endpoint: at('/authorize'),
+    token_endpoint: at('/token'),
+    userinfo_endpoint: at('/userinfo'),
+    jwks_uri: at('/jwks'),
+    end_session_endpoint: at('/endsession'),
+    revocation_endpoint: at('/revoke'),
+    response_types_supported: ['code'],
+    response_modes_supported: ['query', 'form_post'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'password'],
+    code_challenge_methods_supported: ['S256'],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['RS256'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    scopes_supported: [...OIDC_SCOPES, ...API_SCOPES.map((name) => `${AUDIENCE}/${name}`)],
+    claims_supported: ['sub', 'oid', 'tid', 'iss', 'aud', 'exp', 'nbf', 'iat', 'auth_time',
+      'nonce', 'name', 'preferred_username', 'email', 'scp', 'azp', 'ver'],
+  };
 }
 
 // Redirect an authorization error back to the client (RFC 6749 §4.1.2.1, RFC 7636 §4.4.1).
@@ -315,11 +371,19 @@ function handle(req, res, prefix) {
     if (query.get('code_challenge_method') !== 'S256') {
       return authorizeError(res, query, 'invalid_request', 'code_challenge_method must be S256');
     }
+    if (!['query', 'form_post'].includes(query.get('response_mode') ?? 'query')) {
+      return authorizeError(res, query, 'invalid_request', 'response_mode must be query or form_post');
+    }
     if (!query.has('login_hint')) return signInForm(res, prefix, query);
     if (!normalizeUser(query.get('login_hint'))) {
       return signInForm(res, prefix, query, 'User names are letters, digits, ".", "_" or "-" (at most 64).');
     }
   }
+  if (path === '/.well-known/openid-configuration' && req.method === 'GET') {
+    res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
+    return res.end(JSON.stringify(discovery()));
+  }
+  if (path === '/form_post' && req.method === 'GET') return formPost(res, query.get('id'));
   if (path === '/endsession' && req.method === 'GET' && !query.get('post_logout_redirect_uri')) {
     return sendHtml(res, 200, 'Signed out', '<p>You are signed out of the TinyShop local identity provider.</p>');
   }
@@ -335,8 +399,8 @@ const server = createServer(
   { key: readFileSync(opts.key), cert: readFileSync(opts.cert) },
   (req, res) => {
     const started = Date.now();
-    // One line per request, without query strings (they carry codes and hints).
-    res.on('finish', () => console.log(`${req.method} ${req.url.split('?')[0]} ${res.statusCode} ${Date.now() - started}ms`));
+    const path = req.url.split('?')[0]; // logged without the query: it carries codes and hints
+    res.on('finish', () => console.log(`${req.method} ${path} ${res.statusCode} ${Date.now() - started}ms`));
     handle(req, res, prefix);
   },
 );
