@@ -5,6 +5,7 @@ Order: `TINYSHOP_POSTGRES_URL` (an admin URL you configure), else the server on 
 `.dev/pgdata` (git-ignored) and which stops when the process that started it exits.
 """
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 EMBEDDED_DATA = REPO / ".dev" / "pgdata"
 
 _embedded = None  # keeps the pgserver handle (and so the server) alive for this process
+logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
 
 
 def _reachable(url: str) -> bool:
@@ -48,6 +50,14 @@ def admin_url() -> str:
         print(f"No Postgres on 127.0.0.1:5432; starting an embedded one in {EMBEDDED_DATA}")
         _embedded = pgserver.get_server(EMBEDDED_DATA, cleanup_mode="stop")
     return _embedded.get_uri()
+
+
+def stop_embedded() -> None:
+    """Stop the embedded server if this process started it (it also stops at exit)."""
+    global _embedded
+    if _embedded is not None:
+        _embedded.cleanup()
+        _embedded = None
 
 
 def database_url(admin: str, dbname: str) -> str:

@@ -32,8 +32,9 @@ trace.set_tracer_provider(_provider)
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url() -> str:
-    return postgres.admin_url()
+def postgres_admin_url() -> Iterator[str]:
+    yield postgres.admin_url()
+    postgres.stop_embedded()  # while pytest's output streams are still open
 
 
 @pytest.fixture(scope="session")
