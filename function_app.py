@@ -8,7 +8,9 @@ import azure.functions as func
 
 from functions.catalog.function import bp as catalog
 from functions.orders.function import bp as orders
+from functions.worker.function import bp as worker
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(catalog)
 app.register_functions(orders)
+app.register_functions(worker)

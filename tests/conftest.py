@@ -17,12 +17,14 @@ from functions.catalog.seed import seed
 from functions.catalog.settings import CatalogSettings
 from functions.orders.settings import OrdersSettings
 from functions.shared import migrations
+from functions.shared.eventbus.local_queue import LocalQueue
 from tests.support.issuer import Issuer, running_issuer
 from tests.support.servers import serve
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOG_MIGRATIONS = REPO / "functions" / "catalog" / "migrations"
 ORDERS_MIGRATIONS = REPO / "functions" / "orders" / "migrations"
+BUS_MIGRATIONS = REPO / "functions" / "shared" / "eventbus" / "migrations"
 
 # Installed before any app is built, so the apps' telemetry hook reuses it and tests can read spans.
 SPANS = InMemorySpanExporter()
@@ -110,3 +112,17 @@ def orders(orders_url: str, issuer: Issuer, user: str) -> Iterator[httpx.Client]
     headers = {"Authorization": f"Bearer {issuer.token(user)}"}
     with httpx.Client(base_url=orders_url, headers=headers, timeout=20) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def bus_db(postgres_admin_url: str) -> Iterator[str]:
+    """The local event bus database for this run; tests use their own queue names."""
+    with fresh_database(postgres_admin_url, "test_bus") as url:
+        migrations.upgrade(url, BUS_MIGRATIONS)
+        yield url
+
+
+@pytest.fixture
+def queue(bus_db: str) -> LocalQueue:
+    """A queue of this test only (same database, its own queue name)."""
+    return LocalQueue(bus_db, queue=f"q-{uuid.uuid4().hex[:8]}", lock_seconds=30)

@@ -2,21 +2,32 @@
 
 import base64
 import json
+import logging
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, FastAPI, Header, Path, Query, Response
+from fastapi import APIRouter, BackgroundTasks, FastAPI, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 
-from functions.orders import cart, store
+from functions.orders import cart, relay, store
 from functions.orders.auth import TokenValidator, User
 from functions.orders.catalog_client import CatalogClient
 from functions.orders.checkout import checkout, load_order
-from functions.orders.models import CartView, OrderPage, OrderSummary, OrderView, SetCartItem
+from functions.orders.models import (
+    CartView,
+    OrderPage,
+    OrderSummary,
+    OrderView,
+    SetCartItem,
+    Timeline,
+)
 from functions.orders.settings import OrdersSettings
 from functions.shared.db import Database
+from functions.shared.event_store import CosmosEventStore, CosmosSettings
+from functions.shared.eventbus import EventPublisher
+from functions.shared.eventbus.factory import publisher as configured_publisher
 from functions.shared.health import health_router
 from functions.shared.identifiers import PRODUCT_ID_PATTERN
 from functions.shared.logs import configure_logging
@@ -24,6 +35,7 @@ from functions.shared.problems import Problem, install_problem_handlers
 from functions.shared.telemetry import instrument
 
 MAX_PAGE_SIZE = 50
+_log = logging.getLogger("tinyshop.orders")
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, like Stripe's keys
 
 
@@ -56,8 +68,32 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         ) from exc
 
 
-def orders_router(db: Database, catalog: CatalogClient, settings: OrdersSettings) -> APIRouter:
+def _timeline(events: CosmosEventStore | None, order_id: UUID) -> Timeline:
+    """The order's events from Cosmos DB; an outage marks the timeline unavailable, never a 500."""
+    if events is None:
+        return Timeline(available=False)
+    try:
+        return Timeline(available=True, events=events.events(str(order_id)))
+    except Exception as exc:  # the order itself is still worth returning
+        _log.warning("timeline of %s unavailable: %s", order_id, exc)
+        return Timeline(available=False)
+
+
+def orders_router(
+    db: Database,
+    catalog: CatalogClient,
+    settings: OrdersSettings,
+    publisher: EventPublisher,
+    events: CosmosEventStore | None,
+) -> APIRouter:
     router = APIRouter()
+
+    def publish_now(order_id: UUID) -> None:
+        """Right after the commit; if the bus is down the sweep publishes the row later."""
+        try:
+            relay.publish_due(db, publisher, order_id=order_id)
+        except Exception as exc:
+            _log.warning("publishing the events of %s deferred to the sweep: %s", order_id, exc)
 
     @router.get(
         "/cart", response_model=CartView, tags=["cart"], summary="The caller's cart, priced now"
@@ -100,6 +136,7 @@ def orders_router(db: Database, catalog: CatalogClient, settings: OrdersSettings
     )
     def place_order(
         user: User,
+        background: BackgroundTasks,
         idempotency_key: Annotated[
             str | None,
             Header(
@@ -113,6 +150,8 @@ def orders_router(db: Database, catalog: CatalogClient, settings: OrdersSettings
         headers = {"Location": f"/orders/{order.id}"}
         if replayed:
             headers["Idempotent-Replayed"] = "true"
+        else:
+            background.add_task(publish_now, order.id)  # runs after the response is sent
         return _no_store(order, 201, **headers)
 
     @router.get(
@@ -155,24 +194,47 @@ def orders_router(db: Database, catalog: CatalogClient, settings: OrdersSettings
             order = load_order(conn, user.user_id, order_id)
         if order is None:
             raise Problem(404, f"You have no order {order_id}.", title="Order not found")
-        return _no_store(order)
+        return _no_store(order.model_copy(update={"timeline": _timeline(events, order_id)}))
 
     return router
 
 
-def create_app(settings: OrdersSettings | None = None) -> FastAPI:
-    """Build the orders app; pools and clients open on first use, not here."""
+def create_app(
+    settings: OrdersSettings | None = None,
+    publisher: EventPublisher | None = None,
+    events: CosmosEventStore | None = None,
+) -> FastAPI:
+    """Build the orders app; pools and clients open on first use, not here. The publisher and
+    event store come from the environment (`EVENT_BUS`, `COSMOS_*`) unless given."""
     settings = settings or OrdersSettings()
     configure_logging("orders")
     db = Database(settings, "orders")
     catalog = CatalogClient(
         str(settings.catalog_url), settings.catalog_timeout, settings.catalog_attempts
     )
+    publisher = publisher or configured_publisher()
+    if events is None:
+        cosmos = CosmosSettings()
+        if cosmos.endpoint:  # reads only: fail fast, the page does not wait for retries
+            events = CosmosEventStore(
+                cosmos.model_copy(update={"timeout": settings.timeline_timeout, "retry_total": 0})
+            )
+    sweeper = relay.Sweeper(
+        db,
+        publisher,
+        settings.outbox_sweep_seconds,
+        timedelta(hours=settings.outbox_retention_hours),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        # Only under uvicorn: the Functions host runs no lifespan; its timer function sweeps.
+        if settings.outbox_sweep_seconds > 0:
+            sweeper.start()
         yield
+        sweeper.stop()
         catalog.close()
+        publisher.close()
         db.close()
 
     app = FastAPI(
@@ -185,6 +247,8 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.publisher = publisher
+    app.state.outbox_retention = timedelta(hours=settings.outbox_retention_hours)
     app.state.token_validator = TokenValidator(
         settings.oidc_issuer,
         settings.oidc_audience,
@@ -194,6 +258,6 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     # Probes first: `/orders/health/...` must not be read as an order id.
     app.include_router(health_router("/orders", {"database": db.ping}))
-    app.include_router(orders_router(db, catalog, settings))
+    app.include_router(orders_router(db, catalog, settings, publisher, events))
     instrument(app, "orders")
     return app

@@ -1,9 +1,12 @@
-"""orders' Azure Functions: its HTTP routes, served by the FastAPI app.
+"""orders' Azure Functions: its HTTP routes (served by the FastAPI app) and the outbox sweep.
 
 The function names are the allow-list entries of the `orders` Deployment
 (`AzureFunctionsJobHost__functions__N`).
 """
 
+import azure.functions as func
+
+from functions.orders import relay
 from functions.orders.api import create_app
 from functions.shared.asgi_function import asgi_blueprint
 
@@ -12,5 +15,14 @@ ROUTES = {
     "orders_checkout": "checkout",
     "orders_history": "orders/{*path}",  # also health probes, OpenAPI document and docs
 }
+OUTBOX_SWEEP_SCHEDULE = "*/10 * * * * *"  # NCRONTAB with seconds: every 10 s
 
-bp = asgi_blueprint(create_app(), ROUTES, methods=("GET", "POST", "DELETE"))
+app = create_app()
+bp = asgi_blueprint(app, ROUTES, methods=("GET", "POST", "DELETE"))
+
+
+@bp.function_name("orders_outbox_sweep")
+@bp.timer_trigger(arg_name="timer", schedule=OUTBOX_SWEEP_SCHEDULE, use_monitor=False)
+def outbox_sweep(timer: func.TimerRequest) -> None:
+    """Publish outbox rows that the post-commit publish missed (bus outage, crash)."""
+    relay.sweep(app.state.db, app.state.publisher, app.state.outbox_retention)

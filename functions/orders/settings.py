@@ -38,4 +38,17 @@ class OrdersSettings(ServiceSettings):
         description="Minimum seconds between JWKS refetches caused by unknown key ids (limits "
         "the load that tokens with made-up `kid`s can put on the issuer).",
     )
+    outbox_sweep_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=3600,
+        description="Interval of the in-process outbox sweep under uvicorn (0: off). Under the "
+        "Functions host the timer function `orders_outbox_sweep` sweeps instead.",
+    )
+    outbox_retention_hours: float = Field(
+        default=168, gt=0, description="Published outbox rows are kept this long, then pruned."
+    )
+    timeline_timeout: float = Field(
+        default=2, gt=0, le=30, description="Seconds the order page waits for Cosmos DB."
+    )
     max_cart_items: int = Field(default=50, ge=1, le=500, description="Distinct items per cart.")

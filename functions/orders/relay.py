@@ -1,0 +1,126 @@
+"""The outbox relay: moves `OrderPlaced` rows from the outbox to the event bus.
+
+It runs right after a checkout commits (for that order) and as a periodic sweep (a timer
+function in Azure, a thread of the local orders process) that publishes whatever is still
+unpublished — so a bus outage delays events but never loses them. Rows are claimed with
+`FOR UPDATE SKIP LOCKED` (several relays never publish the same row at once), a failed row
+waits with exponential backoff, published rows are marked (not deleted) and pruned after the
+retention period. A crash between publishing and marking republishes the row: the bus drops
+the duplicate message id and the worker is idempotent.
+"""
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from opentelemetry import context, propagate
+
+from functions.shared.db import Database
+from functions.shared.eventbus import EventPublisher, OutgoingMessage, PublishError
+
+_log = logging.getLogger("tinyshop.orders.relay")
+MAX_BACKOFF_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    published: int
+    failed: int
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next try after `attempts` failures: 2, 4, 8 ... 300 seconds."""
+    return timedelta(seconds=min(2**attempts, MAX_BACKOFF_SECONDS))
+
+
+def publish_due(
+    db: Database, publisher: EventPublisher, batch_size: int = 100, order_id: UUID | None = None
+) -> RelayResult:
+    """Publish up to `batch_size` due outbox rows (only `order_id`'s when given)."""
+    published = failed = 0
+    with db.connection() as conn, conn.transaction():
+        rows = conn.execute(
+            "SELECT event_id, event_type, payload, trace_context, attempts FROM outbox "
+            "WHERE published_at IS NULL AND next_attempt_at <= now() "
+            "AND (%(order_id)s::uuid IS NULL OR order_id = %(order_id)s) "
+            "ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED",
+            {"order_id": order_id, "limit": batch_size},
+        ).fetchall()
+        for event_id, event_type, payload, trace_context, attempts in rows:
+            message = OutgoingMessage.for_event(str(event_id), event_type, payload, trace_context)
+            # Publish under the checkout's trace, so the bus span joins the order's trace.
+            token = context.attach(propagate.extract(trace_context))
+            try:
+                publisher.publish(message)
+            except PublishError as exc:
+                failed += 1
+                conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = %s, "
+                    "next_attempt_at = now() + %s WHERE event_id = %s",
+                    (str(exc)[:1000], backoff(attempts + 1), event_id),
+                )
+                continue
+            finally:
+                context.detach(token)
+            published += 1
+            conn.execute(
+                "UPDATE outbox SET published_at = now(), attempts = attempts + 1, "
+                "last_error = NULL WHERE event_id = %s",
+                (event_id,),
+            )
+    return RelayResult(published, failed)
+
+
+def prune(db: Database, retention: timedelta) -> int:
+    """Delete published rows older than `retention`; unpublished rows are never pruned."""
+    with db.connection() as conn:
+        cur = conn.execute("DELETE FROM outbox WHERE published_at < now() - %s", (retention,))
+        return cur.rowcount
+
+
+def sweep(
+    db: Database, publisher: EventPublisher, retention: timedelta, batch_size: int = 100
+) -> RelayResult:
+    """Publish everything due (batch by batch), then prune."""
+    published = failed = 0
+    while True:
+        result = publish_due(db, publisher, batch_size)
+        published += result.published
+        failed += result.failed
+        if result.published + result.failed < batch_size or result.published == 0:
+            break
+    pruned = prune(db, retention)
+    if published or failed or pruned:
+        _log.info("outbox sweep: %d published, %d failed, %d pruned", published, failed, pruned)
+    return RelayResult(published, failed)
+
+
+class Sweeper:
+    """The periodic sweep as a background thread (the local orders process; Azure uses the
+    timer function instead)."""
+
+    def __init__(
+        self, db: Database, publisher: EventPublisher, interval: float, retention: timedelta
+    ) -> None:
+        self._db = db
+        self._publisher = publisher
+        self._interval = interval
+        self._retention = retention
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                sweep(self._db, self._publisher, self._retention)
+            except Exception as exc:  # the database may be down; the next sweep tries again
+                _log.warning("outbox sweep failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

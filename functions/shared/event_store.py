@@ -1,0 +1,130 @@
+"""The order timeline in Cosmos DB for NoSQL (DESIGN §5): the worker writes it, orders reads it.
+
+Database `tinyshop`, container `order-events`, partition key `/orderId`. Each document's id is
+`{orderId}:{eventType}`, so writing an event twice is a conflict, not a duplicate: a redelivered
+message changes nothing. Every query stays within one order's partition. Locally (the Cosmos
+stand-in) the database and container are created on start-up; in Azure Terraform owns them and
+the apps' identities have data-plane roles only.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from azure.cosmos import CosmosClient, PartitionKey
+from azure.cosmos.container import ContainerProxy
+from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceExistsError
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TRANSIENT_STATUS = {408, 410, 429, 449, 500, 502, 503, 504}
+
+
+class CosmosSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COSMOS_", extra="ignore", frozen=True)
+
+    endpoint: str | None = Field(
+        default=None, description="Account endpoint; unset means no timeline (orders) ."
+    )
+    key: str | None = Field(
+        default=None, description="Account key (the local stand-in); unset: DefaultAzureCredential."
+    )
+    database: str = "tinyshop"
+    container: str = "order-events"
+    create_if_missing: bool = Field(
+        default=False, description="Create database and container (local only; Terraform in Azure)."
+    )
+    timeout: float = Field(default=5, gt=0, le=60, description="Seconds per Cosmos request.")
+    retry_total: int = Field(default=3, ge=0, le=10)
+
+
+class EventStoreUnavailable(Exception):
+    """Cosmos is unreachable, throttling or failing: the operation may succeed later."""
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError, TimeoutError)):
+        return True
+    return isinstance(exc, CosmosHttpResponseError) and exc.status_code in TRANSIENT_STATUS
+
+
+def event_id(order_id: str, event_type: str) -> str:
+    return f"{order_id}:{event_type}"
+
+
+class CosmosEventStore:
+    def __init__(self, settings: CosmosSettings) -> None:
+        if not settings.endpoint:
+            raise ValueError("COSMOS_ENDPOINT is not set")
+        self.settings = settings
+        self._container: ContainerProxy | None = None
+
+    def _client(self) -> CosmosClient:
+        s = self.settings
+        options: dict[str, Any] = {"connection_timeout": s.timeout, "retry_total": s.retry_total}
+        if s.endpoint.startswith("http://"):  # the local stand-in: no TLS, no region discovery
+            options["enable_endpoint_discovery"] = False
+        if s.key:
+            return CosmosClient(s.endpoint, credential=s.key, **options)
+        from azure.identity import DefaultAzureCredential
+
+        return CosmosClient(s.endpoint, credential=DefaultAzureCredential(), **options)
+
+    @property
+    def container(self) -> ContainerProxy:
+        if self._container is None:
+            try:
+                client = self._client()
+                if self.settings.create_if_missing:
+                    database = client.create_database_if_not_exists(self.settings.database)
+                    self._container = database.create_container_if_not_exists(
+                        self.settings.container, partition_key=PartitionKey(path="/orderId")
+                    )
+                else:
+                    self._container = client.get_database_client(
+                        self.settings.database
+                    ).get_container_client(self.settings.container)
+            except Exception as exc:
+                if _transient(exc):
+                    raise EventStoreUnavailable(str(exc)) from exc
+                raise
+        return self._container
+
+    def add(
+        self, order_id: str, event_type: str, occurred_at: datetime, data: dict[str, Any]
+    ) -> bool:
+        """Write the event once; False when it was already there (a redelivery)."""
+        document = {
+            "id": event_id(order_id, event_type),
+            "orderId": order_id,
+            "type": event_type,
+            "occurredAt": occurred_at.isoformat(),
+            "data": data,
+        }
+        try:
+            self.container.create_item(document)
+            return True
+        except CosmosResourceExistsError:
+            return False
+        except Exception as exc:
+            if _transient(exc):
+                raise EventStoreUnavailable(str(exc)) from exc
+            raise
+
+    def events(self, order_id: str) -> list[dict[str, Any]]:
+        """The order's events, oldest first (one partition, never a cross-partition query)."""
+        try:
+            items = self.container.query_items(
+                "SELECT c.type, c.occurredAt, c.data FROM c WHERE c.orderId = @orderId",
+                parameters=[{"name": "@orderId", "value": order_id}],
+                partition_key=order_id,
+            )
+            events = list(items)
+        except Exception as exc:
+            if _transient(exc):
+                raise EventStoreUnavailable(str(exc)) from exc
+            raise
+        return sorted(events, key=lambda e: e["occurredAt"])
+
+    def has(self, order_id: str, event_type: str) -> bool:
+        return any(e["type"] == event_type for e in self.events(order_id))

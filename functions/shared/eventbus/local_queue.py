@@ -1,0 +1,205 @@
+"""A Postgres-backed queue with Service Bus peek-lock semantics, for `make dev` and tests.
+
+- `send` drops a message whose id was seen within the duplicate-detection window.
+- `receive` locks up to N visible messages for the lock duration and raises their delivery
+  count; `FOR UPDATE SKIP LOCKED` means parallel consumers never get the same message.
+- `complete` deletes a message; `abandon` (or an expired lock) makes it visible again.
+- A message delivered `max_delivery_count` times without being completed moves to
+  `dead_letters` with reason `MaxDeliveryCountExceeded`; `dead_letter` moves one explicitly.
+Settling with a lock that expired (another consumer may have it now) raises `LockLost`.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from functions.shared.eventbus.message import OutgoingMessage, PublishError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
+
+
+class LockLost(Exception):
+    """The message's lock expired or it was settled already."""
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    sequence_number: int
+    message_id: str
+    subject: str
+    content_type: str
+    body: bytes
+    application_properties: dict[str, str]
+    enqueued_at: datetime
+    delivery_count: int
+    lock_token: uuid.UUID
+    locked_until: datetime
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    subject: str
+    body: bytes
+    delivery_count: int
+    reason: str
+    description: str
+
+
+_MOVE_TO_DEAD_LETTERS = """
+    WITH moved AS (DELETE FROM messages WHERE {where} RETURNING *)
+    INSERT INTO dead_letters (sequence_number, queue, message_id, subject, content_type, body,
+                              application_properties, enqueued_at, delivery_count, reason,
+                              description)
+    SELECT sequence_number, queue, message_id, subject, content_type, body,
+           application_properties, enqueued_at, delivery_count, %s, %s FROM moved
+"""
+
+
+class LocalQueue:
+    def __init__(
+        self,
+        database_url: str,
+        queue: str = "orders",
+        lock_seconds: float = 30,
+        max_delivery_count: int = 10,
+        duplicate_window: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self.database_url = database_url
+        self.queue = queue
+        self.lock = timedelta(seconds=lock_seconds)
+        self.max_delivery_count = max_delivery_count
+        self.duplicate_window = duplicate_window
+
+    def _connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.database_url, autocommit=True, connect_timeout=3)
+
+    def send(self, message: OutgoingMessage) -> bool:
+        """Enqueue `message`; False when it is a duplicate within the window (dropped)."""
+        with self._connect() as conn, conn.transaction():
+            conn.execute(
+                "DELETE FROM seen_message_ids WHERE queue = %s AND seen_at < now() - %s",
+                (self.queue, self.duplicate_window),
+            )
+            first = conn.execute(
+                "INSERT INTO seen_message_ids (queue, message_id) VALUES (%s, %s) "
+                "ON CONFLICT DO NOTHING RETURNING 1",
+                (self.queue, message.message_id),
+            ).fetchone()
+            if first is None:
+                return False
+            conn.execute(
+                "INSERT INTO messages (queue, message_id, subject, content_type, body, "
+                "application_properties) VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    self.queue,
+                    message.message_id,
+                    message.subject,
+                    message.content_type,
+                    message.body,
+                    Jsonb(message.application_properties),
+                ),
+            )
+            return True
+
+    def receive(self, max_messages: int = 1) -> list[ReceivedMessage]:
+        """Lock and return up to `max_messages` visible messages, oldest first."""
+        with self._connect() as conn, conn.transaction():
+            conn.execute(
+                _MOVE_TO_DEAD_LETTERS.format(
+                    where="sequence_number IN (SELECT sequence_number FROM messages "
+                    "WHERE queue = %s AND delivery_count >= %s "
+                    "AND (locked_until IS NULL OR locked_until < now()) FOR UPDATE SKIP LOCKED)"
+                ),
+                (
+                    self.queue,
+                    self.max_delivery_count,
+                    MAX_DELIVERY_COUNT_EXCEEDED,
+                    f"Not completed after {self.max_delivery_count} deliveries.",
+                ),
+            )
+            with conn.cursor(row_factory=class_row(ReceivedMessage)) as cur:
+                cur.execute(
+                    """
+                    UPDATE messages SET lock_token = gen_random_uuid(),
+                                        locked_until = now() + %s,
+                                        delivery_count = delivery_count + 1
+                    WHERE sequence_number IN (
+                        SELECT sequence_number FROM messages
+                        WHERE queue = %s AND (locked_until IS NULL OR locked_until < now())
+                        ORDER BY sequence_number LIMIT %s FOR UPDATE SKIP LOCKED)
+                    RETURNING sequence_number, message_id, subject, content_type, body,
+                              application_properties, enqueued_at, delivery_count,
+                              lock_token, locked_until
+                    """,
+                    (self.lock, self.queue, max_messages),
+                )
+                return sorted(cur.fetchall(), key=lambda m: m.sequence_number)
+
+    def _settle(self, sql: str, params: tuple) -> None:
+        with self._connect() as conn:
+            if conn.execute(sql, params).rowcount != 1:
+                raise LockLost("the message's lock expired or it was already settled")
+
+    def complete(self, message: ReceivedMessage) -> None:
+        self._settle(
+            "DELETE FROM messages WHERE lock_token = %s AND locked_until >= now()",
+            (message.lock_token,),
+        )
+
+    def abandon(self, message: ReceivedMessage) -> None:
+        self._settle(
+            "UPDATE messages SET lock_token = NULL, locked_until = NULL "
+            "WHERE lock_token = %s AND locked_until >= now()",
+            (message.lock_token,),
+        )
+
+    def renew_lock(self, message: ReceivedMessage) -> None:
+        self._settle(
+            "UPDATE messages SET locked_until = now() + %s "
+            "WHERE lock_token = %s AND locked_until >= now()",
+            (self.lock, message.lock_token),
+        )
+
+    def dead_letter(self, message: ReceivedMessage, reason: str, description: str = "") -> None:
+        self._settle(
+            _MOVE_TO_DEAD_LETTERS.format(where="lock_token = %s AND locked_until >= now()"),
+            (message.lock_token, reason, description),
+        )
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._connect() as conn, conn.cursor(row_factory=class_row(DeadLetter)) as cur:
+            cur.execute(
+                "SELECT message_id, subject, body, delivery_count, reason, description "
+                "FROM dead_letters WHERE queue = %s ORDER BY sequence_number",
+                (self.queue,),
+            )
+            return cur.fetchall()
+
+    def depth(self) -> int:
+        """Active messages (what KEDA's scaler would read as the queue length)."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT count(*) FROM messages WHERE queue = %s", (self.queue,))
+            return row.fetchone()[0]
+
+
+class LocalQueuePublisher:
+    """EventPublisher onto the local queue."""
+
+    def __init__(self, queue: LocalQueue) -> None:
+        self.queue = queue
+
+    def publish(self, message: OutgoingMessage) -> None:
+        try:
+            self.queue.send(message)
+        except psycopg.Error as exc:
+            raise PublishError(f"local queue unavailable: {exc}") from exc
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,49 @@
+"""worker's Azure Function: the Service Bus queue trigger of the `worker` Deployment, which
+KEDA scales 0..N on the queue's length.
+
+`connection="ServiceBusConnection"` resolves, identity-based, to the setting
+`ServiceBusConnection__fullyQualifiedNamespace` (workload identity; the Service Bus Data
+Receiver role), or to a connection string in `ServiceBusConnection`. Messages are completed when
+the function returns and abandoned when it raises (host.json: autoCompleteMessages). Cosmos
+outages raise, so the message is redelivered later. A poison message also raises — the Python
+trigger cannot dead-letter explicitly without the preview settlement bindings — so Service Bus
+dead-letters it after the queue's max delivery count (reason `MaxDeliveryCountExceeded`), and
+every attempt logs the validation reason. The local consumer dead-letters it at once.
+"""
+
+import logging
+
+import azure.functions as func
+
+from functions.shared.event_store import CosmosEventStore, CosmosSettings
+from functions.shared.eventbus.settings import QUEUE
+from functions.worker.handler import PoisonMessage, handle
+
+bp = func.Blueprint()
+_log = logging.getLogger("tinyshop.worker")
+_store: CosmosEventStore | None = None
+
+
+def _event_store() -> CosmosEventStore:
+    global _store
+    if _store is None:  # created on first message, never at import (every pod imports this)
+        _store = CosmosEventStore(CosmosSettings())
+    return _store
+
+
+@bp.function_name("worker_order_placed")
+@bp.service_bus_queue_trigger(
+    arg_name="message", queue_name=QUEUE, connection="ServiceBusConnection"
+)
+def order_placed(message: func.ServiceBusMessage) -> None:
+    try:
+        handle(message.subject, message.get_body(), _event_store())
+    except PoisonMessage as exc:
+        _log.error(
+            "poison message %s (delivery %s): %s",
+            message.message_id,
+            message.delivery_count,
+            exc,
+            extra={"dead_letter_reason": exc.reason},
+        )
+        raise

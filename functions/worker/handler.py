@@ -1,0 +1,78 @@
+"""What the worker does with one `OrderPlaced` message, independent of how it was delivered
+(the Functions Service Bus trigger in Azure, the local queue consumer in `make dev`).
+
+The event is validated first: a body that is not a version-1 `OrderPlaced` can never succeed,
+so it raises `PoisonMessage` (dead-letter it with the reason) instead of being retried. Then
+three documents are written with deterministic ids — `OrderPlaced`, the simulated confirmation
+e-mail `ConfirmationEmailSent`, `OrderConfirmed` — each at most once, so a redelivered message
+changes nothing and the e-mail is not "sent" twice. Cosmos outages raise
+`EventStoreUnavailable`: the message is retried later.
+"""
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from functions.shared.event_store import CosmosEventStore
+from functions.shared.events import ORDER_PLACED, OrderPlaced
+
+CONFIRMATION_EMAIL_SENT = "ConfirmationEmailSent"
+ORDER_CONFIRMED = "OrderConfirmed"
+_log = logging.getLogger("tinyshop.worker")
+
+
+class PoisonMessage(Exception):
+    """A message that can never be processed; `reason` is the dead-letter reason."""
+
+    def __init__(self, reason: str, description: str) -> None:
+        super().__init__(f"{reason}: {description}")
+        self.reason = reason
+        self.description = description[:1000]
+
+
+def parse(subject: str | None, body: bytes | str) -> OrderPlaced:
+    if subject not in (None, "", ORDER_PLACED):
+        raise PoisonMessage("UnknownEventType", f"subject {subject!r} is not {ORDER_PLACED}")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PoisonMessage("MalformedBody", f"not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise PoisonMessage("MalformedBody", "the body is not a JSON object")
+    if payload.get("version") != 1:
+        raise PoisonMessage("UnsupportedVersion", f"version {payload.get('version')!r} is not 1")
+    try:
+        return OrderPlaced.model_validate(payload)
+    except ValidationError as exc:
+        raise PoisonMessage("InvalidEvent", str(exc)) from exc
+
+
+def handle(subject: str | None, body: bytes | str, store: CosmosEventStore) -> None:
+    event = parse(subject, body)
+    order_id = str(event.order_id)
+    store.add(
+        order_id,
+        ORDER_PLACED,
+        event.occurred_at,
+        {
+            "eventId": str(event.event_id),
+            "total": f"{event.total:.2f}",
+            "currency": event.currency,
+            "itemCount": sum(i.quantity for i in event.items),
+        },
+    )
+    if not store.has(order_id, CONFIRMATION_EMAIL_SENT):
+        # The simulated e-mail: a structured log line stands in for the mail provider call.
+        _log.info(
+            "confirmation e-mail sent",
+            extra={"order_id": order_id, "user_id": event.user_id, "total": str(event.total)},
+        )
+        store.add(
+            order_id,
+            CONFIRMATION_EMAIL_SENT,
+            datetime.now(UTC),
+            {"to": event.user_id, "subject": f"Your TinyShop order {order_id[:8]}"},
+        )
+    store.add(order_id, ORDER_CONFIRMED, datetime.now(UTC), {})

@@ -1,0 +1,80 @@
+"""The worker in `make dev`: consumes the local queue and calls the same handler as the
+Service Bus trigger. Several consumers may run at once: the queue's locks keep each message
+with one of them.
+
+Settlement mirrors the Functions host's: success completes the message, a poison message is
+dead-lettered at once with its reason, any other failure abandons it (it comes back with its
+delivery count raised, and is dead-lettered after the maximum delivery count).
+"""
+
+import contextlib
+import logging
+import signal
+import threading
+
+from functions.shared.event_store import CosmosEventStore, CosmosSettings
+from functions.shared.eventbus.factory import local_queue
+from functions.shared.eventbus.local_queue import LocalQueue, LockLost, ReceivedMessage
+from functions.shared.eventbus.settings import EventBusSettings
+from functions.shared.logs import configure_logging
+from functions.worker.handler import PoisonMessage, handle
+from functions.worker.settings import WorkerSettings
+
+_log = logging.getLogger("tinyshop.worker")
+
+
+def process(queue: LocalQueue, message: ReceivedMessage, store: CosmosEventStore) -> str:
+    """Handle and settle one message; returns what happened to it."""
+    try:
+        handle(message.subject, message.body, store)
+    except PoisonMessage as exc:
+        _log.warning("dead-lettering %s: %s", message.message_id, exc)
+        queue.dead_letter(message, exc.reason, exc.description)
+        return "dead-lettered"
+    except Exception as exc:  # transient or unknown: retry later, bounded by the delivery count
+        _log.warning(
+            "abandoning %s (delivery %d): %s", message.message_id, message.delivery_count, exc
+        )
+        with contextlib.suppress(LockLost):
+            queue.abandon(message)
+        return "abandoned"
+    queue.complete(message)
+    return "completed"
+
+
+def run(
+    queue: LocalQueue,
+    store: CosmosEventStore,
+    settings: WorkerSettings,
+    stop: threading.Event,
+) -> None:
+    while not stop.is_set():
+        try:
+            messages = queue.receive(settings.batch_size)
+        except Exception as exc:  # the bus database is down: wait and try again
+            _log.warning("local queue unavailable: %s", exc)
+            stop.wait(settings.idle_seconds * 4)
+            continue
+        for message in messages:
+            try:
+                process(queue, message, store)
+            except LockLost:
+                _log.warning("lock lost on %s; another consumer has it", message.message_id)
+        if not messages:
+            stop.wait(settings.idle_seconds)
+
+
+def main() -> None:
+    configure_logging("worker")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    bus = EventBusSettings()
+    queue = local_queue(bus)
+    store = CosmosEventStore(CosmosSettings())
+    _log.info("consuming local queue %s", bus.event_bus_queue)
+    run(queue, store, WorkerSettings(), stop)
+
+
+if __name__ == "__main__":
+    main()
