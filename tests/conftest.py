@@ -17,7 +17,7 @@ from functions.catalog.seed import seed
 from functions.catalog.settings import CatalogSettings
 from functions.orders.settings import OrdersSettings
 from functions.shared import migrations
-from functions.shared.eventbus.local_queue import LocalQueue
+from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from tests.support.issuer import Issuer, running_issuer
 from tests.support.servers import serve
 
@@ -84,6 +84,7 @@ def orders_db(postgres_admin_url: str) -> Iterator[str]:
 def orders_settings(
     database_url: str, catalog_url: str, issuer_url: str, **overrides: object
 ) -> OrdersSettings:
+    overrides.setdefault("outbox_sweep_seconds", 0)  # tests sweep explicitly
     return OrdersSettings(
         database_url=database_url,
         catalog_url=catalog_url,
@@ -93,10 +94,22 @@ def orders_settings(
 
 
 @pytest.fixture(scope="session")
-def orders_url(orders_db: str, catalog_url: str, issuer: Issuer) -> Iterator[str]:
+def session_queue(bus_db: str) -> LocalQueue:
+    """Where the session's orders app publishes."""
+    return LocalQueue(bus_db, queue="session-orders")
+
+
+@pytest.fixture(scope="session")
+def orders_url(
+    orders_db: str, catalog_url: str, issuer: Issuer, session_queue: LocalQueue
+) -> Iterator[str]:
     from functions.orders.api import create_app
 
-    with serve(create_app(orders_settings(orders_db, catalog_url, issuer.url))) as url:
+    app = create_app(
+        orders_settings(orders_db, catalog_url, issuer.url),
+        publisher=LocalQueuePublisher(session_queue),
+    )
+    with serve(app) as url:
         yield url
 
 
