@@ -159,15 +159,10 @@ def test_a_row_in_backoff_is_not_published_before_its_time(
 def test_concurrent_relays_publish_each_row_once(
     orders_with_bus_down: httpx.Client, orders_db: str, bus_db: str
 ):
-    orders = [
-        checkout(orders_with_bus_down, pid) for pid in ("knock-box", "moka-pot-6", "tamper-58")
-    ]
-    ids = [o["id"] for o in orders]
+    products = ("knock-box", "moka-pot-6", "tamper-58")
+    ids = [checkout(orders_with_bus_down, pid)["id"] for pid in products]
     assert wait_for(lambda: all(outbox(orders_db, i)[1] == 1 for i in ids))
-    with psycopg.connect(orders_db, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE outbox SET next_attempt_at = now() WHERE order_id = ANY(%s::uuid[])", (ids,)
-        )
+    make_due(orders_db, ids)
 
     sent: list[str] = []
     lock = threading.Lock()
@@ -181,18 +176,14 @@ def test_concurrent_relays_publish_each_row_once(
         def close(self) -> None:
             pass
 
-    db = Database(orders_settings(orders_db, "http://unused", "http://unused"), "test-relay")
-    try:
+    with relay_database(orders_db) as db:
         threads = [
-            threading.Thread(target=relay.publish_due, args=(db, CountingBus(), 100))
-            for _ in range(4)
+            threading.Thread(target=relay.publish_due, args=(db, CountingBus())) for _ in "1234"
         ]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-    finally:
-        db.close()
 
     assert sorted(i for i in sent if i in ids) == sorted(ids)
 
