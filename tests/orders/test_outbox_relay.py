@@ -61,11 +61,8 @@ def make_due(orders_db: str, order_ids: list[str]) -> None:
 
 @contextmanager
 def relay_database(orders_db: str) -> Iterator[Database]:
-    db = Database(orders_settings(orders_db, "http://unused", "http://unused"), "test-relay")
-    try:
+    with relay_database(orders_db) as db:
         yield db
-    finally:
-        db.close()
 
 
 def checkout(orders: httpx.Client, product_id: str = "knock-box") -> dict:
@@ -118,15 +115,12 @@ def test_with_the_bus_down_the_order_is_created_and_the_sweep_publishes_it_later
     assert orders_with_bus_down.get(f"/orders/{order['id']}").status_code == 200
 
     queue = LocalQueue(bus_db, queue=f"q-{uuid.uuid4().hex[:8]}")
-    db = Database(orders_settings(orders_db, "http://unused", "http://unused"), "test-relay")
-    try:
+    with relay_database(orders_db) as db:
         with psycopg.connect(orders_db, autocommit=True) as conn:  # skip the backoff wait
             conn.execute(
                 "UPDATE outbox SET next_attempt_at = now() WHERE order_id = %s", (order["id"],)
             )
         result = relay.sweep(db, LocalQueuePublisher(queue), retention=timedelta(days=7))
-    finally:
-        db.close()
 
     assert result.published >= 1
     assert outbox(orders_db, order["id"])[0] is not None
