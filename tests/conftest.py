@@ -11,12 +11,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from dev import postgres
+from dev import local_cosmos, postgres
+from dev.local_cosmos import LocalCosmos
 from dev.postgres import fresh_database
 from functions.catalog.seed import seed
 from functions.catalog.settings import CatalogSettings
 from functions.orders.settings import OrdersSettings
 from functions.shared import migrations
+from functions.shared.event_store import CosmosSettings
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from tests.support.issuer import Issuer, running_issuer
 from tests.support.servers import serve
@@ -139,3 +141,21 @@ def bus_db(postgres_admin_url: str) -> Iterator[str]:
 def queue(bus_db: str) -> LocalQueue:
     """A queue of this test only (same database, its own queue name)."""
     return LocalQueue(bus_db, queue=f"q-{uuid.uuid4().hex[:8]}", lock_seconds=30)
+
+
+@pytest.fixture(scope="session")
+def cosmos() -> Iterator[LocalCosmos]:
+    """The Cosmos DB stand-in (npm @vercel/cosmosdb-server behind dev/cosmos's launcher)."""
+    with local_cosmos.running(port=0) as server:
+        yield server
+
+
+def cosmos_settings(server: LocalCosmos, **overrides: object) -> CosmosSettings:
+    options = {
+        "endpoint": server.endpoint,
+        "key": server.key,
+        "timeout": 2,
+        "retry_total": 1,
+        "create_if_missing": True,
+    }
+    return CosmosSettings(**(options | overrides))

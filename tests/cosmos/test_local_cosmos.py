@@ -1,0 +1,352 @@
+"""The local Cosmos stand-in through the real azure-cosmos SDK (sync and aio), over real sockets.
+
+One stand-in (dev/cosmos/server.js) on a free port serves the module; tests that stop it or run
+the foreground entry start their own. Every test uses its own order ids (partitions), so they
+share the container without seeing each other's documents.
+"""
+
+import asyncio
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from azure.core.exceptions import ServiceRequestError
+from azure.core.pipeline.transport import RequestsTransport
+from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey
+from azure.cosmos.exceptions import (
+    CosmosHttpResponseError,
+    CosmosResourceExistsError,
+    CosmosResourceNotFoundError,
+)
+
+from dev import local_cosmos
+from dev.local_cosmos import CONTAINER, DATABASE, KEY, LocalCosmos
+
+REPO = Path(__file__).resolve().parents[2]
+TIMELINE = "SELECT * FROM c WHERE c.orderId = @orderId ORDER BY c.occurredAt"
+
+
+@pytest.fixture(scope="module")
+def cosmos() -> Iterator[LocalCosmos]:
+    with local_cosmos.running(0) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(cosmos: LocalCosmos) -> Iterator[CosmosClient]:
+    with cosmos.client() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def container(client: CosmosClient) -> ContainerProxy:
+    """The app's container, which the launcher creates at start."""
+    return client.get_database_client(DATABASE).get_container_client(CONTAINER)
+
+
+def new_order() -> str:
+    return str(uuid.uuid4())
+
+
+def event(order_id: str, event_type: str, occurred_at: str, **data: object) -> dict:
+    return {
+        "id": f"{order_id}:{event_type}",
+        "orderId": order_id,
+        "type": event_type,
+        "occurredAt": occurred_at,
+        "data": data,
+    }
+
+
+def timeline(container: ContainerProxy, order_id: str, query: str = TIMELINE) -> list[dict]:
+    parameters = [{"name": "@orderId", "value": order_id}]
+    return list(container.query_items(query, parameters=parameters, partition_key=order_id))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((local_cosmos.HOST, 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------------------ the SDK
+
+
+def test_the_launcher_creates_the_apps_container(container: ContainerProxy) -> None:
+    properties = container.read()
+    assert properties["id"] == CONTAINER
+    assert properties["partitionKey"]["paths"] == ["/orderId"]
+
+
+def test_create_database_and_container_are_idempotent(client: CosmosClient) -> None:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    first = client.create_database_if_not_exists(name)
+    again = client.create_database_if_not_exists(name)
+    assert first.read()["_rid"] == again.read()["_rid"]
+    key = PartitionKey(path="/orderId")
+    made = first.create_container_if_not_exists("order-events", partition_key=key)
+    same = again.create_container_if_not_exists("order-events", partition_key=key)
+    assert made.read()["_rid"] == same.read()["_rid"]
+    assert [c["id"] for c in first.list_containers()] == ["order-events"]
+    client.delete_database(name)
+
+
+def test_upsert_then_read(container: ContainerProxy) -> None:
+    order_id = new_order()
+    placed = event(order_id, "OrderPlaced", "2030-01-01T10:00:00+00:00", total="12.50")
+    container.upsert_item(placed)
+    assert container.read_item(placed["id"], partition_key=order_id)["data"] == {"total": "12.50"}
+
+    container.upsert_item({**placed, "data": {"total": "13.00"}})  # upsert replaces
+    stored = container.read_item(placed["id"], partition_key=order_id)
+    assert stored["data"] == {"total": "13.00"}
+    assert stored["orderId"] == order_id
+    assert stored["_etag"]
+
+
+def test_read_of_a_missing_item_is_404(container: ContainerProxy) -> None:
+    """The bare package answers 500 here (the SDK would raise a plain CosmosHttpResponseError)."""
+    order_id = new_order()
+    with pytest.raises(CosmosResourceNotFoundError) as missing:
+        container.read_item(f"{order_id}:OrderPlaced", partition_key=order_id)
+    assert missing.value.status_code == 404
+
+    # An existing id in another partition is just as missing, as in Cosmos DB.
+    container.create_item(event(order_id, "OrderPlaced", "2030-01-01T10:00:00+00:00"))
+    with pytest.raises(CosmosResourceNotFoundError) as elsewhere:
+        container.read_item(f"{order_id}:OrderPlaced", partition_key=new_order())
+    assert elsewhere.value.status_code == 404
+
+
+def test_read_in_a_missing_container_is_404(client: CosmosClient) -> None:
+    nowhere = client.get_database_client(DATABASE).get_container_client("no-such-container")
+    with pytest.raises(CosmosResourceNotFoundError):
+        nowhere.read_item("x", partition_key="x")
+
+
+def test_create_of_an_existing_id_is_a_409_conflict(container: ContainerProxy) -> None:
+    """What makes the worker idempotent: a redelivered event is a conflict, not a duplicate."""
+    order_id = new_order()
+    placed = event(order_id, "OrderPlaced", "2030-01-01T10:00:00+00:00", total="1.00")
+    container.create_item(placed)
+    with pytest.raises(CosmosResourceExistsError) as conflict:
+        container.create_item({**placed, "data": {"total": "2.00"}})
+    assert conflict.value.status_code == 409
+    assert container.read_item(placed["id"], partition_key=order_id)["data"] == {"total": "1.00"}
+    # ids are unique per partition only, as in Cosmos DB
+    other = new_order()
+    container.create_item({**placed, "orderId": other})
+    assert len(timeline(container, order_id)) == len(timeline(container, other)) == 1
+
+
+def test_partition_query_returns_the_orders_events_in_time_order(
+    container: ContainerProxy,
+) -> None:
+    order_id, other = new_order(), new_order()
+    for event_type, at in [
+        ("OrderConfirmed", "2030-01-01T10:00:02+00:00"),
+        ("OrderPlaced", "2030-01-01T10:00:00+00:00"),
+        ("ConfirmationEmailSent", "2030-01-01T10:00:01+00:00"),
+    ]:
+        container.create_item(event(order_id, event_type, at))
+    container.create_item(event(other, "OrderPlaced", "2030-01-01T09:00:00+00:00"))
+
+    expected = ["OrderPlaced", "ConfirmationEmailSent", "OrderConfirmed"]
+    assert [e["type"] for e in timeline(container, order_id)] == expected
+    descending = timeline(container, order_id, TIMELINE + " DESC")
+    assert [e["type"] for e in descending] == expected[::-1]
+    # The projection the orders app reads (functions/shared/event_store.py).
+    projected = timeline(
+        container,
+        order_id,
+        "SELECT c.type, c.occurredAt, c.data FROM c WHERE c.orderId = @orderId",
+    )
+    assert sorted(e["type"] for e in projected) == sorted(expected)
+    assert set(projected[0]) == {"type", "occurredAt", "data"}
+
+
+def test_documented_gaps_of_the_stand_in(container: ContainerProxy) -> None:
+    """What dev/cosmos/README.md lists as unsupported; if one starts working, update the docs."""
+    order_id = new_order()
+    container.create_item(event(order_id, "OrderPlaced", "2030-01-01T10:00:00+00:00"))
+    for query in [
+        # A partition-scoped query must name the partition key in WHERE (Cosmos needs not).
+        "SELECT * FROM c",
+        "SELECT DISTINCT c.type FROM c WHERE c.orderId = @orderId",
+        "SELECT c.type, COUNT(1) AS n FROM c WHERE c.orderId = @orderId GROUP BY c.type",
+        TIMELINE + " OFFSET 0 LIMIT 1",
+    ]:
+        with pytest.raises(CosmosHttpResponseError) as refused:
+            timeline(container, order_id, query)
+        assert refused.value.status_code == 400, query
+
+
+def test_the_aio_client_works_too(cosmos: LocalCosmos) -> None:
+    order_id = new_order()
+
+    async def scenario() -> tuple[list[str], int, int]:
+        async with cosmos.async_client() as client:
+            database = await client.create_database_if_not_exists(DATABASE)
+            container = await database.create_container_if_not_exists(
+                CONTAINER, partition_key=PartitionKey(path="/orderId")
+            )
+            await container.create_item(event(order_id, "OrderPlaced", "2030-01-01T10:00:01Z"))
+            await container.upsert_item(event(order_id, "Earlier", "2030-01-01T10:00:00Z"))
+            read = await container.read_item(f"{order_id}:OrderPlaced", partition_key=order_id)
+            assert read["type"] == "OrderPlaced"
+            try:
+                await container.read_item(f"{order_id}:Missing", partition_key=order_id)
+            except CosmosResourceNotFoundError as exc:
+                missing = exc.status_code
+            try:
+                await container.create_item(read)
+            except CosmosResourceExistsError as exc:
+                conflict = exc.status_code
+            items = container.query_items(
+                TIMELINE,
+                parameters=[{"name": "@orderId", "value": order_id}],
+                partition_key=order_id,
+            )
+            return [item["type"] async for item in items], missing, conflict
+
+    types, missing, conflict = asyncio.run(scenario())
+    assert types == ["Earlier", "OrderPlaced"]
+    assert (missing, conflict) == (404, 409)
+
+
+# ------------------------------------------------------------------------------ keep-alive
+
+
+def test_responses_keep_the_connection_alive(cosmos: LocalCosmos) -> None:
+    """The bare package sends `connection: close` with every response."""
+    connection = http.client.HTTPConnection(cosmos.host, cosmos.port, timeout=5)
+    try:
+        sockets = set()
+        for path in ["/", "/dbs", f"/dbs/{DATABASE}/colls/{CONTAINER}", "/dbs/x/colls/y/docs/z"]:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            assert response.getheader("connection", "").lower() != "close"
+            assert not response.will_close
+            sockets.add(id(connection.sock))
+        assert len(sockets) == 1
+        assert response.getheader("keep-alive") == "timeout=300"
+    finally:
+        connection.close()
+
+
+def test_the_sdk_reuses_its_connections(cosmos: LocalCosmos) -> None:
+    """Counted where the SDK's connections are made: urllib3's pool under requests. After a
+    warm-up (the SDK may open a second connection while it refreshes the account in the
+    background), twenty more requests open no new connection."""
+    session = requests.Session()
+    with cosmos.client(transport=RequestsTransport(session=session)) as client:
+        container = client.get_database_client(DATABASE).get_container_client(CONTAINER)
+        order_id = new_order()
+        container.upsert_item(event(order_id, "Warm-up", "2030-01-01T10:00:00Z"))
+        adapter = session.get_adapter(cosmos.endpoint)
+        [pool] = adapter.poolmanager.pools._container.values()  # one host, one pool
+        connections, requests_made = pool.num_connections, pool.num_requests
+        for n in range(10):
+            container.upsert_item(event(order_id, f"E{n}", f"2030-01-01T10:00:0{n}Z"))
+            container.read_item(f"{order_id}:E{n}", partition_key=order_id)
+        assert pool.num_requests - requests_made >= 20
+        assert pool.num_connections == connections <= 2
+
+
+# ------------------------------------------------------------------------------ lifecycle
+
+
+def test_stop_then_start_serves_again_on_the_same_port() -> None:
+    with local_cosmos.running(0) as cosmos:
+        port = cosmos.port
+        with cosmos.client() as client:
+            container = client.get_database_client(DATABASE).get_container_client(CONTAINER)
+            order_id = new_order()
+            container.create_item(event(order_id, "OrderPlaced", "2030-01-01T10:00:00Z"))
+
+            cosmos.stop()
+            assert not cosmos.is_running
+            with pytest.raises(ServiceRequestError):  # what the worker's retry must handle
+                container.create_item(event(order_id, "OrderConfirmed", "2030-01-01T10:00:01Z"))
+
+            cosmos.start()
+            assert (cosmos.is_running, cosmos.port) == (True, port)
+            # The same client carries on; the container exists again, the documents do not.
+            container.create_item(event(order_id, "OrderConfirmed", "2030-01-01T10:00:01Z"))
+            assert [e["type"] for e in timeline(container, order_id)] == ["OrderConfirmed"]
+
+
+def test_node_is_stopped_when_the_block_fails() -> None:
+    pids = []
+
+    def fail_inside() -> None:
+        with local_cosmos.running(0) as cosmos:
+            pids.append(cosmos.pid)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_inside()
+    [pid] = pids
+    assert pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_start_fails_clearly_when_the_port_is_taken(cosmos: LocalCosmos) -> None:
+    second = LocalCosmos(cosmos.port, timeout=10)
+    with pytest.raises(local_cosmos.CosmosStandInError, match="EADDRINUSE"):
+        second.start()
+    assert not second.is_running
+    assert cosmos.is_running
+
+
+def test_foreground_entry_point_serves_the_app_container() -> None:
+    """`python -m dev.local_cosmos` (the Procfile's `cosmos` process) and `wait_ready()`."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dev.local_cosmos", f"--port={port}", "--quiet"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        endpoint = local_cosmos.endpoint_for(port)
+        local_cosmos.wait_ready(endpoint, timeout=20)
+        with CosmosClient(endpoint, credential=KEY, **local_cosmos.client_options()) as client:
+            container = client.get_database_client(DATABASE).get_container_client(CONTAINER)
+            assert container.read()["partitionKey"]["paths"] == ["/orderId"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=10)
+    assert process.returncode == 0, output  # exec'd into node, which exits cleanly on SIGTERM
+    assert f"tinyshop-cosmos listening port={port}" in output
+
+
+# ------------------------------------------------------------------------------ settings
+
+
+def test_settings_point_the_apps_at_the_stand_in(cosmos: LocalCosmos) -> None:
+    env = cosmos.settings()
+    assert env["COSMOS_ENDPOINT"] == cosmos.endpoint == f"http://127.0.0.1:{cosmos.port}/"
+    assert (env["COSMOS_DATABASE"], env["COSMOS_CONTAINER"]) == ("tinyshop", "order-events")
+    assert env["COSMOS_KEY"] == KEY
+    assert local_cosmos.ENDPOINT == "http://127.0.0.1:8081/"
+
+
+def test_the_npm_package_is_pinned_exactly() -> None:
+    package = json.loads((REPO / "dev" / "cosmos" / "package.json").read_text())
+    lock = json.loads((REPO / "dev" / "cosmos" / "package-lock.json").read_text())
+    pinned = package["dependencies"]["@vercel/cosmosdb-server"]
+    assert pinned[0].isdigit(), "an exact version, not a range"
+    assert lock["packages"]["node_modules/@vercel/cosmosdb-server"]["version"] == pinned

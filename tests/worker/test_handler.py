@@ -1,0 +1,140 @@
+"""The worker's handler against the Cosmos DB stand-in through the real azure-cosmos SDK."""
+
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from dev.local_cosmos import LocalCosmos
+from functions.shared.event_store import CosmosEventStore, EventStoreUnavailable
+from functions.worker.handler import PoisonMessage, handle
+from tests.conftest import cosmos_settings
+
+
+def order_placed(**overrides: object) -> dict:
+    order_id = str(uuid.uuid4())
+    return {
+        "version": 1,
+        "eventId": str(uuid.uuid4()),
+        "occurredAt": datetime.now(UTC).isoformat(),
+        "orderId": order_id,
+        "userId": "alice",
+        "currency": "EUR",
+        "total": "39.30",
+        "items": [
+            {
+                "productId": "french-press",
+                "name": "French Press",
+                "unitPrice": "39.00",
+                "quantity": 1,
+            },
+            {"productId": "tea-infuser", "name": "Infuser", "unitPrice": "0.10", "quantity": 3},
+        ],
+    } | overrides
+
+
+@pytest.fixture(scope="module")
+def store(cosmos: LocalCosmos) -> CosmosEventStore:
+    return CosmosEventStore(cosmos_settings(cosmos))
+
+
+def body(event: dict) -> bytes:
+    return json.dumps(event).encode()
+
+
+def test_an_order_placed_event_writes_the_three_timeline_documents(store: CosmosEventStore):
+    event = order_placed()
+
+    handle("OrderPlaced", body(event), store)
+
+    timeline = store.events(event["orderId"])
+    assert [e["type"] for e in timeline] == [
+        "OrderPlaced",
+        "ConfirmationEmailSent",
+        "OrderConfirmed",
+    ]
+    placed = timeline[0]
+    assert placed["occurredAt"] == datetime.fromisoformat(event["occurredAt"]).isoformat()
+    assert placed["data"] == {
+        "eventId": event["eventId"],
+        "total": "39.30",
+        "currency": "EUR",
+        "itemCount": 4,
+    }
+    assert timeline[1]["data"]["to"] == "alice"
+
+
+def test_a_redelivered_message_changes_nothing_and_sends_no_second_email(
+    store: CosmosEventStore, caplog: pytest.LogCaptureFixture
+):
+    event = order_placed()
+    with caplog.at_level(logging.INFO, logger="tinyshop.worker"):
+        handle("OrderPlaced", body(event), store)
+        first = store.events(event["orderId"])
+        handle("OrderPlaced", body(event), store)
+        handle("OrderPlaced", body(event), store)
+
+    assert store.events(event["orderId"]) == first
+    emails = [r for r in caplog.records if r.getMessage() == "confirmation e-mail sent"]
+    assert len(emails) == 1
+    assert emails[0].order_id == event["orderId"]
+
+
+def test_documents_have_deterministic_ids_in_the_order_partition(store: CosmosEventStore):
+    event = order_placed()
+    handle("OrderPlaced", body(event), store)
+
+    documents = store.container.query_items(
+        "SELECT c.id FROM c WHERE c.orderId = @orderId",
+        parameters=[{"name": "@orderId", "value": event["orderId"]}],
+        partition_key=event["orderId"],
+    )
+    types = ("OrderPlaced", "ConfirmationEmailSent", "OrderConfirmed")
+    assert sorted(d["id"] for d in documents) == sorted(f"{event['orderId']}:{t}" for t in types)
+
+
+@pytest.mark.parametrize(
+    ("subject", "raw", "reason"),
+    [
+        ("OrderPlaced", b"not json", "MalformedBody"),
+        ("OrderPlaced", b"[1, 2]", "MalformedBody"),
+        ("OrderPlaced", body(order_placed(version=2)), "UnsupportedVersion"),
+        (
+            "OrderPlaced",
+            body({k: v for k, v in order_placed().items() if k != "orderId"}),
+            "InvalidEvent",
+        ),
+        ("OrderPlaced", body(order_placed(total="-")), "InvalidEvent"),
+        ("OrderPlaced", body(order_placed(items=[])), "InvalidEvent"),
+        ("OrderShipped", body(order_placed()), "UnknownEventType"),
+    ],
+    ids=[
+        "not-json",
+        "not-an-object",
+        "version-2",
+        "no-order-id",
+        "bad-total",
+        "no-items",
+        "subject",
+    ],
+)
+def test_a_message_that_can_never_succeed_is_poison_with_a_reason(
+    store: CosmosEventStore, subject: str, raw: bytes, reason: str
+):
+    with pytest.raises(PoisonMessage) as caught:
+        handle(subject, raw, store)
+    assert caught.value.reason == reason
+    assert caught.value.description
+
+
+def test_cosmos_unreachable_is_a_transient_error(cosmos: LocalCosmos):
+    from dev.local_cosmos import endpoint_for
+    from tests.support.servers import free_port
+
+    nowhere = CosmosEventStore(
+        cosmos_settings(cosmos, endpoint=endpoint_for(free_port()), retry_total=0, timeout=1)
+    )
+    with pytest.raises(EventStoreUnavailable):
+        handle("OrderPlaced", body(order_placed()), nowhere)
