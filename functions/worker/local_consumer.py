@@ -42,24 +42,40 @@ def process(queue: LocalQueue, message: ReceivedMessage, store: CosmosEventStore
     return "completed"
 
 
+MAX_RETRY_PAUSE = 30.0
+
+
 def run(
     queue: LocalQueue,
     store: CosmosEventStore,
     settings: WorkerSettings,
     stop: threading.Event,
 ) -> None:
+    pause = settings.retry_pause_seconds
     while not stop.is_set():
         try:
             messages = queue.receive(settings.batch_size)
         except Exception as exc:  # the bus database is down: wait and try again
             _log.warning("local queue unavailable: %s", exc)
-            stop.wait(settings.idle_seconds * 4)
+            stop.wait(pause)
             continue
+        outcomes = []
         for message in messages:
             try:
-                process(queue, message, store)
+                outcomes.append(process(queue, message, store))
             except LockLost:
                 _log.warning("lock lost on %s; another consumer has it", message.message_id)
+            if outcomes and outcomes[-1] == "abandoned":
+                # A dependency is failing: release the rest of the batch and back off.
+                for rest in messages[messages.index(message) + 1 :]:
+                    with contextlib.suppress(LockLost):
+                        queue.abandon(rest)
+                break
+        if "abandoned" in outcomes:
+            stop.wait(pause)
+            pause = min(pause * 2, MAX_RETRY_PAUSE)
+            continue
+        pause = settings.retry_pause_seconds
         if not messages:
             stop.wait(settings.idle_seconds)
 
