@@ -10,11 +10,12 @@ import socket
 import subprocess
 import sys
 
-from dev import local_oidc, postgres
+from dev import local_cosmos, local_oidc, postgres
 from functions.catalog.seed import seed
 from functions.shared import migrations
+from functions.shared.eventbus.local_queue import MIGRATIONS as BUS_MIGRATIONS
 
-PORTS = {"catalog": 7071, "orders": 7072, "oidc": 8443}
+PORTS = {"catalog": 7071, "orders": 7072, "oidc": 8443, "cosmos": 8081}
 PROCFILE = postgres.REPO / "dev" / "Procfile"
 
 
@@ -32,7 +33,15 @@ def prepare(env: dict[str, str]) -> None:
         migrations.ensure_database(url)
         migrations.upgrade(url, postgres.REPO / "functions" / app / "migrations")
         print(f"{app}: schema at {migrations.current_revision(url)}")
+    bus = env.setdefault("LOCAL_BUS_DATABASE_URL", postgres.database_url(admin, "bus"))
+    migrations.ensure_database(bus)
+    migrations.upgrade(bus, BUS_MIGRATIONS)
+    print(f"local event bus: schema at {migrations.current_revision(bus)}")
     print(f"catalog: {seed(env['CATALOG_DATABASE_URL'])} products seeded")
+    env.setdefault("EVENT_BUS", "local")
+    for name, value in local_cosmos.settings().items():  # the Cosmos DB stand-in on :8081
+        env.setdefault(name, value)
+    local_cosmos.ensure_node_modules()
     # Every process trusts the local OIDC server's self-signed CA (httpx, PyJWT, MSAL, Node).
     env.update(local_oidc.ensure_certificates().trust_env())
     local_oidc.ensure_node_modules()
@@ -54,6 +63,7 @@ def main() -> int:
         f"  orders API    http://127.0.0.1:{PORTS['orders']}/orders/docs\n"
         "                (a token for curl: make token USER=alice)\n"
         f"  identity      {local_oidc.ISSUER} (local OIDC, any user name signs in)\n"
+        f"  Cosmos DB     {local_cosmos.ENDPOINT} (stand-in; the worker writes order timelines)\n"
         "Ctrl-C stops everything.\n",
         flush=True,
     )

@@ -1,6 +1,7 @@
 """`make dev`'s stack (dev/stack.py): prepares the databases, serves catalog on :7071, orders on
-:7072 and the local OIDC provider on :8443, supports the README's curl session, stops everything
-on Ctrl-C, and can be run again."""
+:7072, the local OIDC provider on :8443 and the Cosmos stand-in on :8081, runs the worker,
+supports the README's curl session (whose order's timeline fills in), stops everything on
+Ctrl-C, and can be run again."""
 
 import os
 import signal
@@ -17,7 +18,7 @@ from tests.conftest import REPO
 
 CATALOG = "http://127.0.0.1:7071"
 ORDERS = "http://127.0.0.1:7072"
-PORTS = (7071, 7072, 8443)
+PORTS = (7071, 7072, 8443, 8081)
 
 
 def _port_open(port: int) -> bool:
@@ -50,6 +51,7 @@ def _run_stack_until_serving(env: dict[str, str]) -> subprocess.Popen:
             _ready(f"{CATALOG}/catalog/health/ready")
             and _ready(f"{ORDERS}/orders/health/ready")
             and _port_open(8443)
+            and _port_open(8081)
         ):
             return stack
         time.sleep(0.3)
@@ -68,7 +70,8 @@ def _ctrl_c(stack: subprocess.Popen) -> str:
 
 
 def _readme_curl_session() -> list[dict]:
-    """token -> add to cart -> checkout -> list orders, as the README shows with curl."""
+    """token -> add to cart -> checkout -> timeline fills in -> list orders (the README's curl
+    session)."""
     token = subprocess.run(
         [sys.executable, "-m", "dev.token", "alice"],
         cwd=REPO,
@@ -84,6 +87,11 @@ def _readme_curl_session() -> list[dict]:
     assert added.status_code == 200, added.text
     placed = httpx.post(f"{ORDERS}/checkout", headers=auth)
     assert placed.status_code == 201, placed.text
+    order_url = f"{ORDERS}/orders/{placed.json()['id']}"
+    deadline = time.monotonic() + 30  # the worker fills the timeline from the event
+    while len(httpx.get(order_url, headers=auth).json()["timeline"]["events"]) < 3:
+        assert time.monotonic() < deadline, httpx.get(order_url, headers=auth).text
+        time.sleep(0.2)
     return httpx.get(f"{ORDERS}/orders", headers=auth).json()["items"]
 
 
@@ -95,8 +103,14 @@ def test_make_dev_serves_the_shop_stops_on_ctrl_c_and_reruns(postgres_admin_url:
     with (
         fresh_database(postgres_admin_url, "test_dev_catalog") as catalog_db,
         fresh_database(postgres_admin_url, "test_dev_orders") as orders_db,
+        fresh_database(postgres_admin_url, "test_dev_bus") as bus_db,
     ):
-        env = {**os.environ, "CATALOG_DATABASE_URL": catalog_db, "ORDERS_DATABASE_URL": orders_db}
+        env = {
+            **os.environ,
+            "CATALOG_DATABASE_URL": catalog_db,
+            "ORDERS_DATABASE_URL": orders_db,
+            "LOCAL_BUS_DATABASE_URL": bus_db,
+        }
         for run in (1, 2):
             stack = _run_stack_until_serving(env)
             try:

@@ -173,6 +173,19 @@ def test_partition_query_returns_the_orders_events_in_time_order(
     assert set(projected[0]) == {"type", "occurredAt", "data"}
 
 
+def test_the_apps_client_options_work_too(cosmos: LocalCosmos) -> None:
+    """functions/shared/event_store.py turns endpoint discovery off for http:// endpoints and
+    sets timeouts and retries; the stand-in must serve that configuration as well."""
+    options = {"enable_endpoint_discovery": False, "connection_timeout": 5, "retry_total": 3}
+    with cosmos.client(**options) as client:
+        container = client.get_database_client(DATABASE).get_container_client(CONTAINER)
+        order_id = new_order()
+        container.create_item(event(order_id, "OrderPlaced", "2030-01-01T10:00:00Z"))
+        assert [e["type"] for e in timeline(container, order_id)] == ["OrderPlaced"]
+        with pytest.raises(CosmosResourceNotFoundError):
+            container.read_item(f"{order_id}:Missing", partition_key=order_id)
+
+
 def test_documented_gaps_of_the_stand_in(container: ContainerProxy) -> None:
     """What dev/cosmos/README.md lists as unsupported; if one starts working, update the docs."""
     order_id = new_order()

@@ -1,0 +1,350 @@
+"""The local Cosmos DB for NoSQL stand-in (DESIGN §2, §5, §7).
+
+`dev/cosmos/server.js` (npm `@vercel/cosmosdb-server` behind a small launcher) serves the Cosmos
+REST API over plain HTTP on http://127.0.0.1:8081/, in memory. This module
+
+- installs its Node dependencies (`npm ci` in dev/cosmos when node_modules is missing or stale);
+- gives the command that runs it (`python -m dev.local_cosmos` runs it in the foreground, the
+  Procfile's `cosmos` process) with database `tinyshop` / container `order-events` (partition
+  key `/orderId`) created before it reports that it listens, as Terraform creates them in Azure;
+- gives the settings (`COSMOS_*`) and client options the apps need to use it;
+- gives `running()`, a stand-in for tests on any port that can be stopped and started again.
+
+Why plain HTTP: no certificate to trust, and the launcher makes the stand-in advertise its own
+http:// endpoint, so the SDK works with its defaults (endpoint discovery on, as in Azure).
+Why any key works: the stand-in checks no signatures. Clients still sign every request, so they
+use the Cosmos emulator's well-known key (`KEY`), a public constant that is no secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # azure-cosmos is only needed by callers that want a client
+    from azure.cosmos import CosmosClient
+    from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
+
+REPO = Path(__file__).resolve().parent.parent
+COSMOS_DIR = REPO / "dev" / "cosmos"
+STATE_DIR = REPO / ".dev"  # git-ignored local state of `make dev`
+
+HOST = "127.0.0.1"
+PORT = 8081  # the Cosmos DB emulator's port (DESIGN §2)
+# The Cosmos DB emulator's documented, public account key. The stand-in accepts any key; this
+# one is valid base64 (clients sign requests with it) and is recognisably not a real secret.
+KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+
+DATABASE = "tinyshop"
+CONTAINER = "order-events"
+PARTITION_KEY_PATH = "/orderId"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """A container the stand-in creates at start (its store is empty on every start)."""
+
+    database: str
+    container: str
+    partition_key_path: str
+
+    def argument(self) -> str:
+        return f"--container={self.database}/{self.container}={self.partition_key_path}"
+
+
+# DESIGN §5: what the worker writes and orders reads.
+CONTAINERS: tuple[ContainerSpec, ...] = (ContainerSpec(DATABASE, CONTAINER, PARTITION_KEY_PATH),)
+
+# The launcher prints this line once it listens and the containers exist (dev/cosmos/server.js).
+_LISTENING = re.compile(r"tinyshop-cosmos listening port=(?P<port>\d+) endpoint=(?P<endpoint>\S+)")
+
+
+def endpoint_for(port: int = PORT, host: str = HOST) -> str:
+    """The account endpoint (`COSMOS_ENDPOINT`) of a stand-in on `port`."""
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}/"
+
+
+ENDPOINT = endpoint_for(PORT)
+
+
+class CosmosStandInError(RuntimeError):
+    """The local Cosmos stand-in could not be installed or started."""
+
+
+def settings(endpoint: str = ENDPOINT) -> dict[str, str]:
+    """The environment that points the apps (functions/shared/event_store.py) at a stand-in.
+
+    `COSMOS_CREATE_IF_MISSING` is harmless with the launcher (it creates the container too) and
+    keeps the apps working if the stand-in was started without it.
+    """
+    return {
+        "COSMOS_ENDPOINT": endpoint,
+        "COSMOS_KEY": KEY,
+        "COSMOS_DATABASE": DATABASE,
+        "COSMOS_CONTAINER": CONTAINER,
+        "COSMOS_CREATE_IF_MISSING": "true",
+    }
+
+
+def client_options() -> dict[str, Any]:
+    """Keyword arguments the apps must pass to `CosmosClient` (sync or aio) for the stand-in.
+
+    None are required: the launcher fixes what the package alone gets wrong (it advertises its
+    own http:// endpoint, so endpoint discovery works over plain HTTP; missing items are 404;
+    connections are kept alive). `enable_endpoint_discovery=False` is still fine to pass (it
+    skips the SDK's periodic account reads) and is required only against the bare npm package.
+    Returned as a dict so callers stay correct if the stand-in ever needs one.
+    """
+    return {}
+
+
+# ------------------------------------------------------------------------------ node
+
+
+@contextlib.contextmanager
+def _locked(lock_file: Path) -> Iterator[None]:
+    """Serialise `make dev` and test runs that install the same node_modules."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_node_modules() -> None:
+    """`npm ci` in dev/cosmos unless node_modules was installed from the current lockfile.
+
+    A stamp with the lockfile's hash marks a complete install, so an interrupted `npm ci` or a
+    changed lockfile triggers a fresh one.
+    """
+    lockfile = COSMOS_DIR / "package-lock.json"
+    stamp = COSMOS_DIR / "node_modules" / ".tinyshop-lock.sha256"
+    digest = hashlib.sha256(lockfile.read_bytes()).hexdigest()
+
+    def installed() -> bool:
+        return stamp.is_file() and stamp.read_text().strip() == digest
+
+    if installed():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise CosmosStandInError("npm is not on PATH: the local Cosmos stand-in needs Node >= 20")
+    with _locked(STATE_DIR / "cosmos" / ".npm.lock"):
+        if installed():  # another process installed while we waited
+            return
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=COSMOS_DIR, check=True)
+        stamp.write_text(digest + "\n")
+
+
+def server_command(
+    port: int = PORT,
+    host: str = HOST,
+    containers: Sequence[ContainerSpec] = CONTAINERS,
+    *,
+    quiet: bool = False,
+) -> tuple[list[str], dict[str, str]]:
+    """The argv and extra environment that run the stand-in in the foreground (for a Procfile
+    or a subprocess); call `ensure_node_modules()` first. Port 0 lets it pick a free port (it
+    prints `tinyshop-cosmos listening port=N endpoint=URL` when ready). `quiet` drops the
+    per-request log lines."""
+    node = shutil.which("node")
+    if node is None:
+        raise CosmosStandInError("node is not on PATH: the local Cosmos stand-in needs Node >= 20")
+    argv = [node, str(COSMOS_DIR / "server.js"), f"--host={host}", f"--port={port}"]
+    argv += [spec.argument() for spec in containers]
+    if quiet:
+        argv.append("--quiet")
+    return argv, {}
+
+
+def wait_ready(endpoint: str = ENDPOINT, timeout: float = 30.0) -> None:
+    """Block until a stand-in answers the account read (`GET /`) at `endpoint`: for scripts
+    that start it elsewhere (a supervisor) and must not race its start."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(endpoint, timeout=2) as response:  # noqa: S310 (http only)
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise CosmosStandInError(f"no Cosmos stand-in answers at {endpoint}")
+        time.sleep(0.05)
+
+
+# ------------------------------------------------------------------------------ tests
+
+
+class LocalCosmos:
+    """A stand-in run as a subprocess (see `running()`); `stop()` and `start()` restart it on
+    the same port, which is how tests simulate a Cosmos outage. The store is in memory: a
+    restart loses every document, and only the `containers` exist again afterwards."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        host: str = HOST,
+        containers: Sequence[ContainerSpec] = CONTAINERS,
+        timeout: float = 30.0,
+    ) -> None:
+        self.host = host
+        self.port = port  # 0 until the first start picked one; kept for every restart
+        self.key = KEY
+        self.containers = tuple(containers)
+        self.timeout = timeout
+        self._process: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
+        self.output: deque[str] = deque(maxlen=200)  # the last lines it printed
+
+    @property
+    def endpoint(self) -> str:
+        return endpoint_for(self.port, self.host)
+
+    @property
+    def pid(self) -> int | None:
+        """The Node process id while started (tests check it is gone after `stop()`)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        """Start it (on the port of the previous start, if any) and return once it serves."""
+        if self.is_running:
+            return
+        ensure_node_modules()
+        argv, extra_env = server_command(self.port, self.host, self.containers, quiet=True)
+        deadline = time.monotonic() + self.timeout
+        process = subprocess.Popen(
+            argv,
+            env={**os.environ, **extra_env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._process = process
+        ready = threading.Event()
+        found: dict[str, str] = {}
+
+        def pump() -> None:  # also keeps draining the pipe so the server never blocks on it
+            assert process.stdout is not None
+            for line in process.stdout:
+                self.output.append(line.rstrip())
+                match = _LISTENING.search(line)
+                if match and not ready.is_set():
+                    found.update(match.groupdict())
+                    ready.set()
+            ready.set()  # the server exited
+
+        self._reader = threading.Thread(target=pump, name="local-cosmos-output", daemon=True)
+        self._reader.start()
+        ready.wait(max(0.0, deadline - time.monotonic()))
+        if not found:
+            self.stop()
+            raise CosmosStandInError(
+                f"the local Cosmos stand-in did not start on {self.host}:{self.port}:\n"
+                + "\n".join(self.output)
+            )
+        self.port = int(found["port"])
+
+    def stop(self) -> None:
+        """Stop it (SIGTERM, then SIGKILL after 5 s); open client connections are dropped."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+            self._reader = None
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def client(self, **kwargs: Any) -> CosmosClient:
+        """A sync `CosmosClient` for this stand-in, configured as the apps configure theirs."""
+        from azure.cosmos import CosmosClient
+
+        return CosmosClient(self.endpoint, credential=self.key, **{**client_options(), **kwargs})
+
+    def async_client(self, **kwargs: Any) -> AsyncCosmosClient:
+        """An `azure.cosmos.aio.CosmosClient` for this stand-in (use it with `async with`)."""
+        from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
+
+        return AsyncCosmosClient(
+            self.endpoint, credential=self.key, **{**client_options(), **kwargs}
+        )
+
+    def settings(self) -> dict[str, str]:
+        """`COSMOS_*` environment that points an app at this stand-in."""
+        return settings(self.endpoint)
+
+
+@contextlib.contextmanager
+def running(
+    port: int = 0,
+    host: str = HOST,
+    containers: Sequence[ContainerSpec] = CONTAINERS,
+    timeout: float = 30.0,
+) -> Iterator[LocalCosmos]:
+    """Run a stand-in until the block exits (tests: port 0 picks a free port, kept across
+    `stop()`/`start()`). Node is always stopped on exit, also after a failed start."""
+    cosmos = LocalCosmos(port, host, containers, timeout)
+    try:
+        cosmos.start()
+        yield cosmos
+    finally:
+        cosmos.stop()
+
+
+# ------------------------------------------------------------------------------ foreground
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m dev.local_cosmos`: prepare, then become the Node server (exec), so a process
+    supervisor's signals reach Node directly."""
+    parser = argparse.ArgumentParser(prog="python -m dev.local_cosmos", description=__doc__)
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    args = parser.parse_args(argv)
+    ensure_node_modules()
+    command, extra_env = server_command(args.port, args.host, quiet=args.quiet)
+    print(
+        f"local Cosmos: endpoint {endpoint_for(args.port, args.host)} (in memory: data is lost "
+        f"when it stops), key = the emulator's well-known key; "
+        f"{DATABASE}/{CONTAINER} partitioned by {PARTITION_KEY_PATH}",
+        flush=True,
+    )
+    os.execve(command[0], command, {**os.environ, **extra_env})  # noqa: S606 (argv, no shell)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())
