@@ -8,6 +8,9 @@ import pytest
 
 from functions.catalog.settings import CatalogSettings
 from functions.orders.settings import OrdersSettings
+from functions.shared.event_store import CosmosSettings
+from functions.shared.eventbus.settings import EventBusSettings
+from functions.worker.settings import WorkerSettings
 from tests.conftest import REPO
 
 EXPECTED_HTTP_FUNCTIONS = {
@@ -28,8 +31,42 @@ def indexed() -> dict[str, list[dict]]:
     return {f.get_function_name(): [json.loads(b) for b in f.get_raw_bindings()] for f in functions}
 
 
+OTHER_FUNCTIONS = {"orders_outbox_sweep", "worker_order_placed"}
+
+
 def test_the_app_has_exactly_the_expected_functions(indexed: dict[str, list[dict]]):
-    assert set(indexed) == set(EXPECTED_HTTP_FUNCTIONS)
+    assert set(indexed) == set(EXPECTED_HTTP_FUNCTIONS) | OTHER_FUNCTIONS
+
+
+def test_the_outbox_sweep_is_a_timer_every_ten_seconds(indexed: dict[str, list[dict]]):
+    [trigger] = indexed["orders_outbox_sweep"]
+    assert trigger["type"] == "timerTrigger"
+    assert trigger["schedule"] == "*/10 * * * * *"
+    assert trigger["useMonitor"] is False
+
+
+def test_the_worker_is_triggered_by_the_orders_queue_with_an_identity_ready_connection(
+    indexed: dict[str, list[dict]],
+):
+    [trigger] = indexed["worker_order_placed"]
+    assert trigger["type"] == "serviceBusTrigger"
+    assert trigger["queueName"] == EventBusSettings().event_bus_queue == "orders"
+    # "ServiceBusConnection" resolves to ServiceBusConnection__fullyQualifiedNamespace
+    # (workload identity) or to a connection string; the publisher reads the same names.
+    assert trigger["connection"] == "ServiceBusConnection"
+    names = {
+        f.validation_alias.choices[0]
+        for f in EventBusSettings.model_fields.values()
+        if f.validation_alias is not None
+    }
+    assert names == {"ServiceBusConnection", "ServiceBusConnection__fullyQualifiedNamespace"}
+
+
+def test_host_json_configures_the_service_bus_trigger():
+    service_bus = json.loads((REPO / "host.json").read_text())["extensions"]["serviceBus"]
+    assert service_bus["autoCompleteMessages"] is True
+    assert service_bus["maxConcurrentCalls"] >= 1
+    assert service_bus["maxAutoLockRenewalDuration"] == "00:05:00"
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_HTTP_FUNCTIONS))
@@ -69,6 +106,14 @@ def test_local_settings_example_names_every_app_setting():
     assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert _env_names(CatalogSettings, "CATALOG_") <= set(values)
     assert _env_names(OrdersSettings, "ORDERS_") <= set(values)
+    assert _env_names(CosmosSettings, "COSMOS_") <= set(values)
+    assert _env_names(WorkerSettings, "WORKER_") <= set(values)
+    bus = {
+        (f.validation_alias.choices[0] if f.validation_alias else name.upper())
+        for name, f in EventBusSettings.model_fields.items()
+    }
+    # Locally a connection string (the emulator); in AKS the identity-based name instead.
+    assert bus - {"ServiceBusConnection__fullyQualifiedNamespace"} <= set(values)
 
 
 def test_function_app_only_registers_blueprints():
