@@ -336,10 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ensure_node_modules()
     command, extra_env = server_command(args.port, args.host, quiet=args.quiet)
+    where = endpoint_for(args.port, args.host) if args.port else "a free port (printed below)"
     print(
-        f"local Cosmos: endpoint {endpoint_for(args.port, args.host)} (in memory: data is lost "
-        f"when it stops), key = the emulator's well-known key; "
-        f"{DATABASE}/{CONTAINER} partitioned by {PARTITION_KEY_PATH}",
+        f"local Cosmos: {where}, in memory (data is lost when it stops), any key works "
+        f"(dev.local_cosmos.KEY is the emulator's); {DATABASE}/{CONTAINER} by {PARTITION_KEY_PATH}",
         flush=True,
     )
     os.execve(command[0], command, {**os.environ, **extra_env})  # noqa: S606 (argv, no shell)

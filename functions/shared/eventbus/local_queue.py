@@ -9,7 +9,9 @@
 Settling with a lock that expired (another consumer may have it now) raises `LockLost`.
 """
 
+import threading
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from functions.shared.eventbus.message import OutgoingMessage, PublishError
 
@@ -76,9 +79,30 @@ class LocalQueue:
         self.lock = timedelta(seconds=lock_seconds)
         self.max_delivery_count = max_delivery_count
         self.duplicate_window = duplicate_window
+        self._pool: ConnectionPool | None = None
+        self._pool_lock = threading.Lock()
 
-    def _connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.database_url, autocommit=True, connect_timeout=3)
+    def _connect(self) -> AbstractContextManager[psycopg.Connection]:
+        """A pooled autocommit connection (opened on first use; the database may be down)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ConnectionPool(
+                    self.database_url,
+                    min_size=0,
+                    max_size=4,
+                    timeout=3,
+                    check=ConnectionPool.check_connection,
+                    kwargs={"autocommit": True, "connect_timeout": 3},
+                    name=f"local-queue-{self.queue}",
+                    open=True,
+                )
+        return self._pool.connection()
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
 
     def send(self, message: OutgoingMessage) -> bool:
         """Enqueue `message`; False when it is a duplicate within the window (dropped)."""
@@ -198,8 +222,8 @@ class LocalQueuePublisher:
     def publish(self, message: OutgoingMessage) -> None:
         try:
             self.queue.send(message)
-        except psycopg.Error as exc:
+        except (psycopg.Error, PoolTimeout) as exc:
             raise PublishError(f"local queue unavailable: {exc}") from exc
 
     def close(self) -> None:
-        pass
+        self.queue.close()
