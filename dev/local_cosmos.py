@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
-import hashlib
 import os
 import re
 import shutil
@@ -36,6 +34,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from dev.node import npm_ci
 
 if TYPE_CHECKING:  # azure-cosmos is only needed by callers that want a client
     from azure.cosmos import CosmosClient
@@ -118,41 +118,12 @@ def client_options() -> dict[str, Any]:
 # ------------------------------------------------------------------------------ node
 
 
-@contextlib.contextmanager
-def _locked(lock_file: Path) -> Iterator[None]:
-    """Serialise `make dev` and test runs that install the same node_modules."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with lock_file.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_node_modules() -> None:
-    """`npm ci` in dev/cosmos unless node_modules was installed from the current lockfile.
-
-    A stamp with the lockfile's hash marks a complete install, so an interrupted `npm ci` or a
-    changed lockfile triggers a fresh one.
-    """
-    lockfile = COSMOS_DIR / "package-lock.json"
-    stamp = COSMOS_DIR / "node_modules" / ".tinyshop-lock.sha256"
-    digest = hashlib.sha256(lockfile.read_bytes()).hexdigest()
-
-    def installed() -> bool:
-        return stamp.is_file() and stamp.read_text().strip() == digest
-
-    if installed():
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise CosmosStandInError("npm is not on PATH: the local Cosmos stand-in needs Node >= 20")
-    with _locked(STATE_DIR / "cosmos" / ".npm.lock"):
-        if installed():  # another process installed while we waited
-            return
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=COSMOS_DIR, check=True)
-        stamp.write_text(digest + "\n")
+    """`npm ci` in dev/cosmos unless node_modules matches the lockfile (see dev/node.py)."""
+    try:
+        npm_ci(COSMOS_DIR, STATE_DIR / "cosmos" / ".npm.lock")
+    except FileNotFoundError as exc:
+        raise CosmosStandInError(f"{exc} (the local Cosmos stand-in)") from exc
 
 
 def server_command(

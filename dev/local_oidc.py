@@ -18,8 +18,6 @@ the UI runs the same MSAL code path locally as against `https://<tenant>.ciamlog
 
 import argparse
 import contextlib
-import fcntl
-import hashlib
 import ipaddress
 import json
 import os
@@ -44,6 +42,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from dev.node import locked, npm_ci
 
 REPO = Path(__file__).resolve().parent.parent
 OIDC_DIR = REPO / "dev" / "oidc"
@@ -113,18 +113,6 @@ class Certs:
             "REQUESTS_CA_BUNDLE": str(self.bundle),
             "NODE_EXTRA_CA_CERTS": str(self.ca),
         }
-
-
-@contextlib.contextmanager
-def _locked(lock_file: Path) -> Iterator[None]:
-    """Serialise `make dev` and test runs that prepare the same files."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with lock_file.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -286,7 +274,7 @@ def ensure_certificates(directory: Path = CERT_DIR, now: datetime | None = None)
         key=directory / "server-key.pem",
         bundle=directory / "ca-bundle.pem",
     )
-    with _locked(directory / ".lock"):
+    with locked(directory / ".lock"):
         loaded = _load_ca(certs, now)
         if loaded is None:
             ca, ca_key = _new_ca(now)
@@ -312,28 +300,11 @@ def ensure_certificates(directory: Path = CERT_DIR, now: datetime | None = None)
 
 
 def ensure_node_modules() -> None:
-    """`npm ci` in dev/oidc unless node_modules was installed from the current lockfile.
-
-    A stamp with the lockfile's hash marks a complete install, so an interrupted `npm ci` or a
-    changed lockfile triggers a fresh one.
-    """
-    lockfile = OIDC_DIR / "package-lock.json"
-    stamp = OIDC_DIR / "node_modules" / ".tinyshop-lock.sha256"
-    digest = hashlib.sha256(lockfile.read_bytes()).hexdigest()
-
-    def installed() -> bool:
-        return stamp.is_file() and stamp.read_text().strip() == digest
-
-    if installed():
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise OidcError("npm is not on PATH: the local OIDC server needs Node >= 20.19 with npm")
-    with _locked(STATE_DIR / "oidc" / ".npm.lock"):
-        if installed():  # another process installed while we waited
-            return
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=OIDC_DIR, check=True)
-        stamp.write_text(digest + "\n")
+    """`npm ci` in dev/oidc unless node_modules matches the lockfile (see dev/node.py)."""
+    try:
+        npm_ci(OIDC_DIR, STATE_DIR / "oidc" / ".npm.lock")
+    except FileNotFoundError as exc:
+        raise OidcError(f"{exc} (the local OIDC server)") from exc
 
 
 def server_command(

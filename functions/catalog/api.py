@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
-from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -14,11 +13,10 @@ from functions.catalog import products
 from functions.catalog.products import Product
 from functions.catalog.settings import CatalogSettings
 from functions.shared.db import Database
-from functions.shared.health import health_router
 from functions.shared.identifiers import PRODUCT_ID_PATTERN, ProductId
 from functions.shared.logs import configure_logging
-from functions.shared.problems import Problem, install_problem_handlers
-from functions.shared.telemetry import instrument
+from functions.shared.problems import Problem
+from functions.shared.service_app import service_app
 
 MAX_PAGE_SIZE = 100
 MAX_BATCH_IDS = 100
@@ -138,23 +136,12 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         yield
         db.close()
 
-    app = FastAPI(
-        title="TinyShop catalog",
-        version="1.0.0",
-        summary="Anonymous, cacheable product reads.",
-        docs_url="/catalog/docs",
-        openapi_url="/catalog/openapi.json",
-        redoc_url=None,
-        lifespan=lifespan,
+    app = service_app(
+        "catalog",
+        "Anonymous, cacheable product reads.",
+        lifespan,
+        checks={"database": db.ping},
+        routers=[products_router(db, settings)],
     )
     app.state.db = db
-    install_problem_handlers(app)
-    app.include_router(health_router("/catalog", {"database": db.ping}))
-    app.include_router(products_router(db, settings))
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> RedirectResponse:
-        return RedirectResponse("/catalog/docs")
-
-    instrument(app, "catalog")
     return app

@@ -28,11 +28,10 @@ from functions.shared.db import Database
 from functions.shared.event_store import CosmosEventStore, CosmosSettings
 from functions.shared.eventbus import EventPublisher
 from functions.shared.eventbus.factory import publisher as configured_publisher
-from functions.shared.health import health_router
 from functions.shared.identifiers import PRODUCT_ID_PATTERN
 from functions.shared.logs import configure_logging
-from functions.shared.problems import Problem, install_problem_handlers
-from functions.shared.telemetry import instrument
+from functions.shared.problems import Problem
+from functions.shared.service_app import service_app
 
 MAX_PAGE_SIZE = 50
 _log = logging.getLogger("tinyshop.orders")
@@ -237,14 +236,12 @@ def create_app(
         publisher.close()
         db.close()
 
-    app = FastAPI(
-        title="TinyShop orders",
-        version="1.0.0",
-        summary="Carts, checkout and order history of the signed-in shopper.",
-        docs_url="/orders/docs",
-        openapi_url="/orders/openapi.json",
-        redoc_url=None,
-        lifespan=lifespan,
+    app = service_app(
+        "orders",
+        "Carts, checkout and order history of the signed-in shopper.",
+        lifespan,
+        checks={"database": db.ping},
+        routers=[orders_router(db, catalog, settings, publisher, events)],
     )
     app.state.db = db
     app.state.publisher = publisher
@@ -255,9 +252,4 @@ def create_app(
         settings.oidc_required_scope,
         settings.oidc_jwks_refresh_cooldown,
     )
-    install_problem_handlers(app)
-    # Probes first: `/orders/health/...` must not be read as an order id.
-    app.include_router(health_router("/orders", {"database": db.ping}))
-    app.include_router(orders_router(db, catalog, settings, publisher, events))
-    instrument(app, "orders")
     return app

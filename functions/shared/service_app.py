@@ -1,0 +1,46 @@
+"""The FastAPI app every TinyShop HTTP service is built on, so they all behave alike: problem+json
+errors, probes and docs under the service's own prefix (no route collides when the Functions
+host runs every app at once), and tracing."""
+
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+
+from functions.shared.health import Check, health_router
+from functions.shared.problems import install_problem_handlers
+from functions.shared.telemetry import instrument
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def service_app(
+    name: str,
+    summary: str,
+    lifespan: Lifespan,
+    checks: Mapping[str, Check],
+    routers: Iterable[APIRouter],
+) -> FastAPI:
+    """An app with `/{name}/health/live|ready`, `/{name}/docs`, `/{name}/openapi.json`."""
+    app = FastAPI(
+        title=f"TinyShop {name}",
+        version="1.0.0",
+        summary=summary,
+        docs_url=f"/{name}/docs",
+        openapi_url=f"/{name}/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    # Probes first, so e.g. `/orders/health/live` is never read as an order id.
+    app.include_router(health_router(f"/{name}", checks))
+    for router in routers:
+        app.include_router(router)
+
+    @app.get("/docs", include_in_schema=False)  # convenience under uvicorn (one app per port)
+    def docs() -> RedirectResponse:
+        return RedirectResponse(f"/{name}/docs")
+
+    instrument(app, name)
+    return app
