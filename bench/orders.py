@@ -16,6 +16,7 @@ from bench.stats import Result, compare
 from dev import local_oidc, postgres
 from functions.catalog.seed import seed
 from functions.shared import migrations
+from functions.shared.eventbus.local_queue import MIGRATIONS as BUS_MIGRATIONS
 
 CONCURRENCY = 8
 DURATION = 5.0
@@ -105,8 +106,10 @@ def run() -> None:
     with (
         postgres.fresh_database(admin, "bench_catalog") as catalog_db,
         postgres.fresh_database(admin, "bench_orders") as orders_db,
+        postgres.fresh_database(admin, "bench_bus") as bus_db,
         local_oidc.running(port=0) as oidc,
     ):
+        migrations.upgrade(bus_db, BUS_MIGRATIONS)
         migrations.upgrade(catalog_db, postgres.REPO / "functions" / "catalog" / "migrations")
         seed(catalog_db)
         migrations.upgrade(orders_db, postgres.REPO / "functions" / "orders" / "migrations")
@@ -126,6 +129,8 @@ def run() -> None:
                     "ORDERS_DATABASE_URL": orders_db,
                     "ORDERS_CATALOG_URL": catalog_url,
                     "ORDERS_OIDC_ISSUER": oidc.issuer,
+                    "EVENT_BUS": "local",
+                    "LOCAL_BUS_DATABASE_URL": bus_db,
                     "SSL_CERT_FILE": str(oidc.ca_bundle),
                 },
             ) as orders_url,

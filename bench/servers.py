@@ -45,4 +45,8 @@ def uvicorn_process(factory: str, port: int, ready_path: str, env: dict[str, str
         yield base_url
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
