@@ -14,8 +14,9 @@ from dev import local_cosmos, local_oidc, postgres
 from functions.catalog.seed import seed
 from functions.shared import migrations
 from functions.shared.eventbus.local_queue import MIGRATIONS as BUS_MIGRATIONS
+from ui.app.sessions import migrate as migrate_ui
 
-PORTS = {"catalog": 7071, "orders": 7072, "oidc": 8443, "cosmos": 8081}
+PORTS = {"catalog": 7071, "orders": 7072, "oidc": 8443, "cosmos": 8081, "ui": 8000}
 PROCFILE = postgres.REPO / "dev" / "Procfile"
 
 
@@ -37,6 +38,9 @@ def prepare(env: dict[str, str]) -> None:
     migrations.ensure_database(bus)
     migrations.upgrade(bus, BUS_MIGRATIONS)
     print(f"local event bus: schema at {migrations.current_revision(bus)}")
+    ui_db = env.setdefault("UI_SESSION_DATABASE_URL", postgres.database_url(admin, "ui"))
+    print(f"ui: sessions schema at {migrate_ui(ui_db, create_database=True)}")
+    env.setdefault("UI_SESSION_COOKIE_SECURE", "false")  # make dev serves plain http
     print(f"catalog: {seed(env['CATALOG_DATABASE_URL'])} products seeded")
     env.setdefault("EVENT_BUS", "local")
     for name, value in local_cosmos.settings().items():  # the Cosmos DB stand-in on :8081
@@ -58,6 +62,7 @@ def main() -> int:
     env.setdefault("PYTHONUNBUFFERED", "1")
     print(
         "\nTinyShop local stack\n"
+        f"  shop          http://127.0.0.1:{PORTS['ui']}  (Sign in: any user name, no password)\n"
         f"  catalog API   http://127.0.0.1:{PORTS['catalog']}/products\n"
         f"  catalog docs  http://127.0.0.1:{PORTS['catalog']}/catalog/docs\n"
         f"  orders API    http://127.0.0.1:{PORTS['orders']}/orders/docs\n"

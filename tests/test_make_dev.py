@@ -1,5 +1,6 @@
 """`make dev`'s stack (dev/stack.py): prepares the databases, serves catalog on :7071, orders on
-:7072, the local OIDC provider on :8443 and the Cosmos stand-in on :8081, runs the worker,
+:7072, the local OIDC provider on :8443, the Cosmos stand-in on :8081 and the shop on :8000,
+runs the worker,
 supports the README's curl session (whose order's timeline fills in), stops everything on
 Ctrl-C, and can be run again."""
 
@@ -18,7 +19,8 @@ from tests.conftest import REPO
 
 CATALOG = "http://127.0.0.1:7071"
 ORDERS = "http://127.0.0.1:7072"
-PORTS = (7071, 7072, 8443, 8081)
+PORTS = (7071, 7072, 8443, 8081, 8000)
+SHOP = "http://127.0.0.1:8000"
 
 
 def _port_open(port: int) -> bool:
@@ -52,6 +54,7 @@ def _run_stack_until_serving(env: dict[str, str]) -> subprocess.Popen:
             and _ready(f"{ORDERS}/orders/health/ready")
             and _port_open(8443)
             and _port_open(8081)
+            and _ready(f"{SHOP}/healthz/ready")
         ):
             return stack
         time.sleep(0.3)
@@ -104,22 +107,28 @@ def test_make_dev_serves_the_shop_stops_on_ctrl_c_and_reruns(postgres_admin_url:
         fresh_database(postgres_admin_url, "test_dev_catalog") as catalog_db,
         fresh_database(postgres_admin_url, "test_dev_orders") as orders_db,
         fresh_database(postgres_admin_url, "test_dev_bus") as bus_db,
+        fresh_database(postgres_admin_url, "test_dev_ui") as ui_db,
     ):
         env = {
             **os.environ,
             "CATALOG_DATABASE_URL": catalog_db,
             "ORDERS_DATABASE_URL": orders_db,
             "LOCAL_BUS_DATABASE_URL": bus_db,
+            "UI_SESSION_DATABASE_URL": ui_db,
         }
         for run in (1, 2):
             stack = _run_stack_until_serving(env)
             try:
                 products = httpx.get(f"{CATALOG}/products", params={"limit": 100}).json()["items"]
+                shop_front = httpx.get(SHOP)
                 orders = _readme_curl_session()
             finally:
                 output = _ctrl_c(stack)
 
             assert len(products) >= 24, output
+            assert shop_front.status_code == 200
+            assert products[0]["name"] in shop_front.text
+            assert "Sign in" in shop_front.text
             assert len(orders) == run  # the second run sees the first run's order
             assert orders[0]["total"] == "78.00"
             assert "http://127.0.0.1:7071/products" in output

@@ -279,7 +279,10 @@ input,button{font-size:1rem;padding:.4rem}</style></head><body>${body}</body></h
 }
 
 // The sign-in form re-submits every authorize parameter plus the chosen login_hint.
+// Browsers apply CSP form-action to the redirects that follow a submit too, so the policy must
+// also allow the client's redirect_uri origin (validated as http(s) by the caller).
 function signInForm(res, prefix, query, error) {
+  const client = new URL(query.get('redirect_uri')).origin;
   const hidden = [...query]
     .filter(([name]) => name !== 'login_hint')
     .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
@@ -291,7 +294,7 @@ ${error ? `<p role="alert" style="color:#b00">${escapeHtml(error)}</p>` : ''}
 ${hidden}
 <label>User name <input name="login_hint" autofocus required pattern="[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}" placeholder="alice"></label>
 <button type="submit">Sign in</button>
-</form>`);
+</form>`, `form-action 'self' ${client}`);
 }
 
 // The auto-submitting form of response_mode=form_post (OAuth 2.0 Form Post Response Mode).

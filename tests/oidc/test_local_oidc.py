@@ -261,7 +261,8 @@ def test_the_signing_key_survives_a_restart(oidc: LocalOidc, jwks: jwt.PyJWKClie
 # ------------------------------------------------------------------------------ PKCE
 
 
-def authorize(https: httpx.Client, discovery: dict, **params: str) -> httpx.Response:
+def authorize(https: httpx.Client, discovery: dict, **params: str | None) -> httpx.Response:
+    """GET the authorize endpoint; a parameter given as None is left out."""
     query = {
         "client_id": UI_CLIENT_ID,
         "response_type": "code",
@@ -271,6 +272,7 @@ def authorize(https: httpx.Client, discovery: dict, **params: str) -> httpx.Resp
         "login_hint": "alice",
         **params,
     }
+    query = {name: value for name, value in query.items() if value is not None}
     return https.get(discovery["authorization_endpoint"], params=query)
 
 
@@ -285,6 +287,21 @@ def test_authorize_refuses_a_request_without_pkce(https: httpx.Client, discovery
 
     plain = authorize(https, discovery, code_challenge="x" * 43, code_challenge_method="plain")
     assert query_of(plain.headers["location"])["error"] == "invalid_request"
+
+
+def test_the_sign_in_form_may_redirect_back_to_the_client(
+    https: httpx.Client, discovery: dict
+) -> None:
+    """Browsers apply CSP form-action to the redirect after a submit: the form's policy must
+    allow the client's origin, or a real browser never gets back to the UI."""
+    _, challenge = pkce_pair()
+    page = authorize(
+        https, discovery, login_hint=None, code_challenge=challenge, code_challenge_method="S256"
+    )
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    form_action = next(p.strip() for p in policy.split(";") if "form-action" in p)
+    assert form_action.split()[1:] == ["'self'", "http://127.0.0.1:8000"]
 
 
 def test_token_endpoint_refuses_a_wrong_or_missing_code_verifier(

@@ -1,0 +1,1 @@
+"""TinyShop's shopper UI (Flask + MSAL). The application package is `ui.app`."""

@@ -1,0 +1,31 @@
+"""`python -m ui.app migrate [--create-database]`: bring the UI's session table to head.
+
+Run by `make dev`, by the tests, and in the cluster by a Job (Helm hook) before the rollout.
+"""
+
+import argparse
+import os
+import sys
+
+from ui.app.sessions import migrate
+from ui.app.settings import UiSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ui.app")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("migrate", help="apply pending migrations to UI_SESSION_DATABASE_URL")
+    up.add_argument(
+        "--create-database", action="store_true", help="create the database if it is missing"
+    )
+    args = parser.parse_args(argv)
+    # Only the database URL: a migration Job needs no client secret or Flask key.
+    url = os.environ.get("UI_SESSION_DATABASE_URL") or str(
+        UiSettings.model_fields["session_database_url"].default
+    )
+    print(f"ui: sessions schema at {migrate(url, create_database=args.create_database)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
