@@ -21,10 +21,14 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from dev import local_oidc
+from dev.local_cosmos import LocalCosmos
 from dev.local_oidc import LocalOidc
 from dev.postgres import fresh_database
+from functions.shared.event_store import CosmosEventStore
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
-from tests.conftest import orders_settings
+from functions.worker import local_consumer
+from functions.worker.settings import WorkerSettings
+from tests.conftest import cosmos_settings, orders_settings
 from tests.support.servers import serve
 from ui.app import create_app
 from ui.app.services import EXTENSION
@@ -64,17 +68,32 @@ def oidc() -> Iterator[LocalOidc]:
 
 @pytest.fixture(scope="session")
 def ui_orders_url(
-    orders_db: str, catalog_url: str, oidc: LocalOidc, session_queue: LocalQueue
+    orders_db: str, catalog_url: str, oidc: LocalOidc, bus_db: str, cosmos: LocalCosmos
 ) -> Iterator[str]:
-    """orders validating tokens of the real local provider (iss, aud, scp, JWKS over https)."""
+    """orders validating tokens of the real local provider (iss, aud, scp, JWKS over https),
+    with its events flowing through the local queue and a worker into the Cosmos stand-in, so
+    order pages show their timeline."""
     from functions.orders.api import create_app as create_orders_app
 
+    queue = LocalQueue(bus_db, queue="ui-orders")
     app = create_orders_app(
-        orders_settings(orders_db, catalog_url, oidc.issuer),
-        publisher=LocalQueuePublisher(session_queue),
+        orders_settings(orders_db, catalog_url, oidc.issuer, outbox_sweep_seconds=1),
+        publisher=LocalQueuePublisher(queue),
+        events=CosmosEventStore(cosmos_settings(cosmos)),
     )
-    with serve(app) as url:
-        yield url
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=local_consumer.run,
+        args=(queue, CosmosEventStore(cosmos_settings(cosmos)), WorkerSettings(), stop),
+        daemon=True,
+    )
+    worker.start()
+    try:
+        with serve(app) as url:
+            yield url
+    finally:
+        stop.set()
+        worker.join(timeout=10)
 
 
 @pytest.fixture(scope="session")
