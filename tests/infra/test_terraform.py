@@ -284,6 +284,7 @@ REQUIRED_OUTPUTS = {
     "servicebus_namespace_fqdn",
     "cosmos_endpoint",
     "postgres_fqdn",
+    "storage_account_name",
     "entra_api_client_id",
     "entra_api_scope",
     "entra_ui_client_id",
@@ -318,7 +319,7 @@ def test_naming_contract() -> None:
         "cloudflare-tunnel-token",
     ):
         assert f'"{secret}"' in env
-    assert 'databases              = ["catalog", "orders"]' in env
+    assert 'databases              = ["catalog", "orders", "ui"]' in env
     assert 'database_name              = "tinyshop"' in env
     assert 'container_name             = "order-events"' in env
     assert 'partition_key_path         = "/orderId"' in env
@@ -350,11 +351,52 @@ def test_least_privilege_role_matrix() -> None:
     assert ("keda", "Azure Service Bus Data Owner") in granted
     assert ("worker", 'module.cosmos.builtin_role_definition_ids["data_contributor"]') in granted
     assert ("orders", 'module.cosmos.builtin_role_definition_ids["data_reader"]') in granted
-    # nobody but the KEDA identity gets an Owner role, and no workload gets a control-plane role
-    assert all("Owner" not in r or w == "keda" for w, r in granted)
+    for workload in ("catalog", "orders", "ui"):
+        assert (workload, "Key Vault Secrets User") in granted
+    # The Functions hosts get exactly Microsoft's documented minimum for
+    # identity-based AzureWebJobsStorage (timer trigger, no blob/queue trigger,
+    # no Durable Functions), on the storage account and nothing else.
+    functions_hosts = {"catalog", "orders", "worker"}
+    storage_grants = {(w, r) for w, r in granted if r.startswith("Storage ")}
+    assert storage_grants == {(w, "Storage Blob Data Owner") for w in functions_hosts}
+    for name, body in blocks.items():
+        if "Storage Blob Data Owner" in body:
+            assert "scope                = module.storage.id" in body, name
+    # Owner roles only where justified: KEDA on the queue, the Functions hosts'
+    # Storage Blob Data Owner; no workload gets a control-plane role.
+    assert all(
+        "Owner" not in r or w == "keda" or (w in functions_hosts and r == "Storage Blob Data Owner")
+        for w, r in granted
+    )
     assert not any(
         r.strip('"') in {"Contributor", "Owner", "Key Vault Administrator"} for _, r in granted
     )
+
+
+def test_functions_storage_is_keyless_and_private() -> None:
+    """AzureWebJobsStorage: Entra-only, private endpoints for blob/queue/table."""
+    parsed = parse_hcl(MODULES_DIR / "storage" / "main.tf")
+    account = next(
+        body
+        for entry in parsed["resource"]
+        for kind, instances in entry.items()
+        if kind == "azurerm_storage_account"
+        for body in instances.values()
+    )
+    assert account["shared_access_key_enabled"] is False
+    assert account["public_network_access_enabled"] is False
+    assert account["min_tls_version"] == "TLS1_2"
+    assert account["account_kind"] == "StorageV2"
+    assert account["infrastructure_encryption_enabled"] is True
+    assert "queue_properties" not in account  # data plane: not reachable from Terraform
+    assert "static_website" not in account
+    text = (MODULES_DIR / "storage" / "main.tf").read_text(encoding="utf-8")
+    assert 'subresources = toset(["blob", "queue", "table"])' in text
+    env = (ENV_DIR / "main.tf").read_text(encoding="utf-8")
+    for service in ("blob", "queue", "table"):
+        assert f'{service:<10} = "privatelink.{service}.core.windows.net"' in env
+    providers = (ENV_DIR / "providers.tf").read_text(encoding="utf-8")
+    assert re.search(r"storage \{\s*data_plane_available = false\s*\}", providers)
 
 
 # -------------------------------------------------------------- checkov ----
@@ -483,6 +525,7 @@ def test_trivy_has_no_failures(trivy_bin: Path, tmp_path: Path) -> None:
         ("keyvault", "AZU-0016"),
         ("network", "AZU-0047"),
         ("postgres", "AZU-0024"),
+        ("storage", "AZU-0011"),
     ]:
         assert (module, check) in checked, sorted(checked)
     code, report = _run_trivy(trivy_bin, ENV_DIR, tmp_path / "cache")

@@ -26,6 +26,9 @@ locals {
     postgres       = "psql-${var.workload}-${var.environment}-${local.unique}"
     cosmos         = "cosno-${var.workload}-${var.environment}-${local.unique}"
     servicebus     = "sbns-${var.workload}-${var.environment}-${local.unique}"
+    # Storage account names allow only lowercase letters and digits (3-24):
+    # st + workload (<= 10) + environment (<= 5) + suffix (5) <= 22.
+    storage = "st${var.workload}${var.environment}${local.unique}"
   }
 
   tags = merge(var.tags, {
@@ -41,6 +44,9 @@ locals {
     cosmos     = "privatelink.documents.azure.com"
     servicebus = "privatelink.servicebus.windows.net"
     postgres   = "${local.name_suffix}.private.postgres.database.azure.com"
+    blob       = "privatelink.blob.core.windows.net"
+    queue      = "privatelink.queue.core.windows.net"
+    table      = "privatelink.table.core.windows.net"
   }
 
   # Kubernetes service accounts federated with their own identity. KEDA's
@@ -131,7 +137,7 @@ module "postgres" {
   delegated_subnet_id    = module.network.postgres_subnet_id
   private_dns_zone_id    = module.network.private_dns_zone_ids["postgres"]
   administrator_password = random_password.postgres_admin.result
-  databases              = ["catalog", "orders"]
+  databases              = ["catalog", "orders", "ui"]
   tags                   = local.tags
 }
 
@@ -160,6 +166,26 @@ module "servicebus" {
   max_delivery_count         = 10
   private_endpoint_subnet_id = module.network.private_endpoints_subnet_id
   private_dns_zone_id        = module.network.private_dns_zone_ids["servicebus"]
+  tags                       = local.tags
+}
+
+# AzureWebJobsStorage of the Functions hosts (catalog, orders, worker): keys,
+# host lock and timer schedule leases. Key-less and private; the hosts use
+# AzureWebJobsStorage__accountName + their workload identity.
+module "storage" {
+  source = "../../modules/storage"
+
+  name                       = local.names.storage
+  location                   = var.location
+  resource_group_name        = azurerm_resource_group.this.name
+  account_replication_type   = var.storage_replication_type
+  private_endpoint_subnet_id = module.network.private_endpoints_subnet_id
+  private_dns_zone_ids = {
+    blob  = module.network.private_dns_zone_ids["blob"]
+    queue = module.network.private_dns_zone_ids["queue"]
+    table = module.network.private_dns_zone_ids["table"]
+  }
+  log_analytics_workspace_id = module.monitoring.id
   tags                       = local.tags
 }
 
@@ -235,7 +261,12 @@ module "aks" {
 #   orders -> Service Bus Data Sender (queue), Cosmos Data Reader (db), postgres password
 #   worker -> Service Bus Data Receiver (queue), Cosmos Data Contributor (db)
 #   catalog-> postgres password
-#   ui     -> its client secret and Flask key
+#   ui     -> postgres password (its `ui` session database), its client secret and Flask key
+#   catalog, orders, worker (the Functions hosts) -> Storage Blob Data Owner on
+#             the AzureWebJobsStorage account: Microsoft's documented minimum for
+#             host storage and timer triggers (keys, host lock, schedule leases:
+#             read/write blobs, create containers). No queue/table roles: no
+#             blob/queue trigger and no Durable Functions (see docs/infra.md).
 #   keda   -> Service Bus Data Owner (queue): KEDA's scaler reads the queue's
 #             runtime properties (message counts), a management read that the
 #             Sender/Receiver roles do not include; its docs require "Manage"
@@ -274,6 +305,26 @@ module "identity" {
       workload             = "orders"
       scope                = module.keyvault.secret_resource_ids["postgres-admin-password"]
       role_definition_name = "Key Vault Secrets User"
+    }
+    ui-kv-postgres-password = {
+      workload             = "ui"
+      scope                = module.keyvault.secret_resource_ids["postgres-admin-password"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    catalog-storage-blob-owner = {
+      workload             = "catalog"
+      scope                = module.storage.id
+      role_definition_name = "Storage Blob Data Owner"
+    }
+    orders-storage-blob-owner = {
+      workload             = "orders"
+      scope                = module.storage.id
+      role_definition_name = "Storage Blob Data Owner"
+    }
+    worker-storage-blob-owner = {
+      workload             = "worker"
+      scope                = module.storage.id
+      role_definition_name = "Storage Blob Data Owner"
     }
     ui-kv-client-secret = {
       workload             = "ui"

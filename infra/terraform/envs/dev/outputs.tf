@@ -107,6 +107,11 @@ output "cosmos_container_name" {
   value       = module.cosmos.container_name
 }
 
+output "storage_account_name" {
+  description = "Storage account of the Functions hosts (AzureWebJobsStorage__accountName of catalog, orders and worker)."
+  value       = module.storage.name
+}
+
 output "postgres_fqdn" {
   description = "Private FQDN of the Postgres server."
   value       = module.postgres.fqdn

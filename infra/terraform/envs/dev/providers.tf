@@ -13,6 +13,13 @@ provider "azurerm" {
     resource_group {
       prevent_deletion_if_contains_resources = true
     }
+
+    # The Functions storage account is private and key-less: manage it through
+    # Azure Resource Manager only (no queue_properties/static_website), so
+    # plan/apply work from a machine outside the VNets.
+    storage {
+      data_plane_available = false
+    }
   }
 }
 

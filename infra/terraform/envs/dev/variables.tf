@@ -132,6 +132,17 @@ variable "servicebus_sku" {
   }
 }
 
+variable "storage_replication_type" {
+  description = "Replication of the Functions hosts' storage account (AzureWebJobsStorage): LRS is enough for disposable host state in dev; ZRS/GZRS for production."
+  type        = string
+  default     = "LRS"
+
+  validation {
+    condition     = contains(["LRS", "ZRS", "GRS", "GZRS", "RAGRS", "RAGZRS"], var.storage_replication_type)
+    error_message = "storage_replication_type must be one of LRS, ZRS, GRS, GZRS, RAGRS, RAGZRS."
+  }
+}
+
 variable "kubernetes_namespace" {
   description = "Namespace of the TinyShop workloads (service accounts catalog, orders, worker, ui)."
   type        = string

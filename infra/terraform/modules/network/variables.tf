@@ -181,7 +181,7 @@ variable "log_analytics_workspace_id" {
 }
 
 variable "private_dns_zones" {
-  description = "Private DNS zones to create and link to both VNets, keyed by a short name (acr, keyvault, cosmos, servicebus, postgres)."
+  description = "Private DNS zones to create and link to both VNets, keyed by a short name (acr, keyvault, cosmos, servicebus, postgres, blob, queue, table)."
   type        = map(string)
   default     = {}
 }

@@ -1,5 +1,6 @@
 # Postgres Flexible Server with private access (VNet injection into a
-# delegated subnet + private DNS zone) and the catalog/orders databases.
+# delegated subnet + private DNS zone) and the application databases
+# (default catalog/orders; envs/dev adds ui for the shopper UI's sessions).
 
 resource "azurerm_postgresql_flexible_server" "this" {
   #checkov:skip=CKV2_AZURE_57:The server uses private access (VNet injection into a delegated subnet + private DNS zone), the alternative to a private endpoint; public access is disabled.
