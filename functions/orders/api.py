@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, FastAPI, Header, Path, Query, Response
+from fastapi import APIRouter, FastAPI, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from functions.orders import cart, relay, store
@@ -21,9 +21,9 @@ from functions.orders.models import (
     OrderSummary,
     OrderView,
     SetCartItem,
-    Timeline,
 )
 from functions.orders.settings import OrdersSettings
+from functions.orders.timeline import TimelineReader
 from functions.shared.db import Database
 from functions.shared.event_store import CosmosEventStore, CosmosSettings
 from functions.shared.eventbus import EventPublisher
@@ -67,32 +67,14 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         ) from exc
 
 
-def _timeline(events: CosmosEventStore | None, order_id: UUID) -> Timeline:
-    """The order's events from Cosmos DB; an outage marks the timeline unavailable, never a 500."""
-    if events is None:
-        return Timeline(available=False)
-    try:
-        return Timeline(available=True, events=events.events(str(order_id)))
-    except Exception as exc:  # the order itself is still worth returning
-        _log.warning("timeline of %s unavailable: %s", order_id, exc)
-        return Timeline(available=False)
-
-
 def orders_router(
     db: Database,
     catalog: CatalogClient,
     settings: OrdersSettings,
-    publisher: EventPublisher,
-    events: CosmosEventStore | None,
+    after_commit: relay.PublishAfterCommit,
+    timelines: TimelineReader,
 ) -> APIRouter:
     router = APIRouter()
-
-    def publish_now(order_id: UUID) -> None:
-        """Right after the commit; if the bus is down the sweep publishes the row later."""
-        try:
-            relay.publish_due(db, publisher, order_id=order_id)
-        except Exception as exc:
-            _log.warning("publishing the events of %s deferred to the sweep: %s", order_id, exc)
 
     @router.get(
         "/cart", response_model=CartView, tags=["cart"], summary="The caller's cart, priced now"
@@ -135,7 +117,6 @@ def orders_router(
     )
     def place_order(
         user: User,
-        background: BackgroundTasks,
         idempotency_key: Annotated[
             str | None,
             Header(
@@ -150,7 +131,7 @@ def orders_router(
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         else:
-            background.add_task(publish_now, order.id)  # runs after the response is sent
+            after_commit.submit(order.id)  # off the request path; the sweep is the safety net
         return _no_store(order, 201, **headers)
 
     @router.get(
@@ -193,7 +174,7 @@ def orders_router(
             order = load_order(conn, user.user_id, order_id)
         if order is None:
             raise Problem(404, f"You have no order {order_id}.", title="Order not found")
-        return _no_store(order.model_copy(update={"timeline": _timeline(events, order_id)}))
+        return _no_store(order.model_copy(update={"timeline": timelines.read(order_id)}))
 
     return router
 
@@ -218,6 +199,8 @@ def create_app(
             events = CosmosEventStore(
                 cosmos.model_copy(update={"timeout": settings.timeline_timeout, "retry_total": 0})
             )
+    timelines = TimelineReader(events, settings.timeline_timeout)
+    after_commit = relay.PublishAfterCommit(db, publisher)
     sweeper = relay.Sweeper(
         db,
         publisher,
@@ -232,6 +215,8 @@ def create_app(
             sweeper.start()
         yield
         sweeper.stop()
+        after_commit.close()
+        timelines.close()
         catalog.close()
         publisher.close()
         db.close()
@@ -241,7 +226,7 @@ def create_app(
         "Carts, checkout and order history of the signed-in shopper.",
         lifespan,
         checks={"database": db.ping},
-        routers=[orders_router(db, catalog, settings, publisher, events)],
+        routers=[orders_router(db, catalog, settings, after_commit, timelines)],
     )
     app.state.db = db
     app.state.publisher = publisher

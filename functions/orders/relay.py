@@ -3,7 +3,8 @@
 It runs right after a checkout commits (for that order) and as a periodic sweep (a timer
 function in Azure, a thread of the local orders process) that publishes whatever is still
 unpublished — so a bus outage delays events but never loses them. Rows are claimed with
-`FOR UPDATE SKIP LOCKED` (several relays never publish the same row at once), a failed row
+`FOR UPDATE SKIP LOCKED` and a short lease (several relays never publish the same row at once;
+no transaction is open while publishing), a failed row
 waits with exponential backoff, published rows are marked (not deleted) and pruned after the
 retention period. A crash between publishing and marking republishes the row: the bus drops
 the duplicate message id and the worker is idempotent.
@@ -11,6 +12,7 @@ the duplicate message id and the worker is idempotent.
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
@@ -22,6 +24,7 @@ from functions.shared.eventbus import EventPublisher, OutgoingMessage, PublishEr
 
 _log = logging.getLogger("tinyshop.orders.relay")
 MAX_BACKOFF_SECONDS = 300
+CLAIM_LEASE = timedelta(seconds=60)  # a claimed row is retried if its relay dies meanwhile
 
 
 @dataclass(frozen=True)
@@ -38,39 +41,83 @@ def backoff(attempts: int) -> timedelta:
 def publish_due(
     db: Database, publisher: EventPublisher, batch_size: int = 100, order_id: UUID | None = None
 ) -> RelayResult:
-    """Publish up to `batch_size` due outbox rows (only `order_id`'s when given)."""
-    published = failed = 0
-    with db.connection() as conn, conn.transaction():
-        rows = conn.execute(
-            "SELECT event_id, event_type, payload, trace_context, attempts FROM outbox "
-            "WHERE published_at IS NULL AND next_attempt_at <= now() "
-            "AND (%(order_id)s::uuid IS NULL OR order_id = %(order_id)s) "
-            "ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED",
-            {"order_id": order_id, "limit": batch_size},
+    """Publish up to `batch_size` due outbox rows (only `order_id`'s when given).
+
+    Rows are claimed with a short lease in their own transaction, then published with no
+    transaction or lock held, so a slow bus never pins database connections or rows. The batch
+    stops at the first failure (the bus is likely down); unattempted rows become due again when
+    their lease ends.
+    """
+    with db.connection() as conn:
+        claimed = conn.execute(
+            "UPDATE outbox SET next_attempt_at = now() + %(lease)s WHERE event_id IN ("
+            " SELECT event_id FROM outbox"
+            " WHERE published_at IS NULL AND next_attempt_at <= now()"
+            " AND (%(order_id)s::uuid IS NULL OR order_id = %(order_id)s)"
+            " ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+            " RETURNING event_id, event_type, payload, trace_context, attempts, created_at",
+            {"order_id": order_id, "limit": batch_size, "lease": CLAIM_LEASE},
         ).fetchall()
-        for event_id, event_type, payload, trace_context, attempts in rows:
-            message = OutgoingMessage.for_event(str(event_id), event_type, payload, trace_context)
-            # Publish under the checkout's trace, so the bus span joins the order's trace.
-            token = context.attach(propagate.extract(trace_context))
-            try:
-                publisher.publish(message)
-            except PublishError as exc:
-                failed += 1
+    published = failed = 0
+    for event_id, event_type, payload, trace_context, attempts, _ in sorted(
+        claimed, key=lambda row: row[5]
+    ):
+        message = OutgoingMessage.for_event(str(event_id), event_type, payload, trace_context)
+        # Publish under the checkout's trace, so the bus span joins the order's trace.
+        token = context.attach(propagate.extract(trace_context))
+        try:
+            publisher.publish(message)
+        except PublishError as exc:
+            failed += 1
+            with db.connection() as conn:
                 conn.execute(
                     "UPDATE outbox SET attempts = attempts + 1, last_error = %s, "
                     "next_attempt_at = now() + %s WHERE event_id = %s",
                     (str(exc)[:1000], backoff(attempts + 1), event_id),
                 )
-                continue
-            finally:
-                context.detach(token)
-            published += 1
+            break
+        finally:
+            context.detach(token)
+        published += 1
+        with db.connection() as conn:
             conn.execute(
                 "UPDATE outbox SET published_at = now(), attempts = attempts + 1, "
                 "last_error = NULL WHERE event_id = %s",
                 (event_id,),
             )
     return RelayResult(published, failed)
+
+
+class PublishAfterCommit:
+    """Publishes a new order's events off the request path, a few at a time.
+
+    A thread pool, not Starlette's BackgroundTasks: under the Functions host `AsgiMiddleware`
+    waits for background tasks before it returns the response. When all slots are busy (a slow
+    bus) the publish is skipped: the sweep publishes the row later.
+    """
+
+    def __init__(self, db: Database, publisher: EventPublisher, slots: int = 4) -> None:
+        self._db = db
+        self._publisher = publisher
+        self._slots = threading.BoundedSemaphore(slots)
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="outbox-publish")
+
+    def submit(self, order_id: UUID) -> None:
+        if not self._slots.acquire(blocking=False):
+            _log.info("publish of %s left to the sweep: all publish slots are busy", order_id)
+            return
+        self._pool.submit(self._publish, order_id)
+
+    def _publish(self, order_id: UUID) -> None:
+        try:
+            publish_due(self._db, self._publisher, order_id=order_id)
+        except Exception as exc:  # the sweep retries; never let a publish error escape
+            _log.warning("publishing the events of %s deferred to the sweep: %s", order_id, exc)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def prune(db: Database, retention: timedelta) -> int:

@@ -61,7 +61,14 @@ class CosmosEventStore:
 
     def _client(self) -> CosmosClient:
         s = self.settings
-        options: dict[str, Any] = {"connection_timeout": s.timeout, "retry_total": s.retry_total}
+        options: dict[str, Any] = {
+            "connection_timeout": s.timeout,
+            "read_timeout": s.timeout,  # the SDK's default read timeout is 65 s
+            "retry_total": s.retry_total,
+            # 0 is read as "default" (9 throttle retries, 30 s) by the SDK: 1 is the minimum.
+            "retry_throttle_total": max(s.retry_total, 1),
+            "retry_throttle_backoff_max": s.timeout,
+        }
         if s.endpoint.startswith("http://"):  # the local stand-in: no TLS, no region discovery
             options["enable_endpoint_discovery"] = False
         if s.key:
@@ -90,6 +97,11 @@ class CosmosEventStore:
                 raise
         return self._container
 
+    @property
+    def _deadline(self) -> float:
+        """Absolute seconds one operation may take, retries included."""
+        return self.settings.timeout * (self.settings.retry_total + 1)
+
     def add(
         self, order_id: str, event_type: str, occurred_at: datetime, data: dict[str, Any]
     ) -> bool:
@@ -102,7 +114,7 @@ class CosmosEventStore:
             "data": data,
         }
         try:
-            self.container.create_item(document)
+            self.container.create_item(document, timeout=self._deadline)
             return True
         except CosmosResourceExistsError:
             return False
@@ -118,6 +130,7 @@ class CosmosEventStore:
                 "SELECT c.type, c.occurredAt, c.data FROM c WHERE c.orderId = @orderId",
                 parameters=[{"name": "@orderId", "value": order_id}],
                 partition_key=order_id,
+                timeout=self._deadline,
             )
             events = list(items)
         except Exception as exc:

@@ -1,5 +1,7 @@
 """Order history: newest first, keyset pages, and only ever the caller's own orders."""
 
+import socket
+import time
 import uuid
 
 import httpx
@@ -72,3 +74,39 @@ def test_bad_paging_parameters_are_a_422(orders: httpx.Client, params: dict, fie
     response = orders.get("/orders", params=params)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == field
+
+
+def test_a_cosmos_that_never_answers_delays_the_order_page_at_most_the_timeline_timeout(
+    orders_db: str, catalog_url: str, issuer: Issuer
+):
+    from dev.local_cosmos import KEY
+    from functions.orders.api import create_app
+    from functions.shared.event_store import CosmosEventStore, CosmosSettings
+    from tests.conftest import orders_settings
+    from tests.support.servers import serve
+
+    with socket.socket() as blackhole:  # accepts connections, never answers
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(64)
+        silent = CosmosSettings(
+            endpoint=f"http://127.0.0.1:{blackhole.getsockname()[1]}", key=KEY, retry_total=0
+        )
+        app = create_app(
+            orders_settings(orders_db, catalog_url, issuer.url, timeline_timeout=1),
+            events=CosmosEventStore(silent),
+        )
+        token = issuer.token(f"slow-cosmos-{uuid.uuid4().hex[:8]}")
+        with (
+            serve(app) as url,
+            httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            ) as client,
+        ):
+            order = place(client, "knock-box")
+            started = time.monotonic()
+            response = client.get(f"/orders/{order['id']}")
+            elapsed = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert response.json()["timeline"] == {"available": False, "events": []}
+    assert elapsed < 2.5

@@ -28,13 +28,22 @@ def to_servicebus_message(message: OutgoingMessage) -> ServiceBusMessage:
     )
 
 
+# Fail fast: a publish that cannot get through is retried by the outbox sweep, not here.
+_CLIENT_RETRIES = {"retry_total": 2, "retry_backoff_factor": 0.5, "retry_backoff_max": 5}
+SEND_TIMEOUT_SECONDS = 10
+
+
 def client_from_settings(settings: EventBusSettings) -> ServiceBusClient:
     if settings.servicebus_namespace:
         from azure.identity import DefaultAzureCredential
 
-        return ServiceBusClient(settings.servicebus_namespace, DefaultAzureCredential())
+        return ServiceBusClient(
+            settings.servicebus_namespace, DefaultAzureCredential(), **_CLIENT_RETRIES
+        )
     if settings.servicebus_connection_string:
-        return ServiceBusClient.from_connection_string(settings.servicebus_connection_string)
+        return ServiceBusClient.from_connection_string(
+            settings.servicebus_connection_string, **_CLIENT_RETRIES
+        )
     raise ValueError(
         "EVENT_BUS=servicebus needs ServiceBusConnection__fullyQualifiedNamespace "
         "(workload identity) or ServiceBusConnection (a connection string)"
@@ -53,7 +62,10 @@ class ServiceBusPublisher:
             try:
                 if self._sender is None:
                     self._sender = self._client.get_queue_sender(self._queue)
-                self._sender.send_messages(to_servicebus_message(message))
+                # Without a timeout the SDK waits forever on an endpoint that never answers.
+                self._sender.send_messages(
+                    to_servicebus_message(message), timeout=SEND_TIMEOUT_SECONDS
+                )
             except (ServiceBusError, AzureError) as exc:
                 self._close_sender()
                 raise PublishError(f"Service Bus send failed: {exc}") from exc

@@ -1,0 +1,48 @@
+"""The order page's timeline, read from Cosmos DB with a hard deadline.
+
+The SDK's own timeouts do not bound everything (client start-up reads the account, retries
+stack up), so the read runs in a small pool and the page waits at most `timeout` seconds. A
+slow or down Cosmos marks the timeline unavailable — the order itself is always returned — and
+when every slot is already waiting, new pages do not queue behind them.
+"""
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from uuid import UUID
+
+from functions.orders.models import Timeline
+from functions.shared.event_store import CosmosEventStore
+
+_log = logging.getLogger("tinyshop.orders.timeline")
+
+
+class TimelineReader:
+    def __init__(self, events: CosmosEventStore | None, timeout: float, slots: int = 4) -> None:
+        self._events = events
+        self._timeout = timeout
+        self._slots = threading.BoundedSemaphore(slots)
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="timeline")
+
+    def read(self, order_id: UUID) -> Timeline:
+        if self._events is None or not self._slots.acquire(blocking=False):
+            return Timeline(available=False)
+        future = self._pool.submit(self._read, str(order_id))
+        try:
+            return Timeline(available=True, events=future.result(timeout=self._timeout))
+        except FutureTimeout:
+            _log.warning("timeline of %s: Cosmos did not answer in %ss", order_id, self._timeout)
+        except Exception as exc:  # the order itself is still worth returning
+            _log.warning("timeline of %s unavailable: %s", order_id, exc)
+        return Timeline(available=False)
+
+    def _read(self, order_id: str) -> list[dict]:
+        assert self._events is not None
+        try:
+            return self._events.events(order_id)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
