@@ -56,8 +56,14 @@ def main() -> int:
     if busy:
         print(f"Ports already in use: {', '.join(busy)}. Is `make dev` running elsewhere?")
         return 1
+    # Ctrl-C and SIGTERM while preparing still run the cleanup (the embedded Postgres stops).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     env = dict(os.environ)
-    prepare(env)
+    try:
+        prepare(env)
+    except KeyboardInterrupt:
+        postgres.stop_embedded()
+        return 130
     env["PYTHON"] = sys.executable
     env.setdefault("PYTHONUNBUFFERED", "1")
     print(

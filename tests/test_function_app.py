@@ -50,7 +50,8 @@ def test_the_worker_is_triggered_by_the_orders_queue_with_an_identity_ready_conn
 ):
     [trigger] = indexed["worker_order_placed"]
     assert trigger["type"] == "serviceBusTrigger"
-    assert trigger["queueName"] == EventBusSettings().event_bus_queue == "orders"
+    # The app setting orders publishes to; the host resolves %...% from the environment.
+    assert trigger["queueName"] == "%EVENT_BUS_QUEUE%"
     # "ServiceBusConnection" resolves to ServiceBusConnection__fullyQualifiedNamespace
     # (workload identity) or to a connection string; the publisher reads the same names.
     assert trigger["connection"] == "ServiceBusConnection"
@@ -107,6 +108,7 @@ def test_local_settings_example_names_every_app_setting():
     assert _env_names(CatalogSettings, "CATALOG_") <= set(values)
     assert _env_names(OrdersSettings, "ORDERS_") <= set(values)
     assert _env_names(CosmosSettings, "COSMOS_") <= set(values)
+    assert values["EVENT_BUS_QUEUE"] == "orders"  # resolves the worker trigger's %EVENT_BUS_QUEUE%
     assert _env_names(WorkerSettings, "WORKER_") <= set(values)
     bus = {
         (f.validation_alias.choices[0] if f.validation_alias else name.upper())

@@ -7,6 +7,7 @@ switch to turn any of this off.
 """
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from functions.shared.problems import Problem
 
 LEEWAY_SECONDS = 30  # clock skew tolerated on exp/nbf/iat
+DISCOVERY_RETRY_SECONDS = 10  # after a failed discovery, answer 503 at once for this long
 _REALM = 'Bearer realm="tinyshop-orders"'
 
 
@@ -53,8 +55,13 @@ class TokenValidator:
         self.required_scope = required_scope
         self._jwks: jwt.PyJWKClient | None = None
         self._lock = threading.Lock()
+        self._unavailable_until = 0.0
 
     def _jwks_client(self) -> jwt.PyJWKClient:
+        if self._jwks is not None:
+            return self._jwks
+        if time.monotonic() < self._unavailable_until:  # don't queue every request behind it
+            raise OidcUnavailable("the OpenID configuration was unavailable moments ago")
         with self._lock:
             if self._jwks is None:
                 url = f"{self.issuer}/.well-known/openid-configuration"
@@ -63,14 +70,18 @@ class TokenValidator:
                     response.raise_for_status()
                     metadata = response.json()
                 except (httpx.HTTPError, ValueError) as exc:
+                    self._unavailable_until = time.monotonic() + DISCOVERY_RETRY_SECONDS
                     raise OidcUnavailable(f"OpenID configuration unavailable: {exc}") from exc
                 if metadata.get("issuer", "").rstrip("/") != self.issuer:
+                    self._unavailable_until = time.monotonic() + DISCOVERY_RETRY_SECONDS
                     raise OidcUnavailable("the OpenID configuration names another issuer")
                 # PyJWKClient caches the key set and refetches it for an unknown kid (at most once
                 # per cooldown).
+                # cache_keys=False: the key *set* is cached (5 min) and refetched for unknown
+                # kids; a per-kid LRU cache would keep trusting a key the issuer withdrew.
                 self._jwks = jwt.PyJWKClient(
                     metadata["jwks_uri"],
-                    cache_keys=True,
+                    cache_keys=False,
                     timeout=5,
                     cooldown_duration=self.refresh_cooldown,
                 )

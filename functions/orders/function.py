@@ -1,4 +1,5 @@
-"""orders' Azure Functions: its HTTP routes (served by the FastAPI app) and the outbox sweep.
+"""orders' Azure Functions: its HTTP routes (served by the FastAPI app, built on first use) and
+the outbox sweep.
 
 The function names are the allow-list entries of the `orders` Deployment
 (`AzureFunctionsJobHost__functions__N`).
@@ -8,7 +9,7 @@ import azure.functions as func
 
 from functions.orders import relay
 from functions.orders.api import create_app
-from functions.shared.asgi_function import asgi_blueprint
+from functions.shared.asgi_function import LazyApp, asgi_blueprint
 
 ROUTES = {
     "orders_cart": "cart/{*path}",
@@ -17,7 +18,7 @@ ROUTES = {
 }
 OUTBOX_SWEEP_SCHEDULE = "*/10 * * * * *"  # NCRONTAB with seconds: every 10 s
 
-app = create_app()
+app = LazyApp(create_app)
 bp = asgi_blueprint(app, ROUTES, methods=("GET", "POST", "DELETE"))
 
 
@@ -25,4 +26,5 @@ bp = asgi_blueprint(app, ROUTES, methods=("GET", "POST", "DELETE"))
 @bp.timer_trigger(arg_name="timer", schedule=OUTBOX_SWEEP_SCHEDULE, use_monitor=False)
 def outbox_sweep(timer: func.TimerRequest) -> None:
     """Publish outbox rows that the post-commit publish missed (bus outage, crash)."""
-    relay.sweep(app.state.db, app.state.publisher, app.state.outbox_retention)
+    state = app.get().state
+    relay.sweep(state.db, state.publisher, state.outbox_retention)

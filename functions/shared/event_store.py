@@ -138,6 +138,3 @@ class CosmosEventStore:
                 raise EventStoreUnavailable(str(exc)) from exc
             raise
         return sorted(events, key=lambda e: e["occurredAt"])
-
-    def has(self, order_id: str, event_type: str) -> bool:
-        return any(e["type"] == event_type for e in self.events(order_id))

@@ -22,7 +22,7 @@ def health_router(prefix: str, checks: Mapping[str, Check]) -> APIRouter:
     router = APIRouter(prefix=f"{prefix}/health", tags=["health"])
 
     @router.get("/live", summary="Liveness probe")
-    def live() -> dict[str, str]:
+    async def live() -> dict[str, str]:  # async: never waits for a busy threadpool
         return {"status": "ok"}
 
     @router.get("/ready", summary="Readiness probe: checks the app's own dependencies")

@@ -5,16 +5,23 @@ the trace and span ids let a log line be found from a trace and back.
 """
 
 import logging
+import os
 import sys
+from typing import Literal
 
 from opentelemetry import trace
-from pydantic import Field
+from pydantic import field_validator
 from pydantic_settings import BaseSettings
 from pythonjsonlogger.json import JsonFormatter
 
 
 class LoggingSettings(BaseSettings):
-    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
 
 class _TraceContextFilter(logging.Filter):
@@ -28,8 +35,16 @@ class _TraceContextFilter(logging.Filter):
 
 
 def configure_logging(service: str) -> None:
-    """Send all logs (ours, uvicorn's, the SDKs') as JSON lines to stdout; safe to call twice."""
+    """Send all logs (ours, uvicorn's, the SDKs') as JSON lines to stdout; safe to call twice.
+
+    Under the Functions host (`FUNCTIONS_WORKER_RUNTIME` is set) the Python worker already
+    forwards every log record to the host, which writes them out: a stdout handler of our own
+    would print each line twice, so only the level is set there."""
     root = logging.getLogger()
+    if os.getenv("FUNCTIONS_WORKER_RUNTIME"):
+        root.setLevel(LoggingSettings().log_level)
+        logging.getLogger("azure").setLevel(logging.WARNING)
+        return
     if any(getattr(h, "_tinyshop", False) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stdout)

@@ -4,9 +4,9 @@
 The event is validated first: a body that is not a version-1 `OrderPlaced` can never succeed,
 so it raises `PoisonMessage` (dead-letter it with the reason) instead of being retried. Then
 three documents are written with deterministic ids — `OrderPlaced`, the simulated confirmation
-e-mail `ConfirmationEmailSent`, `OrderConfirmed` — each at most once, so a redelivered message
-changes nothing and the e-mail is not "sent" twice. Cosmos outages raise
-`EventStoreUnavailable`: the message is retried later.
+e-mail `ConfirmationEmailSent` (claimed before it is "sent"), `OrderConfirmed` — each at most
+once, so a redelivered message changes nothing and the e-mail is not sent twice. Cosmos outages
+raise `EventStoreUnavailable`: the message is retried later.
 """
 
 import json
@@ -63,16 +63,19 @@ def handle(subject: str | None, body: bytes | str, store: CosmosEventStore) -> N
             "itemCount": sum(i.quantity for i in event.items),
         },
     )
-    if not store.has(order_id, CONFIRMATION_EMAIL_SENT):
+    # Claim the e-mail first: the document's deterministic id makes this create succeed once,
+    # so parallel or repeated deliveries cannot send a second e-mail (at most once; a real mail
+    # provider call would also pass `{orderId}:ConfirmationEmailSent` as its idempotency key).
+    claimed = store.add(
+        order_id,
+        CONFIRMATION_EMAIL_SENT,
+        datetime.now(UTC),
+        {"to": event.user_id, "subject": f"Your TinyShop order {order_id[:8]}"},
+    )
+    if claimed:
         # The simulated e-mail: a structured log line stands in for the mail provider call.
         _log.info(
             "confirmation e-mail sent",
             extra={"order_id": order_id, "user_id": event.user_id, "total": str(event.total)},
-        )
-        store.add(
-            order_id,
-            CONFIRMATION_EMAIL_SENT,
-            datetime.now(UTC),
-            {"to": event.user_id, "subject": f"Your TinyShop order {order_id[:8]}"},
         )
     store.add(order_id, ORDER_CONFIRMED, datetime.now(UTC), {})

@@ -12,6 +12,9 @@ import logging
 import signal
 import threading
 
+import psycopg
+from psycopg_pool import PoolTimeout
+
 from functions.shared.event_store import CosmosEventStore, CosmosSettings
 from functions.shared.eventbus.factory import local_queue
 from functions.shared.eventbus.local_queue import LocalQueue, LockLost, ReceivedMessage
@@ -58,6 +61,7 @@ def run(
         except Exception as exc:  # the bus database is down: wait and try again
             _log.warning("local queue unavailable: %s", exc)
             stop.wait(pause)
+            pause = min(pause * 2, MAX_RETRY_PAUSE)
             continue
         outcomes = []
         for message in messages:
@@ -65,10 +69,15 @@ def run(
                 outcomes.append(process(queue, message, store))
             except LockLost:
                 _log.warning("lock lost on %s; another consumer has it", message.message_id)
+            except (psycopg.Error, PoolTimeout) as exc:
+                # Settling failed (the bus database blipped): the message comes back when its
+                # lock expires, and the handler's writes are idempotent.
+                _log.warning("could not settle %s: %s", message.message_id, exc)
+                outcomes.append("abandoned")
             if outcomes and outcomes[-1] == "abandoned":
                 # A dependency is failing: release the rest of the batch and back off.
                 for rest in messages[messages.index(message) + 1 :]:
-                    with contextlib.suppress(LockLost):
+                    with contextlib.suppress(LockLost, psycopg.Error, PoolTimeout):
                         queue.abandon(rest)
                 break
         if "abandoned" in outcomes:

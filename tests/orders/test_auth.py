@@ -1,5 +1,6 @@
 """Every orders route runs as the bearer token's subject; bad tokens never get in."""
 
+import socket
 import time
 import uuid
 
@@ -153,3 +154,26 @@ def test_an_unknown_kid_is_refused(orders_url: str, issuer: Issuer):
         headers={"kid": "never-published"},
     )
     assert_unauthorized(call(orders_url, token), "unknown key")
+
+
+def test_an_unreachable_issuer_is_a_503_and_does_not_queue_every_request(
+    orders_db: str, catalog_url: str, issuer: Issuer
+):
+    from functions.orders.api import create_app
+
+    with socket.socket() as blackhole:  # accepts connections, never answers
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(64)
+        silent_issuer = f"http://127.0.0.1:{blackhole.getsockname()[1]}/tenant/v2.0"
+        settings = orders_settings(orders_db, catalog_url, silent_issuer)
+        with serve(create_app(settings)) as url:
+            first = call(url, issuer.token("alice"))
+            started = time.monotonic()
+            second = call(url, issuer.token("alice"))
+            waited = time.monotonic() - started
+            live = httpx.get(f"{url}/orders/health/live")
+
+    assert first.status_code == second.status_code == 503
+    assert first.headers["retry-after"] == "5"
+    assert waited < 1  # answered from the failure just seen, not after another 5 s timeout
+    assert live.status_code == 200

@@ -3,6 +3,7 @@
 import json
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -138,3 +139,20 @@ def test_cosmos_unreachable_is_a_transient_error(cosmos: LocalCosmos):
     )
     with pytest.raises(EventStoreUnavailable):
         handle("OrderPlaced", body(order_placed()), nowhere)
+
+
+def test_the_same_event_handled_in_parallel_sends_one_email(
+    store: CosmosEventStore, caplog: pytest.LogCaptureFixture
+):
+    """Two consumers holding the same message (a lock that expired mid-processing)."""
+    event = order_placed()
+    with caplog.at_level(logging.INFO, logger="tinyshop.worker"), ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: handle("OrderPlaced", body(event), store), range(4)))
+
+    emails = [r for r in caplog.records if r.getMessage() == "confirmation e-mail sent"]
+    assert len(emails) == 1
+    assert [e["type"] for e in store.events(event["orderId"])] == [
+        "OrderPlaced",
+        "ConfirmationEmailSent",
+        "OrderConfirmed",
+    ]
