@@ -15,7 +15,7 @@ provider schema JSON (the output of ``terraform providers schema -json``):
 * references such as ``azurerm_x.name.attr`` point at an attribute or block of
   that type.
 
-azurerm and azuread come from ``shared/terraform-provider-schemas``. The
+azurerm and azuread come from ``schemas/terraform`` (vendored, trimmed; see schemas/README.md). The
 Cloudflare (v5) and random providers have no schema file here, so small
 hand-written schemas cover exactly the types this repo may use; they follow the
 provider sources/docs named next to them.
@@ -37,7 +37,7 @@ import hcl2
 from hcl2.utils import SerializationOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_DIR = REPO_ROOT.parent / "shared" / "terraform-provider-schemas"
+SCHEMA_DIR = REPO_ROOT / "schemas" / "terraform"
 SCHEMA_FILES = {"azurerm": "azurerm-4.79.0.json", "azuread": "azuread-3.7.0.json"}
 
 # Meta-arguments Terraform accepts in every resource / data block.
