@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint bench token screenshots clean
+.PHONY: help dev test lint bench token screenshots lock clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -14,14 +14,13 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==26.3
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt requirements-oidc.txt \
-		requirements-cosmos.txt ui/requirements.txt | $(PY)
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+# Installs come only from the hash locks that `make lock` generates from pyproject.toml.
+$(VENV)/.dev-installed: requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
-$(VENV)/.test-installed: $(VENV)/.dev-installed requirements-test.txt requirements-infra.txt \
-		requirements-ui.txt
-	$(PY) -m pip install --quiet -r requirements-test.txt
+$(VENV)/.test-installed: $(VENV)/.dev-installed requirements-test.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-test.txt
 	touch $@
 
 dev: $(VENV)/.dev-installed ## Run the whole shop locally (Ctrl-C stops it)
@@ -45,6 +44,9 @@ token: $(VENV)/.dev-installed ## Print an access token for a local user: make to
 
 bench: $(VENV)/.test-installed ## Benchmarks (not tests): throughput and latency against real servers
 	$(PY) -m bench
+
+lock: $(VENV)/.test-installed ## Re-resolve uv.lock and regenerate every requirements lock from pyproject.toml
+	$(PY) -m tools.locks
 
 clean: ## Remove the virtualenv and local state (embedded Postgres data)
 	rm -rf $(VENV) .dev .pytest_cache .ruff_cache

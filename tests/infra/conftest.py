@@ -70,6 +70,7 @@ def checkov_bin() -> Path:
             "install",
             "--quiet",
             "--disable-pip-version-check",
+            "--require-hashes",
             "-r",
             str(CHECKOV_REQUIREMENTS),
         ],

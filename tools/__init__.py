@@ -1,0 +1,1 @@
+"""Repository tooling: lock files (and other generators run by `make`)."""
