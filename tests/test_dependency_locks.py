@@ -33,7 +33,8 @@ def test_every_lock_pins_every_package_with_a_hash() -> None:
         ]
         assert requirements, path
         for line in requirements:
-            assert "==" in line and line.rstrip().endswith("\\"), f"{path}: {line}"
+            assert "==" in line, f"{path}: {line}"
+            assert line.rstrip().endswith("\\"), f"{path}: {line} has no hash"
 
 
 def test_a_changed_pin_in_pyproject_makes_the_locks_stale(repo_copy: Path) -> None:

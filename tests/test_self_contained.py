@@ -71,7 +71,5 @@ def test_the_check_catches_a_sibling_path_a_design_citation_and_a_climb(tmp_path
     }
     for name, text in cases.items():
         (tmp_path / name).write_text(text)
-    flagged = {
-        name for name in cases if outside_references(tmp_path / name, tmp_path)
-    }
+    flagged = {name for name in cases if outside_references(tmp_path / name, tmp_path)}
     assert flagged == {"notes.md", "pkg/cite.py", "pkg/climb.py", "pkg/sibling.py"}
