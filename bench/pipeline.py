@@ -16,9 +16,8 @@ from functions.orders.settings import OrdersSettings
 from functions.shared import migrations
 from functions.shared.db import Database
 from functions.shared.event_store import CosmosEventStore, CosmosSettings
-from functions.shared.eventbus import OutgoingMessage
 from functions.shared.eventbus.local_queue import MIGRATIONS, LocalQueue, LocalQueuePublisher
-from functions.shared.events import OrderPlaced, OrderPlacedItem
+from functions.shared.events import OrderPlaced, OrderPlacedItem, OutgoingMessage
 from functions.worker import local_consumer
 from functions.worker.settings import WorkerSettings
 

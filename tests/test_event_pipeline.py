@@ -19,8 +19,8 @@ import pytest
 from dev import local_cosmos
 from dev.local_cosmos import LocalCosmos
 from functions.shared.event_store import CosmosEventStore
-from functions.shared.eventbus import OutgoingMessage
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
+from functions.shared.events import OutgoingMessage
 from functions.worker import local_consumer
 from functions.worker.settings import WorkerSettings
 from tests.conftest import cosmos_settings, orders_settings

@@ -19,7 +19,8 @@ import azure.functions as func
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from functions.shared.event_store import CosmosEventStore, CosmosSettings, EventStoreUnavailable
-from functions.worker.handler import PoisonMessage, handle
+from functions.shared.events import PoisonMessage
+from functions.worker.handler import handle
 
 bp = func.Blueprint()
 _log = logging.getLogger("tinyshop.worker")

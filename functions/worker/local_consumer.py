@@ -19,8 +19,9 @@ from functions.shared.event_store import CosmosEventStore, CosmosSettings
 from functions.shared.eventbus.factory import local_queue
 from functions.shared.eventbus.local_queue import LocalQueue, LockLost, ReceivedMessage
 from functions.shared.eventbus.settings import EventBusSettings
+from functions.shared.events import PoisonMessage
 from functions.shared.logs import configure_logging
-from functions.worker.handler import PoisonMessage, handle
+from functions.worker.handler import handle
 from functions.worker.settings import WorkerSettings
 
 _log = logging.getLogger("tinyshop.worker")

@@ -10,7 +10,8 @@ import pytest
 
 from dev.local_cosmos import LocalCosmos
 from functions.shared.event_store import CosmosEventStore, EventStoreUnavailable
-from functions.worker.handler import PoisonMessage, handle
+from functions.shared.events import PoisonMessage
+from functions.worker.handler import handle
 from tests.conftest import cosmos_settings
 
 
