@@ -25,13 +25,13 @@ from functions.orders.models import (
 from functions.orders.settings import OrdersSettings
 from functions.orders.timeline import TimelineReader
 from functions.shared.db import Database
-from functions.shared.event_store import CosmosEventStore, CosmosSettings
 from functions.shared.eventbus import EventPublisher
 from functions.shared.eventbus.factory import publisher as configured_publisher
 from functions.shared.identifiers import PRODUCT_ID_PATTERN
 from functions.shared.logs import configure_logging
 from functions.shared.problems import Problem
 from functions.shared.service_app import service_app
+from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore
 
 MAX_PAGE_SIZE = 50
 _log = logging.getLogger("tinyshop.orders")
@@ -182,7 +182,7 @@ def orders_router(
 def create_app(
     settings: OrdersSettings | None = None,
     publisher: EventPublisher | None = None,
-    events: CosmosEventStore | None = None,
+    events: CosmosTimelineStore | None = None,
 ) -> FastAPI:
     """Build the orders app; pools and clients open on first use, not here. The publisher and
     event store come from the environment (`EVENT_BUS`, `COSMOS_*`) unless given."""
@@ -196,7 +196,7 @@ def create_app(
     if events is None:
         cosmos = CosmosSettings()
         if cosmos.endpoint:  # reads only: fail fast, the page does not wait for retries
-            events = CosmosEventStore(
+            events = CosmosTimelineStore(
                 cosmos.model_copy(update={"timeout": settings.timeline_timeout, "retry_total": 0})
             )
     timelines = TimelineReader(events, settings.timeline_timeout)

@@ -18,19 +18,23 @@ import logging
 import azure.functions as func
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
-from functions.shared.event_store import CosmosEventStore, CosmosSettings, EventStoreUnavailable
 from functions.shared.events import PoisonMessage
+from functions.shared.timeline_store import (
+    CosmosSettings,
+    CosmosTimelineStore,
+    TimelineStoreUnavailable,
+)
 from functions.worker.handler import handle
 
 bp = func.Blueprint()
 _log = logging.getLogger("tinyshop.worker")
-_store: CosmosEventStore | None = None
+_store: CosmosTimelineStore | None = None
 
 
-def _event_store() -> CosmosEventStore:
+def _timeline_store() -> CosmosTimelineStore:
     global _store
     if _store is None:  # created on first message, never at import (every pod imports this)
-        _store = CosmosEventStore(CosmosSettings())
+        _store = CosmosTimelineStore(CosmosSettings())
     return _store
 
 
@@ -38,7 +42,7 @@ def _event_store() -> CosmosEventStore:
 # max delivery count in seconds: retry transient failures here first, well inside the host's
 # lock renewal (maxAutoLockRenewalDuration 5 min) and functionTimeout (5 min).
 _transient_retries = Retrying(
-    retry=retry_if_exception_type(EventStoreUnavailable),
+    retry=retry_if_exception_type(TimelineStoreUnavailable),
     wait=wait_exponential_jitter(initial=1, max=20),
     stop=stop_after_delay(90),
     reraise=True,
@@ -51,7 +55,7 @@ _transient_retries = Retrying(
 )
 def order_placed(message: func.ServiceBusMessage) -> None:
     try:
-        _transient_retries(handle, message.subject, message.get_body(), _event_store())
+        _transient_retries(handle, message.subject, message.get_body(), _timeline_store())
     except PoisonMessage as exc:
         _log.error(
             "poison message %s (delivery %s): %s",

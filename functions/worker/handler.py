@@ -6,21 +6,21 @@ so it raises `PoisonMessage` (dead-letter it with the reason) instead of being r
 three documents are written with deterministic ids — `OrderPlaced`, the simulated confirmation
 e-mail `ConfirmationEmailSent` (claimed before it is "sent"), `OrderConfirmed` — each at most
 once, so a redelivered message changes nothing and the e-mail is not sent twice. Cosmos outages
-raise `EventStoreUnavailable`: the message is retried later.
+raise `TimelineStoreUnavailable`: the message is retried later.
 """
 
 import logging
 from datetime import UTC, datetime
 
-from functions.shared.event_store import CosmosEventStore
 from functions.shared.events import ORDER_PLACED, parse_order_placed
+from functions.shared.timeline_store import TimelineStore
 
 CONFIRMATION_EMAIL_SENT = "ConfirmationEmailSent"
 ORDER_CONFIRMED = "OrderConfirmed"
 _log = logging.getLogger("tinyshop.worker")
 
 
-def handle(subject: str | None, body: bytes | str, store: CosmosEventStore) -> None:
+def handle(subject: str | None, body: bytes | str, store: TimelineStore) -> None:
     event = parse_order_placed(subject, body)
     order_id = str(event.order_id)
     store.add(

@@ -15,19 +15,19 @@ import threading
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from functions.shared.event_store import CosmosEventStore, CosmosSettings
 from functions.shared.eventbus.factory import local_queue
 from functions.shared.eventbus.local_queue import LocalQueue, LockLost, ReceivedMessage
 from functions.shared.eventbus.settings import EventBusSettings
 from functions.shared.events import PoisonMessage
 from functions.shared.logs import configure_logging
+from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore, TimelineStore
 from functions.worker.handler import handle
 from functions.worker.settings import WorkerSettings
 
 _log = logging.getLogger("tinyshop.worker")
 
 
-def process(queue: LocalQueue, message: ReceivedMessage, store: CosmosEventStore) -> str:
+def process(queue: LocalQueue, message: ReceivedMessage, store: TimelineStore) -> str:
     """Handle and settle one message; returns what happened to it."""
     try:
         handle(message.subject, message.body, store)
@@ -51,7 +51,7 @@ MAX_RETRY_PAUSE = 30.0
 
 def run(
     queue: LocalQueue,
-    store: CosmosEventStore,
+    store: TimelineStore,
     settings: WorkerSettings,
     stop: threading.Event,
 ) -> None:
@@ -97,7 +97,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     bus = EventBusSettings()
     queue = local_queue(bus)
-    store = CosmosEventStore(CosmosSettings())
+    store = CosmosTimelineStore(CosmosSettings())
     _log.info("consuming local queue %s", bus.event_bus_queue)
     run(queue, store, WorkerSettings(), stop)
 
