@@ -4,7 +4,8 @@ with one of them.
 
 Settlement mirrors the Functions host's: success completes the message, a poison message is
 dead-lettered at once with its reason, any other failure abandons it (it comes back with its
-delivery count raised, and is dead-lettered after the maximum delivery count).
+delivery count raised, and is dead-lettered after the maximum delivery count) and the consumer
+pauses as retry_policy.py says.
 """
 
 import contextlib
@@ -22,6 +23,7 @@ from functions.shared.events import PoisonMessage
 from functions.shared.logs import configure_logging
 from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore, TimelineStore
 from functions.worker.handler import handle
+from functions.worker.retry_policy import RetryPolicy
 from functions.worker.settings import WorkerSettings
 
 _log = logging.getLogger("tinyshop.worker")
@@ -46,23 +48,21 @@ def process(queue: LocalQueue, message: ReceivedMessage, store: TimelineStore) -
     return "completed"
 
 
-MAX_RETRY_PAUSE = 30.0
-
-
 def run(
     queue: LocalQueue,
     store: TimelineStore,
     settings: WorkerSettings,
     stop: threading.Event,
 ) -> None:
-    pause = settings.retry_pause_seconds
+    policy = RetryPolicy(first_pause=settings.retry_pause_seconds)
+    pause = policy.first_pause
     while not stop.is_set():
         try:
             messages = queue.receive(settings.batch_size)
         except Exception as exc:  # the bus database is down: wait and try again
             _log.warning("local queue unavailable: %s", exc)
             stop.wait(pause)
-            pause = min(pause * 2, MAX_RETRY_PAUSE)
+            pause = policy.next_pause(pause)
             continue
         outcomes = []
         for message in messages:
@@ -83,9 +83,9 @@ def run(
                 break
         if "abandoned" in outcomes:
             stop.wait(pause)
-            pause = min(pause * 2, MAX_RETRY_PAUSE)
+            pause = policy.next_pause(pause)
             continue
-        pause = settings.retry_pause_seconds
+        pause = policy.first_pause
         if not messages:
             stop.wait(settings.idle_seconds)
 
