@@ -7,7 +7,6 @@ turn into a 503 without having written anything.
 
 import threading
 from collections.abc import Collection
-from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx
@@ -19,6 +18,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from functions.orders.domain import CatalogProduct
+
 BATCH_LIMIT = 100  # catalog's maximum `ids=` per request
 _RETRYABLE_STATUS = {502, 503, 504}
 
@@ -29,14 +30,6 @@ class CatalogUnavailable(Exception):
 
 class _RetryableStatus(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class CatalogProduct:
-    id: str
-    name: str
-    price: Decimal
-    currency: str
 
 
 class CatalogClient:

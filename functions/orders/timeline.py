@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from uuid import UUID
 
-from functions.orders.models import Timeline
+from functions.orders.bodies import Timeline
 from functions.shared.timeline_store import TimelineStore
 
 _log = logging.getLogger("tinyshop.orders.timeline")
