@@ -1,8 +1,8 @@
 """orders' client of the catalog API: one batch price lookup, timeouts, bounded retries.
 
 Reads are idempotent, so transport errors and 502/503/504 are retried a few times with jittered
-exponential backoff (tenacity); anything still failing is `CatalogUnavailable`, which callers
-turn into a 503 without having written anything.
+exponential backoff (tenacity); anything still failing is `CatalogUnavailable`. The use cases
+call catalog before they write, so the API's 503 for it (api.py) means nothing was written.
 """
 
 import threading
