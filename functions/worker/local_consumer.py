@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import threading
+from typing import Protocol
 
 import psycopg
 from psycopg_pool import PoolTimeout
@@ -29,7 +30,17 @@ from functions.worker.settings import WorkerSettings
 _log = logging.getLogger("tinyshop.worker")
 
 
-def process(queue: LocalQueue, message: ReceivedMessage, store: TimelineStore) -> str:
+class Settlement(Protocol):
+    """How `process` settles a locked message: the local queue, or a fake in tests/unit."""
+
+    def complete(self, message: ReceivedMessage) -> None: ...
+
+    def abandon(self, message: ReceivedMessage) -> None: ...
+
+    def dead_letter(self, message: ReceivedMessage, reason: str, description: str = "") -> None: ...
+
+
+def process(queue: Settlement, message: ReceivedMessage, store: TimelineStore) -> str:
     """Handle and settle one message; returns what happened to it."""
     try:
         handle(message.subject, message.body, store)
