@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint bench token screenshots lock clean
+.PHONY: help dev test test-unit lint bench token screenshots lock clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ lint: $(VENV)/.test-installed ## ruff lint and format check
 test: lint ## All tests and checks (installs Debian's chromium for the browser journey if missing)
 	bash tests/ui/install_chromium.sh
 	$(PY) -m pytest
+
+test-unit: $(VENV)/.test-installed ## The business rules against in-memory fakes (seconds; no Postgres, no network)
+	$(PY) -m pytest -q tests/unit
 
 screenshots: $(VENV)/.test-installed ## Refresh the README's screenshots (docs/screenshots/)
 	bash tests/ui/install_chromium.sh

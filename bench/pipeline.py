@@ -15,10 +15,9 @@ from functions.orders import relay
 from functions.orders.settings import OrdersSettings
 from functions.shared import migrations
 from functions.shared.db import Database
-from functions.shared.event_store import CosmosEventStore, CosmosSettings
-from functions.shared.eventbus import OutgoingMessage
 from functions.shared.eventbus.local_queue import MIGRATIONS, LocalQueue, LocalQueuePublisher
-from functions.shared.events import OrderPlaced, OrderPlacedItem
+from functions.shared.events import OrderPlaced, OrderPlacedItem, OutgoingMessage
+from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore
 from functions.worker import local_consumer
 from functions.worker.settings import WorkerSettings
 
@@ -41,7 +40,7 @@ def _event() -> OrderPlaced:
     )
 
 
-def _worker_throughput(queue: LocalQueue, store: CosmosEventStore) -> float:
+def _worker_throughput(queue: LocalQueue, store: CosmosTimelineStore) -> float:
     for _ in range(EVENTS):
         e = _event()
         queue.send(OutgoingMessage.for_event(str(e.event_id), "OrderPlaced", e.to_json_dict(), {}))
@@ -58,7 +57,7 @@ def _worker_throughput(queue: LocalQueue, store: CosmosEventStore) -> float:
     return EVENTS / elapsed
 
 
-def _raw_cosmos_throughput(store: CosmosEventStore) -> float:
+def _raw_cosmos_throughput(store: CosmosTimelineStore) -> float:
     """The same three documents per event, upserted straight through azure-cosmos."""
     container = store.container
     began = time.perf_counter()
@@ -112,7 +111,7 @@ def run() -> None:
     ):
         migrations.upgrade(bus_db, MIGRATIONS)
         migrations.upgrade(orders_db, postgres.REPO / "functions" / "orders" / "migrations")
-        store = CosmosEventStore(
+        store = CosmosTimelineStore(
             CosmosSettings(endpoint=cosmos.endpoint, key=cosmos.key, create_if_missing=True)
         )
         worker = _worker_throughput(LocalQueue(bus_db, queue="bench-worker"), store)

@@ -18,8 +18,8 @@ from functions.catalog.seed import seed
 from functions.catalog.settings import CatalogSettings
 from functions.orders.settings import OrdersSettings
 from functions.shared import migrations
-from functions.shared.event_store import CosmosSettings
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
+from functions.shared.timeline_store import CosmosSettings
 from tests.support.issuer import Issuer, running_issuer
 from tests.support.servers import serve
 

@@ -18,9 +18,9 @@ import pytest
 
 from dev import local_cosmos
 from dev.local_cosmos import LocalCosmos
-from functions.shared.event_store import CosmosEventStore
-from functions.shared.eventbus import OutgoingMessage
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
+from functions.shared.events import OutgoingMessage
+from functions.shared.timeline_store import CosmosTimelineStore
 from functions.worker import local_consumer
 from functions.worker.settings import WorkerSettings
 from tests.conftest import cosmos_settings, orders_settings
@@ -59,7 +59,7 @@ class Pipeline:
 
 
 @contextmanager
-def consumers(queue: LocalQueue, store: CosmosEventStore, count: int = 1) -> Iterator[None]:
+def consumers(queue: LocalQueue, store: CosmosTimelineStore, count: int = 1) -> Iterator[None]:
     stop = threading.Event()
     settings = WorkerSettings(idle_seconds=0.05, retry_pause_seconds=0.2, batch_size=5)
     threads = [
@@ -97,9 +97,9 @@ def pipeline(
     app = create_app(
         orders_settings(orders_db, catalog_url, issuer.url),
         publisher=LocalQueuePublisher(queue),
-        events=CosmosEventStore(cosmos_settings(cosmos, retry_total=0)),
+        events=CosmosTimelineStore(cosmos_settings(cosmos, retry_total=0)),
     )
-    worker_store = CosmosEventStore(cosmos_settings(cosmos, retry_total=0, timeout=1))
+    worker_store = CosmosTimelineStore(cosmos_settings(cosmos, retry_total=0, timeout=1))
     headers = {"Authorization": f"Bearer {issuer.token(f'shopper-{uuid.uuid4().hex[:8]}')}"}
     with (
         serve(app) as url,

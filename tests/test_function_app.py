@@ -8,8 +8,8 @@ import pytest
 
 from functions.catalog.settings import CatalogSettings
 from functions.orders.settings import OrdersSettings
-from functions.shared.event_store import CosmosSettings
 from functions.shared.eventbus.settings import EventBusSettings
+from functions.shared.timeline_store import CosmosSettings
 from functions.worker.settings import WorkerSettings
 from tests.conftest import REPO
 

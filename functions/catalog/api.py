@@ -1,4 +1,6 @@
-"""The catalog HTTP API (FastAPI), served by uvicorn locally and by the Functions host in AKS."""
+"""The catalog HTTP API (FastAPI), served by uvicorn locally and by the Functions host in AKS.
+
+Dependencies are built in `create_app` and reached through dependencies.py, as in orders."""
 
 import hashlib
 import re
@@ -6,30 +8,21 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel
 
-from functions.catalog import products
-from functions.catalog.products import Product
+from functions.catalog import repository
+from functions.catalog.bodies import Product, ProductPage
+from functions.catalog.dependencies import CatalogDependencies, DatabaseDep, SettingsDep
 from functions.catalog.settings import CatalogSettings
 from functions.shared.db import Database
 from functions.shared.identifiers import PRODUCT_ID_PATTERN, ProductId
 from functions.shared.logs import configure_logging
-from functions.shared.problems import Problem
+from functions.shared.problems import Problem, invalid_field
 from functions.shared.service_app import service_app
 
 MAX_PAGE_SIZE = 100
 MAX_BATCH_IDS = 100
 _PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
-
-
-class ProductPage(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    items: list[Product]
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` to get the next page; null on the last page."
-    )
 
 
 def _etag(body: bytes) -> str:
@@ -61,68 +54,65 @@ def _cacheable(request: Request, model: BaseModel, max_age: int) -> Response:
 def _parse_ids(raw: str) -> list[str]:
     ids = list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
     if not ids:
-        raise _invalid("ids", "must list at least one product id")
+        raise invalid_field("ids", "must list at least one product id")
     if len(ids) > MAX_BATCH_IDS:
-        raise _invalid("ids", f"must list at most {MAX_BATCH_IDS} product ids")
+        raise invalid_field("ids", f"must list at most {MAX_BATCH_IDS} product ids")
     bad = [i for i in ids if not _PRODUCT_ID.match(i)]
     if bad:
-        raise _invalid("ids", f"malformed product id(s): {', '.join(bad[:5])}")
+        raise invalid_field("ids", f"malformed product id(s): {', '.join(bad[:5])}")
     return ids
 
 
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(
-        422,
-        f"Invalid value for: {field}.",
-        title="Invalid request",
-        errors=[{"field": field, "message": message}],
-    )
+router = APIRouter(tags=["products"])
 
 
-def products_router(db: Database, settings: CatalogSettings) -> APIRouter:
-    router = APIRouter(tags=["products"])
-
-    @router.get(
-        "/products",
-        response_model=ProductPage,
-        summary="List products (keyset-paginated) or look up a batch with `ids=`",
-    )
-    def list_products(
-        request: Request,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
-        cursor: Annotated[str | None, Query(pattern=PRODUCT_ID_PATTERN)] = None,
-        ids: Annotated[
-            str | None,
-            Query(description=f"Comma-separated product ids (at most {MAX_BATCH_IDS})."),
-        ] = None,
-    ) -> Response:
-        if ids is not None:
-            if cursor is not None:
-                raise _invalid("cursor", "cannot be combined with ids")
-            with db.connection() as conn:
-                page = ProductPage(items=products.get_many(conn, _parse_ids(ids)), next_cursor=None)
-            return _cacheable(request, page, settings.cache_max_age)
+@router.get(
+    "/products",
+    response_model=ProductPage,
+    summary="List products (keyset-paginated) or look up a batch with `ids=`",
+)
+def list_products(
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+    cursor: Annotated[str | None, Query(pattern=PRODUCT_ID_PATTERN)] = None,
+    ids: Annotated[
+        str | None,
+        Query(description=f"Comma-separated product ids (at most {MAX_BATCH_IDS})."),
+    ] = None,
+) -> Response:
+    if ids is not None:
+        if cursor is not None:
+            raise invalid_field("cursor", "cannot be combined with ids")
         with db.connection() as conn:
-            rows = products.list_page(conn, limit + 1, cursor)
-        page = ProductPage(
-            items=rows[:limit], next_cursor=rows[limit - 1].id if len(rows) > limit else None
-        )
+            page = ProductPage(items=repository.get_many(conn, _parse_ids(ids)), next_cursor=None)
         return _cacheable(request, page, settings.cache_max_age)
-
-    @router.get(
-        "/products/{product_id}",
-        response_model=Product,
-        summary="One product",
-        responses={404: {"description": "Unknown product (problem+json)"}},
+    with db.connection() as conn:
+        rows = repository.list_page(conn, limit + 1, cursor)
+    page = ProductPage(
+        items=rows[:limit], next_cursor=rows[limit - 1].id if len(rows) > limit else None
     )
-    def get_product(request: Request, product_id: Annotated[ProductId, Path()]) -> Response:
-        with db.connection() as conn:
-            product = products.get_one(conn, product_id)
-        if product is None:
-            raise Problem(404, f"No product with id '{product_id}'.", title="Product not found")
-        return _cacheable(request, product, settings.cache_max_age)
+    return _cacheable(request, page, settings.cache_max_age)
 
-    return router
+
+@router.get(
+    "/products/{product_id}",
+    response_model=Product,
+    summary="One product",
+    responses={404: {"description": "Unknown product (problem+json)"}},
+)
+def get_product(
+    request: Request,
+    product_id: Annotated[ProductId, Path()],
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> Response:
+    with db.connection() as conn:
+        product = repository.get_one(conn, product_id)
+    if product is None:
+        raise Problem(404, f"No product with id '{product_id}'.", title="Product not found")
+    return _cacheable(request, product, settings.cache_max_age)
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
@@ -136,12 +126,11 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         yield
         db.close()
 
-    app = service_app(
+    return service_app(
         "catalog",
         "Anonymous, cacheable product reads.",
         lifespan,
         checks={"database": db.ping},
-        routers=[products_router(db, settings)],
+        routers=[router],
+        dependencies=CatalogDependencies(settings=settings, db=db),
     )
-    app.state.db = db
-    return app

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import psycopg
 
-from functions.catalog import products
-from functions.catalog.products import Product
+from functions.catalog import repository
+from functions.catalog.bodies import Product
 
 SEED_FILE = Path(__file__).with_name("seed_products.json")
 
@@ -18,4 +18,4 @@ def seed_products() -> list[Product]:
 def seed(database_url: str) -> int:
     """Insert the seed products that are missing; returns how many were inserted."""
     with psycopg.connect(database_url) as conn, conn.transaction():
-        return products.insert_missing(conn, seed_products())
+        return repository.insert_missing(conn, seed_products())

@@ -1,41 +1,98 @@
-"""The orders HTTP API (FastAPI): carts, checkout and order history, all behind bearer tokens."""
+"""The orders HTTP API (FastAPI): carts, checkout and order history, all behind bearer tokens.
+
+The routes call the use cases (cart.py, checkout.py, history.py) and turn their domain objects
+into bodies (bodies.py); `problem_for` is the one place where domain errors become problem+json
+statuses. Dependencies are built in `create_app` and reached through dependencies.py.
+"""
 
 import base64
 import json
 import logging
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 
-from functions.orders import cart, relay, store
-from functions.orders.auth import TokenValidator, User
-from functions.orders.catalog_client import CatalogClient
-from functions.orders.checkout import checkout, load_order
-from functions.orders.models import (
-    CartView,
-    OrderPage,
-    OrderSummary,
-    OrderView,
-    SetCartItem,
+from functions.orders import cart, domain, history, relay
+from functions.orders.auth import TokenValidator
+from functions.orders.bodies import CartView, OrderPage, OrderSummary, OrderView, SetCartItem
+from functions.orders.catalog_client import CatalogClient, CatalogUnavailable
+from functions.orders.checkout import checkout
+from functions.orders.dependencies import (
+    AfterCommitDep,
+    CatalogDep,
+    CurrentUser,
+    DatabaseDep,
+    OrdersDependencies,
+    SettingsDep,
+    TimelinesDep,
 )
 from functions.orders.settings import OrdersSettings
 from functions.orders.timeline import TimelineReader
 from functions.shared.db import Database
-from functions.shared.event_store import CosmosEventStore, CosmosSettings
 from functions.shared.eventbus import EventPublisher
 from functions.shared.eventbus.factory import publisher as configured_publisher
 from functions.shared.identifiers import PRODUCT_ID_PATTERN
 from functions.shared.logs import configure_logging
-from functions.shared.problems import Problem
+from functions.shared.problems import Problem, invalid_field
 from functions.shared.service_app import service_app
+from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore, TimelineStore
 
 MAX_PAGE_SIZE = 50
 _log = logging.getLogger("tinyshop.orders")
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, like Stripe's keys
+
+
+def problem_for(error: Exception) -> Problem:
+    """The problem+json answer to each domain error (and to a catalog outage)."""
+    match error:
+        case CatalogUnavailable():
+            return Problem(
+                503,
+                "Product prices cannot be read right now. Nothing was changed; retry shortly.",
+                title="Catalog unavailable",
+                type_="urn:tinyshop:catalog-unavailable",
+                headers={"Retry-After": "5"},
+            )
+        case domain.UnknownProduct():
+            return Problem(
+                422,
+                str(error),
+                title="Unknown product",
+                type_="urn:tinyshop:unknown-product",
+                errors=[{"field": "productId", "message": "unknown product"}],
+            )
+        case domain.ProductsNoLongerSold(product_ids=product_ids):
+            return Problem(
+                422,
+                str(error),
+                title="Unknown product",
+                type_="urn:tinyshop:unknown-product",
+                productIds=product_ids,
+            )
+        case domain.MixedCurrencies():
+            return Problem(
+                422, str(error), title="Mixed currencies", type_="urn:tinyshop:mixed-currency"
+            )
+        case domain.IdempotencyKeyReused():
+            return Problem(
+                422,
+                str(error),
+                title="Idempotency-Key reused",
+                type_="urn:tinyshop:idempotency-key-reused",
+            )
+        case domain.CartFull():
+            return Problem(409, str(error), title="Cart is full", type_="urn:tinyshop:cart-full")
+        case domain.EmptyCart():
+            return Problem(409, str(error), title="Empty cart", type_="urn:tinyshop:empty-cart")
+        case domain.CartKeptChanging():
+            return Problem(409, str(error), title="Cart changed", type_="urn:tinyshop:cart-changed")
+        case domain.OrderNotFound():
+            return Problem(404, str(error), title="Order not found")
+    raise error  # an error without a mapping is a bug: the 500 handler answers it
 
 
 def _no_store(
@@ -59,154 +116,152 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         created_at, order_id = json.loads(raw)
         return datetime.fromisoformat(created_at), UUID(order_id)
     except (ValueError, TypeError) as exc:
-        raise Problem(
-            422,
-            "Invalid value for: cursor.",
-            title="Invalid request",
-            errors=[{"field": "cursor", "message": "not a cursor this API returned"}],
-        ) from exc
+        raise invalid_field("cursor", "not a cursor this API returned") from exc
 
 
-def orders_router(
-    db: Database,
-    catalog: CatalogClient,
-    settings: OrdersSettings,
-    after_commit: relay.PublishAfterCommit,
-    timelines: TimelineReader,
-) -> APIRouter:
-    router = APIRouter()
+router = APIRouter()
 
-    @router.get(
-        "/cart", response_model=CartView, tags=["cart"], summary="The caller's cart, priced now"
+
+@router.get(
+    "/cart", response_model=CartView, tags=["cart"], summary="The caller's cart, priced now"
+)
+def get_cart(user: CurrentUser, db: DatabaseDep, catalog: CatalogDep) -> JSONResponse:
+    return _no_store(CartView.of(cart.view(db, catalog, user.user_id)))
+
+
+@router.post(
+    "/cart/items",
+    response_model=CartView,
+    tags=["cart"],
+    summary="Set a product's quantity (0 removes it)",
+)
+def set_cart_item(
+    user: CurrentUser,
+    body: SetCartItem,
+    db: DatabaseDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    cart.set_item(
+        db, catalog, user.user_id, body.product_id, body.quantity, settings.max_cart_items
     )
-    def get_cart(user: User) -> JSONResponse:
-        return _no_store(cart.view(db, catalog, user.user_id))
+    return _no_store(CartView.of(cart.view(db, catalog, user.user_id)))
 
-    @router.post(
-        "/cart/items",
-        response_model=CartView,
-        tags=["cart"],
-        summary="Set a product's quantity (0 removes it)",
-    )
-    def set_cart_item(user: User, body: SetCartItem) -> JSONResponse:
-        cart.set_item(
-            db, catalog, user.user_id, body.product_id, body.quantity, settings.max_cart_items
-        )
-        return _no_store(cart.view(db, catalog, user.user_id))
 
-    @router.delete(
-        "/cart/items/{product_id}", status_code=204, tags=["cart"], summary="Remove a product"
-    )
-    def delete_cart_item(
-        user: User, product_id: Annotated[str, Path(pattern=PRODUCT_ID_PATTERN)]
-    ) -> Response:
-        cart.remove_item(db, user.user_id, product_id)
-        return Response(status_code=204, headers={"Cache-Control": "no-store"})
+@router.delete(
+    "/cart/items/{product_id}", status_code=204, tags=["cart"], summary="Remove a product"
+)
+def delete_cart_item(
+    user: CurrentUser,
+    product_id: Annotated[str, Path(pattern=PRODUCT_ID_PATTERN)],
+    db: DatabaseDep,
+) -> Response:
+    cart.remove_item(db, user.user_id, product_id)
+    return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
-    @router.post(
-        "/checkout",
-        status_code=201,
-        response_model=OrderView,
-        tags=["orders"],
-        summary="Place an order from the cart",
-        responses={
-            409: {"description": "Empty cart, or it changed during checkout"},
-            422: {"description": "A product is no longer sold, or the key was reused"},
-            503: {"description": "catalog unavailable; nothing was written"},
-        },
-    )
-    def place_order(
-        user: User,
-        idempotency_key: Annotated[
-            str | None,
-            Header(
-                alias="Idempotency-Key",
-                pattern=IDEMPOTENCY_KEY_PATTERN,
-                description="Retries with the same key return the same order.",
-            ),
-        ] = None,
-    ) -> JSONResponse:
-        order, replayed = checkout(db, catalog, user.user_id, idempotency_key)
-        headers = {"Location": f"/orders/{order.id}"}
-        if replayed:
-            headers["Idempotent-Replayed"] = "true"
-        else:
-            after_commit.submit(order.id)  # off the request path; the sweep is the safety net
-        return _no_store(order, 201, **headers)
 
-    @router.get(
-        "/orders",
-        response_model=OrderPage,
-        tags=["orders"],
-        summary="The caller's orders, newest first",
-    )
-    def list_orders(
-        user: User,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> JSONResponse:
-        before = _decode_cursor(cursor) if cursor else None
-        with db.connection() as conn:
-            rows = store.list_orders(conn, user.user_id, limit + 1, before)
-        summaries = [
-            OrderSummary(
-                id=r.id,
-                status=r.status,
-                currency=r.currency,
-                total=r.total,
-                created_at=r.created_at,
-                item_count=r.item_count,
-            )
-            for r in rows[:limit]
-        ]
-        next_cursor = _encode_cursor(summaries[-1]) if len(rows) > limit else None
-        return _no_store(OrderPage(items=summaries, next_cursor=next_cursor))
+@router.post(
+    "/checkout",
+    status_code=201,
+    response_model=OrderView,
+    tags=["orders"],
+    summary="Place an order from the cart",
+    responses={
+        409: {"description": "Empty cart, or it changed during checkout"},
+        422: {"description": "A product is no longer sold, or the key was reused"},
+        503: {"description": "catalog unavailable; nothing was written"},
+    },
+)
+def place_order(
+    user: CurrentUser,
+    db: DatabaseDep,
+    catalog: CatalogDep,
+    after_commit: AfterCommitDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="Retries with the same key return the same order.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    (order, items), replayed = checkout(db, catalog, user.user_id, idempotency_key)
+    headers = {"Location": f"/orders/{order.id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    else:
+        after_commit.submit(order.id)  # off the request path; the sweep is the safety net
+    return _no_store(OrderView.of(order, items), 201, **headers)
 
-    @router.get(
-        "/orders/{order_id}",
-        response_model=OrderView,
-        tags=["orders"],
-        summary="One of the caller's orders, with its timeline",
-        responses={404: {"description": "No such order for this user"}},
-    )
-    def get_order(user: User, order_id: UUID) -> JSONResponse:
-        with db.connection() as conn:
-            order = load_order(conn, user.user_id, order_id)
-        if order is None:
-            raise Problem(404, f"You have no order {order_id}.", title="Order not found")
-        return _no_store(order.model_copy(update={"timeline": timelines.read(order_id)}))
 
-    return router
+@router.get(
+    "/orders",
+    response_model=OrderPage,
+    tags=["orders"],
+    summary="The caller's orders, newest first",
+)
+def list_orders(
+    user: CurrentUser,
+    db: DatabaseDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> JSONResponse:
+    before = _decode_cursor(cursor) if cursor else None
+    orders = history.list_orders(db, user.user_id, limit + 1, before)
+    summaries = [OrderSummary.of(o) for o in orders[:limit]]
+    next_cursor = _encode_cursor(summaries[-1]) if len(orders) > limit else None
+    return _no_store(OrderPage(items=summaries, next_cursor=next_cursor))
+
+
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderView,
+    tags=["orders"],
+    summary="One of the caller's orders, with its timeline",
+    responses={404: {"description": "No such order for this user"}},
+)
+def get_order(
+    user: CurrentUser, order_id: UUID, db: DatabaseDep, timelines: TimelinesDep
+) -> JSONResponse:
+    order, items = history.get_order(db, user.user_id, order_id)
+    return _no_store(OrderView.of(order, items, timelines.read(order_id)))
 
 
 def create_app(
     settings: OrdersSettings | None = None,
     publisher: EventPublisher | None = None,
-    events: CosmosEventStore | None = None,
+    events: TimelineStore | None = None,
 ) -> FastAPI:
     """Build the orders app; pools and clients open on first use, not here. The publisher and
-    event store come from the environment (`EVENT_BUS`, `COSMOS_*`) unless given."""
+    timeline store come from the environment (`EVENT_BUS`, `COSMOS_*`) unless given."""
     settings = settings or OrdersSettings()
     configure_logging("orders")
     db = Database(settings, "orders")
-    catalog = CatalogClient(
-        str(settings.catalog_url), settings.catalog_timeout, settings.catalog_attempts
-    )
     publisher = publisher or configured_publisher()
     if events is None:
         cosmos = CosmosSettings()
         if cosmos.endpoint:  # reads only: fail fast, the page does not wait for retries
-            events = CosmosEventStore(
+            events = CosmosTimelineStore(
                 cosmos.model_copy(update={"timeout": settings.timeline_timeout, "retry_total": 0})
             )
-    timelines = TimelineReader(events, settings.timeline_timeout)
-    after_commit = relay.PublishAfterCommit(db, publisher)
-    sweeper = relay.Sweeper(
-        db,
-        publisher,
-        settings.outbox_sweep_seconds,
-        timedelta(hours=settings.outbox_retention_hours),
+    deps = OrdersDependencies(
+        settings=settings,
+        db=db,
+        catalog=CatalogClient(
+            str(settings.catalog_url), settings.catalog_timeout, settings.catalog_attempts
+        ),
+        publisher=publisher,
+        after_commit=relay.PublishAfterCommit(db, publisher),
+        timelines=TimelineReader(events, settings.timeline_timeout),
+        token_validator=TokenValidator(
+            settings.oidc_issuer,
+            settings.oidc_audience,
+            settings.oidc_required_scope,
+            settings.oidc_jwks_refresh_cooldown,
+        ),
     )
+    sweeper = relay.Sweeper(db, publisher, settings.outbox_sweep_seconds, deps.outbox_retention)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -215,26 +270,18 @@ def create_app(
             sweeper.start()
         yield
         sweeper.stop()
-        after_commit.close()
-        timelines.close()
-        catalog.close()
+        deps.after_commit.close()
+        deps.timelines.close()
+        deps.catalog.close()
         publisher.close()
         db.close()
 
-    app = service_app(
+    return service_app(
         "orders",
         "Carts, checkout and order history of the signed-in shopper.",
         lifespan,
         checks={"database": db.ping},
-        routers=[orders_router(db, catalog, settings, after_commit, timelines)],
+        routers=[router],
+        dependencies=deps,
+        domain_errors={domain.OrdersError: problem_for, CatalogUnavailable: problem_for},
     )
-    app.state.db = db
-    app.state.publisher = publisher
-    app.state.outbox_retention = timedelta(hours=settings.outbox_retention_hours)
-    app.state.token_validator = TokenValidator(
-        settings.oidc_issuer,
-        settings.oidc_audience,
-        settings.oidc_required_scope,
-        settings.oidc_jwks_refresh_cooldown,
-    )
-    return app

@@ -3,24 +3,22 @@
 Tokens are validated like Entra External ID's: RS256 only, signature against the issuer's JWKS
 (found through its OpenID configuration, cached, refetched when a token names an unknown `kid`),
 issuer, audience, expiry and not-before, and the API's delegated scope in `scp`. There is no
-switch to turn any of this off.
+switch to turn any of this off. The FastAPI dependency that applies it to every route is
+`CurrentUser` in dependencies.py.
 """
 
 import threading
 import time
 from dataclasses import dataclass
-from typing import Annotated
 
 import httpx
 import jwt
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from functions.shared.problems import Problem
 
 LEEWAY_SECONDS = 30  # clock skew tolerated on exp/nbf/iat
 DISCOVERY_RETRY_SECONDS = 10  # after a failed discovery, answer 503 at once for this long
-_REALM = 'Bearer realm="tinyshop-orders"'
+REALM = 'Bearer realm="tinyshop-orders"'
 
 
 @dataclass(frozen=True)
@@ -39,8 +37,7 @@ def unauthorized(description: str) -> Problem:
         description,
         title="Unauthorized",
         headers={
-            "WWW-Authenticate": f'{_REALM}, error="invalid_token", '
-            f'error_description="{description}"'
+            "WWW-Authenticate": f'{REALM}, error="invalid_token", error_description="{description}"'
         },
     )
 
@@ -126,38 +123,8 @@ class TokenValidator:
                 f"The token lacks the {self.required_scope} scope.",
                 title="Forbidden",
                 headers={
-                    "WWW-Authenticate": f'{_REALM}, error="insufficient_scope", '
+                    "WWW-Authenticate": f'{REALM}, error="insufficient_scope", '
                     f'scope="{self.required_scope}"'
                 },
             )
         return Principal(user_id=str(claims["sub"]), name=claims.get("name"))
-
-
-_bearer = HTTPBearer(auto_error=False, description="Access token for the orders API scope.")
-
-
-def current_user(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """FastAPI dependency: the authenticated caller, or a 401/403 problem."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Problem(
-            401,
-            "An Authorization: Bearer <access token> header is required.",
-            title="Unauthorized",
-            headers={"WWW-Authenticate": _REALM},
-        )
-    validator: TokenValidator = request.app.state.token_validator
-    try:
-        return validator.validate(credentials.credentials)
-    except OidcUnavailable as exc:
-        raise Problem(
-            503,
-            "Tokens cannot be validated right now: the identity provider is unreachable.",
-            title="Service unavailable",
-            headers={"Retry-After": "5"},
-        ) from exc
-
-
-User = Annotated[Principal, Depends(current_user)]

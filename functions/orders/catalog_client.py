@@ -1,13 +1,12 @@
 """orders' client of the catalog API: one batch price lookup, timeouts, bounded retries.
 
 Reads are idempotent, so transport errors and 502/503/504 are retried a few times with jittered
-exponential backoff (tenacity); anything still failing is `CatalogUnavailable`, which callers
-turn into a 503 without having written anything.
+exponential backoff (tenacity); anything still failing is `CatalogUnavailable`. The use cases
+call catalog before they write, so the API's 503 for it (api.py) means nothing was written.
 """
 
 import threading
 from collections.abc import Collection
-from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx
@@ -19,6 +18,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from functions.orders.domain import CatalogProduct
+
 BATCH_LIMIT = 100  # catalog's maximum `ids=` per request
 _RETRYABLE_STATUS = {502, 503, 504}
 
@@ -29,14 +30,6 @@ class CatalogUnavailable(Exception):
 
 class _RetryableStatus(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class CatalogProduct:
-    id: str
-    name: str
-    price: Decimal
-    currency: str
 
 
 class CatalogClient:

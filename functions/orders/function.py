@@ -9,6 +9,7 @@ import azure.functions as func
 
 from functions.orders import relay
 from functions.orders.api import create_app
+from functions.orders.dependencies import OrdersDependencies
 from functions.shared.asgi_function import LazyApp, asgi_blueprint
 
 ROUTES = {
@@ -26,5 +27,5 @@ bp = asgi_blueprint(app, ROUTES, methods=("GET", "POST", "DELETE"))
 @bp.timer_trigger(arg_name="timer", schedule=OUTBOX_SWEEP_SCHEDULE, use_monitor=False)
 def outbox_sweep(timer: func.TimerRequest) -> None:
     """Publish outbox rows that the post-commit publish missed (bus outage, crash)."""
-    state = app.get().state
-    relay.sweep(state.db, state.publisher, state.outbox_retention)
+    deps: OrdersDependencies = app.get().state.dependencies
+    relay.sweep(deps.db, deps.publisher, deps.outbox_retention)

@@ -20,7 +20,8 @@ from uuid import UUID
 from opentelemetry import context, propagate
 
 from functions.shared.db import Database
-from functions.shared.eventbus import EventPublisher, OutgoingMessage, PublishError
+from functions.shared.eventbus import EventPublisher, PublishError
+from functions.shared.events import OutgoingMessage
 
 _log = logging.getLogger("tinyshop.orders.relay")
 MAX_BACKOFF_SECONDS = 300

@@ -1,7 +1,7 @@
 """orders settings, read from `ORDERS_*` environment variables.
 
 There is deliberately no setting that relaxes token validation: tests and `make dev` use a real
-OIDC server (dev/local_oidc.py) instead of a bypass.
+OIDC server (docs/architecture.md, "Local stand-ins") instead of a bypass.
 """
 
 from pydantic import Field, HttpUrl

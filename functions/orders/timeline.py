@@ -12,14 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from uuid import UUID
 
-from functions.orders.models import Timeline
-from functions.shared.event_store import CosmosEventStore
+from functions.orders.bodies import Timeline
+from functions.shared.timeline_store import TimelineStore
 
 _log = logging.getLogger("tinyshop.orders.timeline")
 
 
 class TimelineReader:
-    def __init__(self, events: CosmosEventStore | None, timeout: float, slots: int = 4) -> None:
+    def __init__(self, events: TimelineStore | None, timeout: float, slots: int = 4) -> None:
         self._events = events
         self._timeout = timeout
         self._slots = threading.BoundedSemaphore(slots)

@@ -1,11 +1,12 @@
 """RFC 9457 problem details: the one error format of every TinyShop API.
 
-Routes raise `Problem`; framework errors (unknown route, validation) and database outages are
-mapped here, so no handler ever builds an error body by hand and no stack trace leaks.
+Routes raise `Problem` (each app's API maps its domain errors to one, in one place); framework
+errors (unknown route, validation) and database outages are mapped here, so no handler ever
+builds an error body by hand and no stack trace leaks. See docs/architecture.md, "HTTP API".
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -42,6 +43,29 @@ class Problem(Exception):
         self.extensions = extensions
 
 
+def invalid_request(errors: list[dict[str, str]]) -> Problem:
+    """The one 422 for values a client sent wrong: `errors` lists `{"field", "message"}`."""
+    fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+    return Problem(422, f"Invalid value for: {fields}.", title="Invalid request", errors=errors)
+
+
+def invalid_field(field: str, message: str) -> Problem:
+    """A 422 for one invalid field the framework's own validation could not catch."""
+    return invalid_request([{"field": field, "message": message}])
+
+
+def _render(problem: Problem, instance: str) -> JSONResponse:
+    return problem_response(
+        problem.status,
+        problem.detail,
+        title=problem.title,
+        type_=problem.type,
+        instance=instance,
+        headers=problem.headers,
+        **problem.extensions,
+    )
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -69,6 +93,9 @@ def problem_response(
     )
 
 
+DomainErrorMapper = Callable[[Exception], "Problem"]
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     """('query', 'limit') -> 'limit'; ('body', 'items', 0, 'quantity') -> 'items[0].quantity'."""
     parts = [p for p in loc if p not in ("query", "path", "body", "header")]
@@ -78,20 +105,24 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return name or "body"
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Route every error of `app` through problem+json."""
+def install_problem_handlers(
+    app: FastAPI, domain_errors: Mapping[type[Exception], DomainErrorMapper] | None = None
+) -> None:
+    """Route every error of `app` through problem+json; `domain_errors` maps the app's own
+    exception types (and their subclasses) to the problem each one is answered with."""
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(
-            exc.status,
-            exc.detail,
-            title=exc.title,
-            type_=exc.type,
-            instance=request.url.path,
-            headers=exc.headers,
-            **exc.extensions,
-        )
+        return _render(exc, request.url.path)
+
+    for error_type, to_problem in (domain_errors or {}).items():
+
+        async def _domain(
+            request: Request, exc: Exception, to_problem: DomainErrorMapper = to_problem
+        ) -> JSONResponse:
+            return _render(to_problem(exc), request.url.path)
+
+        app.add_exception_handler(error_type, _domain)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -99,14 +130,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             {"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
             for e in exc.errors()
         ]
-        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
-        return problem_response(
-            422,
-            f"Invalid value for: {fields}.",
-            title="Invalid request",
-            instance=request.url.path,
-            errors=errors,
-        )
+        return _render(invalid_request(errors), request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

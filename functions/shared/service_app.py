@@ -1,6 +1,8 @@
 """The FastAPI app every TinyShop HTTP service is built on, so they all behave alike: problem+json
-errors, probes and docs under the service's own prefix (no route collides when the Functions
-host runs every app at once), and tracing."""
+errors (with the app's own domain errors mapped in one place), probes and docs under the
+service's own prefix (no route collides when the Functions host runs every app at once), the
+app's dependencies on `app.state.dependencies` (reached through typed `Depends` aliases), and
+tracing."""
 
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -9,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 
 from functions.shared.health import Check, health_router
-from functions.shared.problems import install_problem_handlers
+from functions.shared.problems import DomainErrorMapper, install_problem_handlers
 from functions.shared.telemetry import instrument
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -21,6 +23,8 @@ def service_app(
     lifespan: Lifespan,
     checks: Mapping[str, Check],
     routers: Iterable[APIRouter],
+    dependencies: object,
+    domain_errors: Mapping[type[Exception], DomainErrorMapper] | None = None,
 ) -> FastAPI:
     """An app with `/{name}/health/live|ready`, `/{name}/docs`, `/{name}/openapi.json`."""
     app = FastAPI(
@@ -32,7 +36,8 @@ def service_app(
         redoc_url=None,
         lifespan=lifespan,
     )
-    install_problem_handlers(app)
+    app.state.dependencies = dependencies
+    install_problem_handlers(app, domain_errors)
     # Probes first, so e.g. `/orders/health/live` is never read as an order id.
     app.include_router(health_router(f"/{name}", checks))
     for router in routers:

@@ -6,51 +6,22 @@ so it raises `PoisonMessage` (dead-letter it with the reason) instead of being r
 three documents are written with deterministic ids — `OrderPlaced`, the simulated confirmation
 e-mail `ConfirmationEmailSent` (claimed before it is "sent"), `OrderConfirmed` — each at most
 once, so a redelivered message changes nothing and the e-mail is not sent twice. Cosmos outages
-raise `EventStoreUnavailable`: the message is retried later.
+raise `TimelineStoreUnavailable`: the message is retried later.
 """
 
-import json
 import logging
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
-
-from functions.shared.event_store import CosmosEventStore
-from functions.shared.events import ORDER_PLACED, OrderPlaced
+from functions.shared.events import ORDER_PLACED, parse_order_placed
+from functions.shared.timeline_store import TimelineStore
 
 CONFIRMATION_EMAIL_SENT = "ConfirmationEmailSent"
 ORDER_CONFIRMED = "OrderConfirmed"
 _log = logging.getLogger("tinyshop.worker")
 
 
-class PoisonMessage(Exception):
-    """A message that can never be processed; `reason` is the dead-letter reason."""
-
-    def __init__(self, reason: str, description: str) -> None:
-        super().__init__(f"{reason}: {description}")
-        self.reason = reason
-        self.description = description[:1000]
-
-
-def parse(subject: str | None, body: bytes | str) -> OrderPlaced:
-    if subject not in (None, "", ORDER_PLACED):
-        raise PoisonMessage("UnknownEventType", f"subject {subject!r} is not {ORDER_PLACED}")
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PoisonMessage("MalformedBody", f"not JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise PoisonMessage("MalformedBody", "the body is not a JSON object")
-    if payload.get("version") != 1:
-        raise PoisonMessage("UnsupportedVersion", f"version {payload.get('version')!r} is not 1")
-    try:
-        return OrderPlaced.model_validate(payload)
-    except ValidationError as exc:
-        raise PoisonMessage("InvalidEvent", str(exc)) from exc
-
-
-def handle(subject: str | None, body: bytes | str, store: CosmosEventStore) -> None:
-    event = parse(subject, body)
+def handle(subject: str | None, body: bytes | str, store: TimelineStore) -> None:
+    event = parse_order_placed(subject, body)
     order_id = str(event.order_id)
     store.add(
         order_id,

@@ -4,29 +4,43 @@ with one of them.
 
 Settlement mirrors the Functions host's: success completes the message, a poison message is
 dead-lettered at once with its reason, any other failure abandons it (it comes back with its
-delivery count raised, and is dead-lettered after the maximum delivery count).
+delivery count raised, and is dead-lettered after the maximum delivery count) and the consumer
+pauses as retry_policy.py says.
 """
 
 import contextlib
 import logging
 import signal
 import threading
+from typing import Protocol
 
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from functions.shared.event_store import CosmosEventStore, CosmosSettings
 from functions.shared.eventbus.factory import local_queue
 from functions.shared.eventbus.local_queue import LocalQueue, LockLost, ReceivedMessage
 from functions.shared.eventbus.settings import EventBusSettings
+from functions.shared.events import PoisonMessage
 from functions.shared.logs import configure_logging
-from functions.worker.handler import PoisonMessage, handle
+from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore, TimelineStore
+from functions.worker.handler import handle
+from functions.worker.retry_policy import RetryPolicy
 from functions.worker.settings import WorkerSettings
 
 _log = logging.getLogger("tinyshop.worker")
 
 
-def process(queue: LocalQueue, message: ReceivedMessage, store: CosmosEventStore) -> str:
+class Settlement(Protocol):
+    """How `process` settles a locked message: the local queue, or a fake in tests/unit."""
+
+    def complete(self, message: ReceivedMessage) -> None: ...
+
+    def abandon(self, message: ReceivedMessage) -> None: ...
+
+    def dead_letter(self, message: ReceivedMessage, reason: str, description: str = "") -> None: ...
+
+
+def process(queue: Settlement, message: ReceivedMessage, store: TimelineStore) -> str:
     """Handle and settle one message; returns what happened to it."""
     try:
         handle(message.subject, message.body, store)
@@ -45,23 +59,21 @@ def process(queue: LocalQueue, message: ReceivedMessage, store: CosmosEventStore
     return "completed"
 
 
-MAX_RETRY_PAUSE = 30.0
-
-
 def run(
     queue: LocalQueue,
-    store: CosmosEventStore,
+    store: TimelineStore,
     settings: WorkerSettings,
     stop: threading.Event,
 ) -> None:
-    pause = settings.retry_pause_seconds
+    policy = RetryPolicy(first_pause=settings.retry_pause_seconds)
+    pause = policy.first_pause
     while not stop.is_set():
         try:
             messages = queue.receive(settings.batch_size)
         except Exception as exc:  # the bus database is down: wait and try again
             _log.warning("local queue unavailable: %s", exc)
             stop.wait(pause)
-            pause = min(pause * 2, MAX_RETRY_PAUSE)
+            pause = policy.next_pause(pause)
             continue
         outcomes = []
         for message in messages:
@@ -82,9 +94,9 @@ def run(
                 break
         if "abandoned" in outcomes:
             stop.wait(pause)
-            pause = min(pause * 2, MAX_RETRY_PAUSE)
+            pause = policy.next_pause(pause)
             continue
-        pause = settings.retry_pause_seconds
+        pause = policy.first_pause
         if not messages:
             stop.wait(settings.idle_seconds)
 
@@ -96,7 +108,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     bus = EventBusSettings()
     queue = local_queue(bus)
-    store = CosmosEventStore(CosmosSettings())
+    store = CosmosTimelineStore(CosmosSettings())
     _log.info("consuming local queue %s", bus.event_bus_queue)
     run(queue, store, WorkerSettings(), stop)
 

@@ -163,7 +163,7 @@ def test_partition_query_returns_the_orders_events_in_time_order(
     assert [e["type"] for e in timeline(container, order_id)] == expected
     descending = timeline(container, order_id, TIMELINE + " DESC")
     assert [e["type"] for e in descending] == expected[::-1]
-    # The projection the orders app reads (functions/shared/event_store.py).
+    # The projection the orders app reads (functions/shared/timeline_store.py).
     projected = timeline(
         container,
         order_id,
@@ -174,7 +174,7 @@ def test_partition_query_returns_the_orders_events_in_time_order(
 
 
 def test_the_apps_client_options_work_too(cosmos: LocalCosmos) -> None:
-    """functions/shared/event_store.py turns endpoint discovery off for http:// endpoints and
+    """functions/shared/timeline_store.py turns endpoint discovery off for http:// endpoints and
     sets timeouts and retries; the stand-in must serve that configuration as well."""
     options = {"enable_endpoint_discovery": False, "connection_timeout": 5, "retry_total": 3}
     with cosmos.client(**options) as client:

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from functions.shared.eventbus import OutgoingMessage
 from functions.shared.eventbus.local_queue import LocalQueue, LockLost
+from functions.shared.events import OutgoingMessage
 
 
 def message(n: int = 0, **overrides: object) -> OutgoingMessage:

@@ -1,5 +1,6 @@
-"""The Service Bus adapter: the message mapping of DESIGN §4, and a contract suite that runs
-against a real namespace or the Service Bus emulator when a connection string is given."""
+"""The Service Bus adapter: the message mapping of the event contract (docs/architecture.md,
+"Event contract"), and a contract suite that runs against a real namespace or the Service Bus
+emulator when a connection string is given."""
 
 import json
 import os
@@ -8,13 +9,13 @@ import uuid
 import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusReceiveMode
 
-from functions.shared.eventbus import OutgoingMessage
 from functions.shared.eventbus.servicebus import (
     ServiceBusPublisher,
     client_from_settings,
     to_servicebus_message,
 )
 from functions.shared.eventbus.settings import EventBusSettings
+from functions.shared.events import OutgoingMessage
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

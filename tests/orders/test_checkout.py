@@ -77,7 +77,8 @@ def test_the_order_placed_event_is_written_to_the_outbox_with_the_order(
         "SELECT event_type, payload, trace_context FROM outbox WHERE order_id = %s",
         order["id"],
     )
-    event = OrderPlaced.model_validate(payload)  # the §4 contract the worker validates too
+    # The contract the worker validates too (docs/architecture.md, "Event contract").
+    event = OrderPlaced.model_validate(payload)
     assert event_type == "OrderPlaced"
     assert payload["version"] == 1
     assert str(event.order_id) == order["id"]

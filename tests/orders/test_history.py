@@ -81,7 +81,7 @@ def test_a_cosmos_that_never_answers_delays_the_order_page_at_most_the_timeline_
 ):
     from dev.local_cosmos import KEY
     from functions.orders.api import create_app
-    from functions.shared.event_store import CosmosEventStore, CosmosSettings
+    from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore
     from tests.conftest import orders_settings
     from tests.support.servers import serve
 
@@ -93,7 +93,7 @@ def test_a_cosmos_that_never_answers_delays_the_order_page_at_most_the_timeline_
         )
         app = create_app(
             orders_settings(orders_db, catalog_url, issuer.url, timeline_timeout=1),
-            events=CosmosEventStore(silent),
+            events=CosmosTimelineStore(silent),
         )
         token = issuer.token(f"slow-cosmos-{uuid.uuid4().hex[:8]}")
         with (

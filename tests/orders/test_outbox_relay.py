@@ -15,8 +15,9 @@ import pytest
 
 from functions.orders import relay
 from functions.shared.db import Database
-from functions.shared.eventbus import OutgoingMessage, PublishError
+from functions.shared.eventbus import PublishError
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
+from functions.shared.events import OutgoingMessage
 from tests.conftest import orders_settings
 from tests.support.issuer import Issuer
 from tests.support.servers import serve

@@ -24,8 +24,8 @@ from dev import local_oidc
 from dev.local_cosmos import LocalCosmos
 from dev.local_oidc import LocalOidc
 from dev.postgres import fresh_database
-from functions.shared.event_store import CosmosEventStore
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
+from functions.shared.timeline_store import CosmosTimelineStore
 from functions.worker import local_consumer
 from functions.worker.settings import WorkerSettings
 from tests.conftest import cosmos_settings, orders_settings
@@ -79,12 +79,12 @@ def ui_orders_url(
     app = create_orders_app(
         orders_settings(orders_db, catalog_url, oidc.issuer, outbox_sweep_seconds=1),
         publisher=LocalQueuePublisher(queue),
-        events=CosmosEventStore(cosmos_settings(cosmos)),
+        events=CosmosTimelineStore(cosmos_settings(cosmos)),
     )
     stop = threading.Event()
     worker = threading.Thread(
         target=local_consumer.run,
-        args=(queue, CosmosEventStore(cosmos_settings(cosmos)), WorkerSettings(), stop),
+        args=(queue, CosmosTimelineStore(cosmos_settings(cosmos)), WorkerSettings(), stop),
         daemon=True,
     )
     worker.start()

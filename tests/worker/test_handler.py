@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from dev.local_cosmos import LocalCosmos
-from functions.shared.event_store import CosmosEventStore, EventStoreUnavailable
-from functions.worker.handler import PoisonMessage, handle
+from functions.shared.events import PoisonMessage
+from functions.shared.timeline_store import CosmosTimelineStore, TimelineStoreUnavailable
+from functions.worker.handler import handle
 from tests.conftest import cosmos_settings
 
 
@@ -37,15 +38,15 @@ def order_placed(**overrides: object) -> dict:
 
 
 @pytest.fixture(scope="module")
-def store(cosmos: LocalCosmos) -> CosmosEventStore:
-    return CosmosEventStore(cosmos_settings(cosmos))
+def store(cosmos: LocalCosmos) -> CosmosTimelineStore:
+    return CosmosTimelineStore(cosmos_settings(cosmos))
 
 
 def body(event: dict) -> bytes:
     return json.dumps(event).encode()
 
 
-def test_an_order_placed_event_writes_the_three_timeline_documents(store: CosmosEventStore):
+def test_an_order_placed_event_writes_the_three_timeline_documents(store: CosmosTimelineStore):
     event = order_placed()
 
     handle("OrderPlaced", body(event), store)
@@ -68,7 +69,7 @@ def test_an_order_placed_event_writes_the_three_timeline_documents(store: Cosmos
 
 
 def test_a_redelivered_message_changes_nothing_and_sends_no_second_email(
-    store: CosmosEventStore, caplog: pytest.LogCaptureFixture
+    store: CosmosTimelineStore, caplog: pytest.LogCaptureFixture
 ):
     event = order_placed()
     with caplog.at_level(logging.INFO, logger="tinyshop.worker"):
@@ -83,7 +84,7 @@ def test_a_redelivered_message_changes_nothing_and_sends_no_second_email(
     assert emails[0].order_id == event["orderId"]
 
 
-def test_documents_have_deterministic_ids_in_the_order_partition(store: CosmosEventStore):
+def test_documents_have_deterministic_ids_in_the_order_partition(store: CosmosTimelineStore):
     event = order_placed()
     handle("OrderPlaced", body(event), store)
 
@@ -122,7 +123,7 @@ def test_documents_have_deterministic_ids_in_the_order_partition(store: CosmosEv
     ],
 )
 def test_a_message_that_can_never_succeed_is_poison_with_a_reason(
-    store: CosmosEventStore, subject: str, raw: bytes, reason: str
+    store: CosmosTimelineStore, subject: str, raw: bytes, reason: str
 ):
     with pytest.raises(PoisonMessage) as caught:
         handle(subject, raw, store)
@@ -134,15 +135,15 @@ def test_cosmos_unreachable_is_a_transient_error(cosmos: LocalCosmos):
     from dev.local_cosmos import endpoint_for
     from tests.support.servers import free_port
 
-    nowhere = CosmosEventStore(
+    nowhere = CosmosTimelineStore(
         cosmos_settings(cosmos, endpoint=endpoint_for(free_port()), retry_total=0, timeout=1)
     )
-    with pytest.raises(EventStoreUnavailable):
+    with pytest.raises(TimelineStoreUnavailable):
         handle("OrderPlaced", body(order_placed()), nowhere)
 
 
 def test_the_same_event_handled_in_parallel_sends_one_email(
-    store: CosmosEventStore, caplog: pytest.LogCaptureFixture
+    store: CosmosTimelineStore, caplog: pytest.LogCaptureFixture
 ):
     """Two consumers holding the same message (a lock that expired mid-processing)."""
     event = order_placed()

@@ -1,7 +1,7 @@
 """Build the configured publisher (`EVENT_BUS`)."""
 
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
-from functions.shared.eventbus.message import EventPublisher
+from functions.shared.eventbus.publisher import EventPublisher
 from functions.shared.eventbus.settings import EventBusSettings
 
 

@@ -21,7 +21,8 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from functions.shared.eventbus.message import OutgoingMessage, PublishError
+from functions.shared.eventbus.publisher import PublishError
+from functions.shared.events import OutgoingMessage
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"

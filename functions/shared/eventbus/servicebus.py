@@ -12,13 +12,15 @@ from azure.core.exceptions import AzureError
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSender
 from azure.servicebus.exceptions import ServiceBusError
 
-from functions.shared.eventbus.message import OutgoingMessage, PublishError
+from functions.shared.eventbus.publisher import PublishError
 from functions.shared.eventbus.settings import EventBusSettings
+from functions.shared.events import OutgoingMessage
 
 
 def to_servicebus_message(message: OutgoingMessage) -> ServiceBusMessage:
-    """DESIGN §4 on the wire: message_id = eventId (duplicate detection), subject = event type,
-    content type JSON, W3C trace context (traceparent/tracestate) as application properties."""
+    """The contract's message on the wire (docs/architecture.md, "Event contract"): message_id
+    = eventId (duplicate detection), subject = event type, content type JSON, W3C trace context
+    (traceparent/tracestate) as application properties."""
     return ServiceBusMessage(
         message.body,
         message_id=message.message_id,

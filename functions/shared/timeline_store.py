@@ -1,4 +1,5 @@
-"""The order timeline in Cosmos DB for NoSQL (DESIGN §5): the worker writes it, orders reads it.
+"""The order timeline store: Cosmos DB for NoSQL (docs/architecture.md, "Data ownership"); the
+worker writes it, orders reads it.
 
 Database `tinyshop`, container `order-events`, partition key `/orderId`. Each document's id is
 `{orderId}:{eventType}`, so writing an event twice is a conflict, not a duplicate: a redelivered
@@ -8,7 +9,7 @@ the apps' identities have data-plane roles only.
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.cosmos import CosmosClient, PartitionKey
@@ -38,8 +39,23 @@ class CosmosSettings(BaseSettings):
     retry_total: int = Field(default=3, ge=0, le=10)
 
 
-class EventStoreUnavailable(Exception):
-    """Cosmos is unreachable, throttling or failing: the operation may succeed later."""
+class TimelineStoreUnavailable(Exception):
+    """The store is unreachable, throttling or failing: the operation may succeed later."""
+
+
+class TimelineStore(Protocol):
+    """The worker's port onto the timeline (Cosmos here; an in-memory fake in tests/unit)."""
+
+    def add(
+        self, order_id: str, event_type: str, occurred_at: datetime, data: dict[str, Any]
+    ) -> bool:
+        """Write the event once; False when it was already there (a redelivery). Raises
+        `TimelineStoreUnavailable` when the store cannot be written right now."""
+        ...
+
+    def events(self, order_id: str) -> list[dict[str, Any]]:
+        """The order's events (`type`, `occurredAt`, `data`), oldest first."""
+        ...
 
 
 def _transient(exc: Exception) -> bool:
@@ -48,11 +64,11 @@ def _transient(exc: Exception) -> bool:
     return isinstance(exc, CosmosHttpResponseError) and exc.status_code in TRANSIENT_STATUS
 
 
-def event_id(order_id: str, event_type: str) -> str:
+def document_id(order_id: str, event_type: str) -> str:
     return f"{order_id}:{event_type}"
 
 
-class CosmosEventStore:
+class CosmosTimelineStore:
     def __init__(self, settings: CosmosSettings) -> None:
         if not settings.endpoint:
             raise ValueError("COSMOS_ENDPOINT is not set")
@@ -93,7 +109,7 @@ class CosmosEventStore:
                     ).get_container_client(self.settings.container)
             except Exception as exc:
                 if _transient(exc):
-                    raise EventStoreUnavailable(str(exc)) from exc
+                    raise TimelineStoreUnavailable(str(exc)) from exc
                 raise
         return self._container
 
@@ -107,7 +123,7 @@ class CosmosEventStore:
     ) -> bool:
         """Write the event once; False when it was already there (a redelivery)."""
         document = {
-            "id": event_id(order_id, event_type),
+            "id": document_id(order_id, event_type),
             "orderId": order_id,
             "type": event_type,
             "occurredAt": occurred_at.isoformat(),
@@ -120,7 +136,7 @@ class CosmosEventStore:
             return False
         except Exception as exc:
             if _transient(exc):
-                raise EventStoreUnavailable(str(exc)) from exc
+                raise TimelineStoreUnavailable(str(exc)) from exc
             raise
 
     def events(self, order_id: str) -> list[dict[str, Any]]:
@@ -135,6 +151,6 @@ class CosmosEventStore:
             events = list(items)
         except Exception as exc:
             if _transient(exc):
-                raise EventStoreUnavailable(str(exc)) from exc
+                raise TimelineStoreUnavailable(str(exc)) from exc
             raise
         return sorted(events, key=lambda e: e["occurredAt"])

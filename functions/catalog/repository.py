@@ -1,24 +1,11 @@
-"""Products: the catalog's one model and its SQL (always parameterized)."""
+"""catalog's repository: the SQL of products (always parameterized)."""
 
 import psycopg
 from psycopg.rows import class_row
-from pydantic import BaseModel, ConfigDict, Field
 
-from functions.shared.identifiers import ProductId
-from functions.shared.money import Money
+from functions.catalog.bodies import Product
 
 _COLUMNS = "id, name, description, price, currency, stock"
-
-
-class Product(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: ProductId
-    name: str
-    description: str
-    price: Money
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    stock: int = Field(ge=0)
 
 
 def list_page(conn: psycopg.Connection, limit: int, after: str | None) -> list[Product]:

@@ -1,6 +1,6 @@
-"""orders' SQL: carts, orders, the outbox and idempotency keys (always parameterized)."""
+"""orders' repository: the SQL of carts, orders, the outbox and idempotency keys (always
+parameterized), reading and writing the domain's objects. Callers own the transaction."""
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
@@ -9,31 +9,7 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-
-@dataclass(frozen=True)
-class CartLine:
-    product_id: str
-    quantity: int
-
-
-@dataclass(frozen=True)
-class OrderRow:
-    id: UUID
-    user_id: str
-    status: str
-    currency: str
-    total: Decimal
-    created_at: datetime
-    item_count: int
-
-
-@dataclass(frozen=True)
-class OrderItemRow:
-    product_id: str
-    name: str
-    unit_price: Decimal
-    quantity: int
-
+from functions.orders.domain import CartLine, Order, OrderItem, RecordedKey
 
 # --- carts -----------------------------------------------------------------------------------
 
@@ -89,7 +65,7 @@ def insert_order(
     currency: str,
     total: Decimal,
     created_at: datetime,
-    items: list[OrderItemRow],
+    items: list[OrderItem],
 ) -> None:
     conn.execute(
         "INSERT INTO orders (id, user_id, status, currency, total, created_at) "
@@ -113,9 +89,9 @@ _ORDER_COLUMNS = (
 
 def get_order(
     conn: psycopg.Connection, user_id: str, order_id: UUID
-) -> tuple[OrderRow, list[OrderItemRow]] | None:
+) -> tuple[Order, list[OrderItem]] | None:
     """The user's order and its items; None when it does not exist or is someone else's."""
-    with conn.cursor(row_factory=class_row(OrderRow)) as cur:
+    with conn.cursor(row_factory=class_row(Order)) as cur:
         cur.execute(
             f"SELECT {_ORDER_COLUMNS} FROM orders o WHERE o.id = %s AND o.user_id = %s",
             (order_id, user_id),
@@ -123,7 +99,7 @@ def get_order(
         order = cur.fetchone()
     if order is None:
         return None
-    with conn.cursor(row_factory=class_row(OrderItemRow)) as cur:
+    with conn.cursor(row_factory=class_row(OrderItem)) as cur:
         cur.execute(
             "SELECT product_id, name, unit_price, quantity FROM order_items "
             "WHERE order_id = %s ORDER BY product_id",
@@ -134,9 +110,9 @@ def get_order(
 
 def list_orders(
     conn: psycopg.Connection, user_id: str, limit: int, before: tuple[datetime, UUID] | None
-) -> list[OrderRow]:
+) -> list[Order]:
     """The user's orders, newest first, strictly after the keyset position `before`."""
-    with conn.cursor(row_factory=class_row(OrderRow)) as cur:
+    with conn.cursor(row_factory=class_row(Order)) as cur:
         if before is None:
             cur.execute(
                 f"SELECT {_ORDER_COLUMNS} FROM orders o WHERE o.user_id = %s "
@@ -171,15 +147,13 @@ def insert_outbox(
     )
 
 
-def find_idempotency_key(
-    conn: psycopg.Connection, user_id: str, key: str
-) -> tuple[str, UUID] | None:
-    """(cart fingerprint, order id) recorded for this user's key, if any."""
+def find_idempotency_key(conn: psycopg.Connection, user_id: str, key: str) -> RecordedKey | None:
+    """The cart fingerprint and order recorded for this user's key, if any."""
     row = conn.execute(
         "SELECT cart_fingerprint, order_id FROM idempotency_keys WHERE user_id = %s AND key = %s",
         (user_id, key),
     ).fetchone()
-    return (row[0], row[1]) if row else None
+    return RecordedKey(cart_fingerprint=row[0], order_id=row[1]) if row else None
 
 
 def save_idempotency_key(

@@ -1,0 +1,36 @@
+"""catalog's dependencies: built once in `create_app` (api.py), kept on `app.state`, and reached
+by the routes through typed aliases (`Annotated[X, Depends(...)]`), like orders'."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from functions.catalog.settings import CatalogSettings
+from functions.shared.db import Database
+
+
+@dataclass(frozen=True)
+class CatalogDependencies:
+    settings: CatalogSettings
+    db: Database
+
+
+# async: reading app.state needs no worker thread (sync dependencies run in the threadpool).
+async def get_dependencies(request: Request) -> CatalogDependencies:
+    return request.app.state.dependencies
+
+
+Dependencies = Annotated[CatalogDependencies, Depends(get_dependencies)]
+
+
+async def get_settings(deps: Dependencies) -> CatalogSettings:
+    return deps.settings
+
+
+async def get_db(deps: Dependencies) -> Database:
+    return deps.db
+
+
+SettingsDep = Annotated[CatalogSettings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_db)]

@@ -1,0 +1,133 @@
+"""The orders API's request and response bodies (camelCase JSON, money as two-place decimal
+strings), built from the domain's objects (domain.py) — the wire format lives here only."""
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from functions.orders.domain import Order, OrderItem, PricedCart, PricedLine
+from functions.shared.identifiers import ProductId
+from functions.shared.money import Money
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class SetCartItem(_Body):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    product_id: ProductId
+    quantity: int = Field(ge=0, le=99, strict=True, description="0 removes the item.")
+
+
+class CartLineView(_Body):
+    product_id: str
+    quantity: int
+    available: bool = Field(description="False when catalog no longer has the product.")
+    name: str | None = None
+    unit_price: Money | None = None
+    line_total: Money | None = None
+
+    @classmethod
+    def of(cls, line: PricedLine) -> "CartLineView":
+        if line.product is None:
+            return cls(product_id=line.product_id, quantity=line.quantity, available=False)
+        return cls(
+            product_id=line.product_id,
+            quantity=line.quantity,
+            available=True,
+            name=line.product.name,
+            unit_price=line.product.price,
+            line_total=line.line_total,
+        )
+
+
+class CartView(_Body):
+    items: list[CartLineView]
+    item_count: int
+    currency: str | None
+    total: Money
+
+    @classmethod
+    def of(cls, cart: PricedCart) -> "CartView":
+        return cls(
+            items=[CartLineView.of(line) for line in cart.lines],
+            item_count=cart.item_count,
+            currency=cart.currency,
+            total=cart.total,
+        )
+
+
+class OrderItemView(_Body):
+    product_id: str
+    name: str
+    unit_price: Money
+    quantity: int
+    line_total: Money
+
+    @classmethod
+    def of(cls, item: OrderItem) -> "OrderItemView":
+        return cls(
+            product_id=item.product_id,
+            name=item.name,
+            unit_price=item.unit_price,
+            quantity=item.quantity,
+            line_total=item.line_total,
+        )
+
+
+class Timeline(_Body):
+    available: bool = Field(description="False when the event store could not be read.")
+    events: list[dict] = Field(default_factory=list)
+
+
+class OrderView(_Body):
+    id: UUID
+    status: str
+    currency: str
+    total: Money
+    created_at: datetime
+    items: list[OrderItemView]
+    timeline: Timeline
+
+    @classmethod
+    def of(
+        cls, order: Order, items: list[OrderItem], timeline: Timeline | None = None
+    ) -> "OrderView":
+        return cls(
+            id=order.id,
+            status=order.status,
+            currency=order.currency,
+            total=order.total,
+            created_at=order.created_at,
+            items=[OrderItemView.of(i) for i in items],
+            timeline=timeline or Timeline(available=False),
+        )
+
+
+class OrderSummary(_Body):
+    id: UUID
+    status: str
+    currency: str
+    total: Money
+    created_at: datetime
+    item_count: int
+
+    @classmethod
+    def of(cls, order: Order) -> "OrderSummary":
+        return cls(
+            id=order.id,
+            status=order.status,
+            currency=order.currency,
+            total=order.total,
+            created_at=order.created_at,
+            item_count=order.item_count,
+        )
+
+
+class OrderPage(_Body):
+    items: list[OrderSummary]
+    next_cursor: str | None

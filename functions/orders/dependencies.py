@@ -1,0 +1,98 @@
+"""orders' dependencies: built once in `create_app` (api.py), kept on `app.state`, and reached by
+the routes through typed aliases (`Annotated[X, Depends(...)]`, as in FastAPI's full-stack
+template), so a route's signature says what it uses and a test can override any of them
+(`app.dependency_overrides`)."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from functions.orders.auth import REALM, OidcUnavailable, Principal, TokenValidator
+from functions.orders.catalog_client import CatalogClient
+from functions.orders.relay import PublishAfterCommit
+from functions.orders.settings import OrdersSettings
+from functions.orders.timeline import TimelineReader
+from functions.shared.db import Database
+from functions.shared.eventbus import EventPublisher
+from functions.shared.problems import Problem
+
+
+@dataclass(frozen=True)
+class OrdersDependencies:
+    settings: OrdersSettings
+    db: Database
+    catalog: CatalogClient
+    publisher: EventPublisher
+    after_commit: PublishAfterCommit
+    timelines: TimelineReader
+    token_validator: TokenValidator
+
+    @property
+    def outbox_retention(self) -> timedelta:
+        return timedelta(hours=self.settings.outbox_retention_hours)
+
+
+# async: reading app.state needs no worker thread (sync dependencies run in the threadpool).
+async def get_dependencies(request: Request) -> OrdersDependencies:
+    return request.app.state.dependencies
+
+
+Dependencies = Annotated[OrdersDependencies, Depends(get_dependencies)]
+
+
+async def get_settings(deps: Dependencies) -> OrdersSettings:
+    return deps.settings
+
+
+async def get_db(deps: Dependencies) -> Database:
+    return deps.db
+
+
+async def get_catalog(deps: Dependencies) -> CatalogClient:
+    return deps.catalog
+
+
+async def get_after_commit(deps: Dependencies) -> PublishAfterCommit:
+    return deps.after_commit
+
+
+async def get_timelines(deps: Dependencies) -> TimelineReader:
+    return deps.timelines
+
+
+SettingsDep = Annotated[OrdersSettings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_db)]
+CatalogDep = Annotated[CatalogClient, Depends(get_catalog)]
+AfterCommitDep = Annotated[PublishAfterCommit, Depends(get_after_commit)]
+TimelinesDep = Annotated[TimelineReader, Depends(get_timelines)]
+
+_bearer = HTTPBearer(auto_error=False, description="Access token for the orders API scope.")
+
+
+def current_user(
+    deps: Dependencies,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The authenticated caller, or a 401/403 problem (sync: validation may fetch the JWKS)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(
+            401,
+            "An Authorization: Bearer <access token> header is required.",
+            title="Unauthorized",
+            headers={"WWW-Authenticate": REALM},
+        )
+    try:
+        return deps.token_validator.validate(credentials.credentials)
+    except OidcUnavailable as exc:
+        raise Problem(
+            503,
+            "Tokens cannot be validated right now: the identity provider is unreachable.",
+            title="Service unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]

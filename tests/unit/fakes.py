@@ -1,0 +1,70 @@
+"""In-memory fakes of the ports the business rules talk to, so tests/unit needs no Postgres,
+Cosmos or network. Each fake keeps the one behaviour its port promises (and the tests rely on):
+the timeline store writes a document at most once and can be told to fail like an outage; the
+settlement records what happened to each message."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from functions.shared.eventbus.local_queue import LockLost, ReceivedMessage
+from functions.shared.timeline_store import TimelineStoreUnavailable, document_id
+
+
+@dataclass
+class InMemoryTimelineStore:
+    """A `TimelineStore`. Writes fail like an outage: the next `failures_left` ones, and every
+    one of `failing_type`."""
+
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures_left: int = 0
+    failing_type: str | None = None
+    attempts: int = 0
+
+    def add(
+        self, order_id: str, event_type: str, occurred_at: datetime, data: dict[str, Any]
+    ) -> bool:
+        self.attempts += 1
+        if self.failures_left > 0 or event_type == self.failing_type:
+            self.failures_left = max(self.failures_left - 1, 0)
+            raise TimelineStoreUnavailable(f"simulated outage writing {event_type}")
+        key = document_id(order_id, event_type)
+        if key in self.documents:
+            return False
+        self.documents[key] = {
+            "orderId": order_id,
+            "type": event_type,
+            "occurredAt": occurred_at.isoformat(),
+            "data": data,
+        }
+        return True
+
+    def events(self, order_id: str) -> list[dict[str, Any]]:
+        found = [d for d in self.documents.values() if d["orderId"] == order_id]
+        return [
+            {"type": d["type"], "occurredAt": d["occurredAt"], "data": d["data"]}
+            for d in sorted(found, key=lambda d: d["occurredAt"])
+        ]
+
+
+@dataclass
+class RecordingSettlement:
+    """A `Settlement` that records each settlement; `lock_lost` makes them fail like an expired
+    lock does on the local queue."""
+
+    settled: list[tuple[str, str, str]] = field(default_factory=list)
+    lock_lost: bool = False
+
+    def _settle(self, action: str, message: ReceivedMessage, reason: str = "") -> None:
+        if self.lock_lost:
+            raise LockLost("simulated expired lock")
+        self.settled.append((action, message.message_id, reason))
+
+    def complete(self, message: ReceivedMessage) -> None:
+        self._settle("complete", message)
+
+    def abandon(self, message: ReceivedMessage) -> None:
+        self._settle("abandon", message)
+
+    def dead_letter(self, message: ReceivedMessage, reason: str, description: str = "") -> None:
+        self._settle("dead-letter", message, reason)

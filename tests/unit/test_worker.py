@@ -1,0 +1,233 @@
+"""The worker's handling of each event and failure kind, against an in-memory timeline store:
+what it writes, what a redelivery changes (nothing), which failures are poison and which are
+retried, and how the local consumer settles each outcome."""
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from functions.shared.eventbus.local_queue import ReceivedMessage
+from functions.shared.events import PoisonMessage
+from functions.shared.timeline_store import TimelineStoreUnavailable
+from functions.worker.handler import handle
+from functions.worker.local_consumer import process
+from functions.worker.retry_policy import RetryPolicy
+from tests.unit.builders import body, order_placed_payload
+from tests.unit.fakes import InMemoryTimelineStore, RecordingSettlement
+
+TIMELINE = ["OrderPlaced", "ConfirmationEmailSent", "OrderConfirmed"]
+
+
+def emails(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage() == "confirmation e-mail sent"]
+
+
+@pytest.fixture
+def store() -> InMemoryTimelineStore:
+    return InMemoryTimelineStore()
+
+
+@pytest.fixture(autouse=True)
+def _worker_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="tinyshop.worker")
+
+
+# --- the handler -----------------------------------------------------------------------------
+
+
+def test_an_order_placed_event_writes_the_timeline_and_sends_one_email(
+    store: InMemoryTimelineStore, caplog: pytest.LogCaptureFixture
+):
+    event = order_placed_payload()
+
+    handle("OrderPlaced", body(event), store)
+
+    timeline = store.events(event["orderId"])
+    assert [e["type"] for e in timeline] == TIMELINE
+    assert timeline[0]["occurredAt"] == datetime.fromisoformat(event["occurredAt"]).isoformat()
+    assert timeline[0]["data"] == {
+        "eventId": event["eventId"],
+        "total": "39.30",
+        "currency": "EUR",
+        "itemCount": 4,
+    }
+    assert timeline[1]["data"] == {
+        "to": "alice",
+        "subject": f"Your TinyShop order {event['orderId'][:8]}",
+    }
+    assert [e.order_id for e in emails(caplog)] == [event["orderId"]]
+
+
+def test_a_redelivered_event_changes_nothing_and_sends_no_second_email(
+    store: InMemoryTimelineStore, caplog: pytest.LogCaptureFixture
+):
+    event = order_placed_payload()
+    handle("OrderPlaced", body(event), store)
+    first = dict(store.documents)
+
+    handle("OrderPlaced", body(event), store)
+
+    assert store.documents == first
+    assert len(emails(caplog)) == 1
+
+
+def test_an_email_claimed_by_another_delivery_is_not_sent_again(
+    store: InMemoryTimelineStore, caplog: pytest.LogCaptureFixture
+):
+    event = order_placed_payload()
+    store.add(event["orderId"], "ConfirmationEmailSent", datetime.now(UTC), {"to": "alice"})
+
+    handle("OrderPlaced", body(event), store)
+
+    assert emails(caplog) == []
+    assert sorted(e["type"] for e in store.events(event["orderId"])) == sorted(TIMELINE)
+
+
+def test_a_poison_message_writes_nothing(store: InMemoryTimelineStore):
+    with pytest.raises(PoisonMessage) as caught:
+        handle("OrderPlaced", body(order_placed_payload(version=2)), store)
+
+    assert caught.value.reason == "UnsupportedVersion"
+    assert store.attempts == 0
+
+
+def test_an_outage_reaches_the_caller_so_the_message_is_retried(store: InMemoryTimelineStore):
+    store.failures_left = 1
+
+    with pytest.raises(TimelineStoreUnavailable):
+        handle("OrderPlaced", body(order_placed_payload()), store)
+
+
+def test_a_redelivery_after_an_outage_mid_timeline_finishes_it_with_one_email(
+    store: InMemoryTimelineStore, caplog: pytest.LogCaptureFixture
+):
+    event = order_placed_payload()
+    store.failing_type = "OrderConfirmed"
+    with pytest.raises(TimelineStoreUnavailable):
+        handle("OrderPlaced", body(event), store)
+    assert len(emails(caplog)) == 1
+
+    store.failing_type = None
+    handle("OrderPlaced", body(event), store)
+
+    assert [e["type"] for e in store.events(event["orderId"])] == TIMELINE
+    assert len(emails(caplog)) == 1
+
+
+# --- the retry policy ------------------------------------------------------------------------
+
+
+def test_pauses_double_up_to_the_cap():
+    policy = RetryPolicy(first_pause=1, max_pause=30)
+    pauses = [policy.first_pause]
+    for _ in range(6):
+        pauses.append(policy.next_pause(pauses[-1]))
+    assert pauses == [1, 2, 4, 8, 16, 30, 30]
+
+
+def test_the_trigger_retries_an_outage_with_growing_pauses_until_it_passes(
+    store: InMemoryTimelineStore,
+):
+    store.failures_left = 3
+    slept: list[float] = []
+    event = order_placed_payload()
+
+    RetryPolicy().retrying(sleep=slept.append)(handle, "OrderPlaced", body(event), store)
+
+    assert [e["type"] for e in store.events(event["orderId"])] == TIMELINE
+    assert len(slept) == 3
+    # exponential from 1 s with up to 1 s of jitter: [1, 2), [2, 3), [4, 5)
+    assert [int(s) for s in slept] == [1, 2, 4]
+
+
+def test_the_trigger_gives_up_after_its_deadline_and_reraises_the_outage(
+    store: InMemoryTimelineStore,
+):
+    store.failures_left = 1_000
+    retrying = RetryPolicy(in_function_deadline=0).retrying(sleep=lambda _: None)
+
+    with pytest.raises(TimelineStoreUnavailable):
+        retrying(handle, "OrderPlaced", body(order_placed_payload()), store)
+    assert store.attempts == 1
+
+
+def test_the_trigger_never_retries_a_poison_message(store: InMemoryTimelineStore):
+    slept: list[float] = []
+    calls: list[int] = []
+
+    def poison() -> None:
+        calls.append(1)
+        handle("OrderShipped", body(order_placed_payload()), store)
+
+    with pytest.raises(PoisonMessage):
+        RetryPolicy().retrying(sleep=slept.append)(poison)
+    assert (calls, slept) == ([1], [])
+
+
+def test_the_trigger_does_not_retry_an_unknown_failure():
+    calls: list[int] = []
+
+    def bug() -> None:
+        calls.append(1)
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError):
+        RetryPolicy().retrying(sleep=lambda _: None)(bug)
+    assert calls == [1]
+
+
+# --- settlement by the local consumer --------------------------------------------------------
+
+
+def received(raw: bytes, subject: str = "OrderPlaced") -> ReceivedMessage:
+    now = datetime.now(UTC)
+    return ReceivedMessage(
+        sequence_number=1,
+        message_id=str(uuid.uuid4()),
+        subject=subject,
+        content_type="application/json",
+        body=raw,
+        application_properties={},
+        enqueued_at=now,
+        delivery_count=1,
+        lock_token=uuid.uuid4(),
+        locked_until=now,
+    )
+
+
+def test_a_handled_message_is_completed(store: InMemoryTimelineStore):
+    queue = RecordingSettlement()
+    message = received(body(order_placed_payload()))
+
+    assert process(queue, message, store) == "completed"
+    assert queue.settled == [("complete", message.message_id, "")]
+
+
+def test_a_poison_message_is_dead_lettered_at_once_with_its_reason(store: InMemoryTimelineStore):
+    queue = RecordingSettlement()
+    message = received(b"not json")
+
+    assert process(queue, message, store) == "dead-lettered"
+    assert queue.settled == [("dead-letter", message.message_id, "MalformedBody")]
+
+
+def test_a_message_failing_on_an_outage_is_abandoned_for_redelivery(
+    store: InMemoryTimelineStore,
+):
+    store.failures_left = 1
+    queue = RecordingSettlement()
+    message = received(body(order_placed_payload()))
+
+    assert process(queue, message, store) == "abandoned"
+    assert queue.settled == [("abandon", message.message_id, "")]
+
+
+def test_an_abandon_whose_lock_expired_is_still_reported_as_abandoned(
+    store: InMemoryTimelineStore,
+):
+    store.failures_left = 1
+    queue = RecordingSettlement(lock_lost=True)
+
+    assert process(queue, received(body(order_placed_payload())), store) == "abandoned"

@@ -1,0 +1,44 @@
+"""The in-memory timeline store of tests/unit keeps the promises of the Cosmos one: the same
+expectations run against both (Cosmos through the stand-in and the real azure-cosmos SDK), so a
+unit test that passes on the fake describes what the worker does against Cosmos."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dev.local_cosmos import LocalCosmos
+from functions.shared.timeline_store import CosmosTimelineStore, TimelineStore
+from tests.conftest import cosmos_settings
+from tests.unit.fakes import InMemoryTimelineStore
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.fixture(params=["in-memory", "cosmos"])
+def store(request: pytest.FixtureRequest) -> TimelineStore:
+    if request.param == "in-memory":
+        return InMemoryTimelineStore()
+    cosmos: LocalCosmos = request.getfixturevalue("cosmos")
+    return CosmosTimelineStore(cosmos_settings(cosmos))
+
+
+def test_an_event_is_written_once_per_order_and_type(store: TimelineStore):
+    order = str(uuid.uuid4())
+
+    assert store.add(order, "OrderPlaced", T0, {"n": 1}) is True
+    assert store.add(order, "OrderPlaced", T0 + timedelta(seconds=1), {"n": 2}) is False
+
+    assert store.events(order) == [
+        {"type": "OrderPlaced", "occurredAt": T0.isoformat(), "data": {"n": 1}}
+    ]
+
+
+def test_events_come_back_oldest_first_and_only_the_orders_own(store: TimelineStore):
+    order, other = str(uuid.uuid4()), str(uuid.uuid4())
+    store.add(order, "OrderConfirmed", T0 + timedelta(seconds=2), {})
+    store.add(order, "OrderPlaced", T0, {"total": "1.00"})
+    store.add(other, "OrderPlaced", T0 + timedelta(seconds=1), {})
+
+    assert [e["type"] for e in store.events(order)] == ["OrderPlaced", "OrderConfirmed"]
+    assert store.events(str(uuid.uuid4())) == []
