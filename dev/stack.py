@@ -10,7 +10,9 @@ import socket
 import subprocess
 import sys
 
-from dev import local_cosmos, local_oidc, postgres
+from dev.cosmos import launcher as local_cosmos
+from dev.oidc import launcher as local_oidc
+from dev.postgres import launcher as postgres
 from functions.catalog.seed import seed
 from functions.shared import migrations
 from functions.shared.eventbus.local_queue import MIGRATIONS as BUS_MIGRATIONS

@@ -20,10 +20,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from dev import local_oidc
-from dev.local_cosmos import LocalCosmos
-from dev.local_oidc import LocalOidc
-from dev.postgres import fresh_database
+from dev.cosmos.launcher import LocalCosmos
+from dev.oidc import launcher as local_oidc
+from dev.oidc.launcher import LocalOidc
+from dev.postgres.launcher import fresh_database
 from functions.shared.event_store import CosmosEventStore
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.worker import local_consumer
