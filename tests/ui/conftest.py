@@ -3,7 +3,7 @@ it, a migrated `ui` session database, and the Flask app (test client or real WSG
 
 Only catalog, Postgres and the fixtures in tests/conftest.py are shared with the other suites;
 the orders app here is our own because the session `orders_url` trusts a *test* issuer, while
-the UI signs in through the real provider (dev/local_oidc.py).
+the UI signs in through the real provider (dev/oidc/).
 """
 
 import os
