@@ -16,7 +16,7 @@ from dev.postgres import launcher as postgres
 from functions.catalog.seed import seed
 from functions.shared import migrations
 from functions.shared.eventbus.local_queue import MIGRATIONS as BUS_MIGRATIONS
-from ui.app.sessions import migrate as migrate_ui
+from ui.app.schema import migrate as migrate_ui
 
 PORTS = {"catalog": 7071, "orders": 7072, "oidc": 8443, "cosmos": 8081, "ui": 8000}
 PROCFILE = postgres.REPO / "dev" / "Procfile"

@@ -31,8 +31,8 @@ from functions.worker.settings import WorkerSettings
 from tests.conftest import cosmos_settings, orders_settings
 from tests.support.servers import serve
 from ui.app import create_app
+from ui.app.schema import migrate
 from ui.app.services import EXTENSION
-from ui.app.sessions import migrate
 from ui.app.settings import UiSettings
 
 _TRUST_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")

@@ -28,6 +28,12 @@ status = main(["migrate", "--create-database"])
 print(sorted(name for name in sys.modules if name.split(".")[0] == "functions"))
 sys.exit(status)
 """
+# What the web process (gunicorn's `ui.app:create_app()`) imports.
+WEB_IMPORTS = """
+import sys
+import ui.app
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("alembic", "functions")))
+"""
 
 
 def image_layout(root: Path) -> Path:
@@ -76,3 +82,16 @@ def test_the_ui_migration_environment_is_the_shared_one() -> None:
     env = (REPO / "ui" / "app" / "migrations" / "env.py").read_text()
     assert "from functions.shared.migrations import run_env" in env
     assert "pg_advisory" not in env  # no copy of the recipe
+
+
+def test_the_web_process_loads_neither_alembic_nor_functions() -> None:
+    """Only `python -m ui.app migrate` needs the copied migration helper."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", WEB_IMPORTS],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"

@@ -19,7 +19,6 @@ import threading
 import time
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,10 +28,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 from werkzeug.datastructures import CallbackDict
 
-from functions.shared import migrations
-
 _log = logging.getLogger(__name__)
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 _SID_BYTES = 32
 _SID_LENGTH = 43  # len(secrets.token_urlsafe(32))
@@ -48,18 +44,6 @@ class SessionStoreUnavailable(Exception):
 
 def _hash(sid: str) -> bytes:
     return hashlib.sha256(sid.encode()).digest()
-
-
-def migrate(database_url: str, *, create_database: bool = False) -> str:
-    """Bring the session schema to head with the apps' shared migration helper (revisions in
-    ui/app/migrations/; idempotent, concurrent runs serialise). Returns the schema revision."""
-    if create_database:
-        migrations.ensure_database(database_url)
-    migrations.upgrade(database_url, MIGRATIONS_DIR)
-    revision = migrations.current_revision(database_url)
-    if revision is None:
-        raise RuntimeError("the session schema has no revision after the upgrade")
-    return revision
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
