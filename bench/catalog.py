@@ -10,7 +10,7 @@ import psycopg
 
 from bench.servers import uvicorn_process
 from bench.stats import Result, compare
-from dev import postgres
+from dev.postgres import launcher as postgres
 from functions.catalog.seed import seed, seed_products
 from functions.shared import migrations
 

@@ -13,7 +13,8 @@ from psycopg.types.json import Jsonb
 
 from bench.servers import uvicorn_process
 from bench.stats import Result, compare
-from dev import local_oidc, postgres
+from dev.oidc import launcher as local_oidc
+from dev.postgres import launcher as postgres
 from functions.catalog.seed import seed
 from functions.shared import migrations
 from functions.shared.eventbus.local_queue import MIGRATIONS as BUS_MIGRATIONS

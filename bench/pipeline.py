@@ -10,7 +10,8 @@ from decimal import Decimal
 import psycopg
 from psycopg.types.json import Jsonb
 
-from dev import local_cosmos, postgres
+from dev.cosmos import launcher as local_cosmos
+from dev.postgres import launcher as postgres
 from functions.orders import relay
 from functions.orders.settings import OrdersSettings
 from functions.shared import migrations

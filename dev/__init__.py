@@ -1,1 +1,5 @@
-"""Local development tooling: the `make dev` stack and the Postgres it runs on."""
+"""Local development tooling: `make dev` (stack.py, Procfile), `make token` (token.py) and one
+folder per local stand-in (oidc/, cosmos/, postgres/), each with its Python launcher.
+
+See docs/architecture.md, "Local stand-ins".
+"""

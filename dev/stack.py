@@ -10,11 +10,13 @@ import socket
 import subprocess
 import sys
 
-from dev import local_cosmos, local_oidc, postgres
+from dev.cosmos import launcher as local_cosmos
+from dev.oidc import launcher as local_oidc
+from dev.postgres import launcher as postgres
 from functions.catalog.seed import seed
 from functions.shared import migrations
 from functions.shared.eventbus.local_queue import MIGRATIONS as BUS_MIGRATIONS
-from ui.app.sessions import migrate as migrate_ui
+from ui.app.schema import migrate as migrate_ui
 
 PORTS = {"catalog": 7071, "orders": 7072, "oidc": 8443, "cosmos": 8081, "ui": 8000}
 PROCFILE = postgres.REPO / "dev" / "Procfile"

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from dev.local_oidc import ISSUER, ISSUER_ENV, OidcError, fetch_token
+from dev.oidc.launcher import ISSUER, ISSUER_ENV, OidcError, fetch_token
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,9 +11,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from dev import local_cosmos, postgres
-from dev.local_cosmos import LocalCosmos
-from dev.postgres import fresh_database
+from dev.cosmos import launcher as local_cosmos
+from dev.cosmos.launcher import LocalCosmos
+from dev.postgres import launcher as postgres
+from dev.postgres.launcher import fresh_database
 from functions.catalog.seed import seed
 from functions.catalog.settings import CatalogSettings
 from functions.orders.settings import OrdersSettings

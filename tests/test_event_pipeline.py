@@ -16,8 +16,8 @@ import httpx
 import psycopg
 import pytest
 
-from dev import local_cosmos
-from dev.local_cosmos import LocalCosmos
+from dev.cosmos import launcher as local_cosmos
+from dev.cosmos.launcher import LocalCosmos
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.shared.events import OutgoingMessage
 from functions.shared.timeline_store import CosmosTimelineStore

@@ -14,7 +14,8 @@ import time
 import httpx
 import pytest
 
-from dev.postgres import fresh_database
+from dev.postgres.launcher import fresh_database
+from dev.server_process import wait_until
 from tests.conftest import REPO
 
 CATALOG = "http://127.0.0.1:7071"
@@ -45,19 +46,20 @@ def _run_stack_until_serving(env: dict[str, str]) -> subprocess.Popen:
         text=True,
         start_new_session=True,  # its own process group, like a terminal's foreground job
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if stack.poll() is not None:
-            pytest.fail(f"dev stack exited early:\n{stack.stdout.read()}")
-        if (
+
+    def serving() -> bool:
+        return (
             _ready(f"{CATALOG}/catalog/health/ready")
             and _ready(f"{ORDERS}/orders/health/ready")
             and _port_open(8443)
             and _port_open(8081)
             and _ready(f"{SHOP}/healthz/ready")
-        ):
-            return stack
-        time.sleep(0.3)
+        )
+
+    if wait_until(serving, timeout=60, alive=lambda: stack.poll() is None, interval=0.3):
+        return stack
+    if stack.poll() is not None:
+        pytest.fail(f"dev stack exited early:\n{stack.stdout.read()}")
     os.killpg(stack.pid, signal.SIGKILL)
     pytest.fail(f"dev stack did not serve within 60 s:\n{stack.stdout.read()}")
 

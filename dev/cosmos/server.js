@@ -1,6 +1,7 @@
 // TinyShop local Cosmos DB: npm @vercel/cosmosdb-server behind a small launcher.
 //
-// Stands in for Azure Cosmos DB for NoSQL on a developer machine and in tests (DESIGN §2, §7):
+// Stands in for Azure Cosmos DB for NoSQL on a developer machine and in tests
+// (docs/architecture.md, "Local stand-ins"):
 //   * Plain HTTP on 127.0.0.1:8081 (the emulator's port). In memory: a restart loses all data.
 //   * Any account key is accepted (clients sign with the emulator's well-known key).
 //   * `--container tinyshop/order-events=/orderId` creates a database and container before the
@@ -17,7 +18,7 @@
 //      endpoints even when the server speaks http; the launcher advertises the URL the client
 //      used, so SDKs with endpoint discovery on (their default) keep talking to this server.
 //
-// Started by dev/local_cosmos.py; run by hand with
+// Started by launcher.py; run by hand with
 //   node server.js [--host 127.0.0.1] [--port 8081] [--container DB/CONTAINER=/pk]... [--quiet]
 // (or TINYSHOP_COSMOS_HOST/_PORT). Port 0 picks a free port. It prints
 // `tinyshop-cosmos listening port=N endpoint=URL` once it accepts connections.
@@ -159,7 +160,7 @@ server.listen(Number(opts.port), opts.host, async () => {
     console.error(`tinyshop-cosmos: cannot create the containers: ${err.message}`);
     process.exit(1);
   }
-  // dev/local_cosmos.py waits for this exact line.
+  // launcher.py waits for this exact line.
   console.log(`tinyshop-cosmos listening port=${port} endpoint=${endpoint}`);
 });
 

@@ -1,6 +1,7 @@
 // TinyShop local OIDC provider: oauth2-mock-server behind an issuer with a path segment.
 //
-// Stands in for Entra External ID on a developer machine and in tests (DESIGN §2, §7):
+// Stands in for Entra External ID on a developer machine and in tests
+// (docs/architecture.md, "Local stand-ins"):
 //   * HTTPS only: MSAL's `oidc_authority` requires https and at least one path segment.
 //   * Issuer https://127.0.0.1:8443/tinyshop/v2.0 ; every endpoint lives below it, so
 //     `<issuer>/.well-known/openid-configuration` is what MSAL fetches.
@@ -10,7 +11,7 @@
 //     the request has login_hint. PKCE (S256) is mandatory, as Entra requires of SPAs.
 //   * `grant_type=password` (username only) gives CLI tokens (`make token USER=alice`).
 //
-// Started by dev/local_oidc.py (which makes the certificates); run by hand with
+// Started by launcher.py (which makes the certificates); run by hand with
 //   node server.js --cert CERT --key KEY [--host 127.0.0.1] [--port 8443] [--key-file F]
 // Options but --issuer also read TINYSHOP_OIDC_HOST/_PORT/_CERT/_KEY/_SIGNING_KEY_FILE; the
 // API is TINYSHOP_OIDC_AUDIENCE/_SCOPES. Port 0 picks a free port; the issuer follows the
@@ -55,7 +56,7 @@ const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 // ---------------------------------------------------------------------------- local users
 // Stable subject for a user name: uuid5(NAMESPACE_URL, "urn:tinyshop:local-user:<name>"),
-// i.e. Python's uuid.uuid5(uuid.NAMESPACE_URL, ...) (dev/local_oidc.py subject_for()).
+// i.e. Python's uuid.uuid5(uuid.NAMESPACE_URL, ...) (tests/support/oidc.py subject_for()).
 const NAMESPACE_URL = Buffer.from('6ba7b8119dad11d180b400c04fd430c8', 'hex');
 function uuid5(name) {
   const hash = createHash('sha1').update(NAMESPACE_URL).update(name, 'utf8').digest();
@@ -420,7 +421,7 @@ server.listen(Number(opts.port), opts.host, () => {
     console.error('tinyshop-oidc: the issuer needs a path segment (MSAL oidc_authority requires one)');
     process.exit(2);
   }
-  // dev/local_oidc.py waits for this exact line.
+  // launcher.py waits for this exact line.
   console.log(`tinyshop-oidc listening port=${port} issuer=${issuer.url}`);
 });
 // Stop promptly on Ctrl-C / honcho / tests: open connections are dropped, not drained.

@@ -1,9 +1,13 @@
 """Versioned schema migrations (Alembic) for each app's own database.
 
-Each app keeps its revisions in `functions/<app>/migrations/versions` as plain SQL and applies them
-with `python -m functions.<app> migrate`: locally from `make dev`, in the cluster from a Job that
-runs before the rollout. Upgrading is idempotent, and concurrent runs serialise on an advisory
-lock, so two Jobs (or two developers) racing cannot apply a revision twice.
+Each app keeps its revisions in `<app>/migrations/versions` as plain SQL and applies them with
+`python -m functions.<app> migrate` (the UI: `python -m ui.app migrate`): locally from `make dev`,
+in the cluster from a Job that runs before the rollout. Upgrading is idempotent, and concurrent
+runs serialise on an advisory lock, so two Jobs (or two developers) racing cannot apply a
+revision twice.
+
+The UI image copies this file (with the two package `__init__.py` files, which stay empty of
+imports), so it imports only alembic, psycopg, SQLAlchemy and the standard library.
 """
 
 import logging
@@ -18,7 +22,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 _log = logging.getLogger(__name__)
-_LOCK_KEY = 0x7E5_0001  # pg_advisory_xact_lock key shared by every TinyShop migration run
+# The pg_advisory_xact_lock key of every TinyShop migration run (catalog, orders, event bus, UI).
+# One key is enough: advisory locks belong to the database they are taken in (pg_locks.database,
+# https://www.postgresql.org/docs/current/view-pg-locks.html), and each app migrates its own
+# database, so apps never wait for each other; only runs against the same database serialise.
+_LOCK_KEY = 0x7E5_0001
 
 
 def _config(database_url: str, script_location: Path) -> Config:
@@ -61,7 +69,7 @@ def current_revision(database_url: str) -> str | None:
 
 
 def run_env() -> None:
-    """Body of every app's `migrations/env.py`."""
+    """Body of every app's `migrations/env.py` (catalog, orders, event bus and UI)."""
     database_url = context.config.attributes["database_url"]
     if context.is_offline_mode():  # `--sql`: print the SQL for review instead of running it
         context.configure(url="postgresql+psycopg://", literal_binds=True)

@@ -5,7 +5,7 @@ import sys
 
 import psycopg
 
-from dev.postgres import fresh_database
+from dev.postgres.launcher import fresh_database
 from functions.catalog.seed import seed, seed_products
 from functions.shared import migrations
 from tests.conftest import CATALOG_MIGRATIONS, REPO

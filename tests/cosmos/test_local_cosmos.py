@@ -9,9 +9,7 @@ import asyncio
 import http.client
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -27,8 +25,10 @@ from azure.cosmos.exceptions import (
     CosmosResourceNotFoundError,
 )
 
-from dev import local_cosmos
-from dev.local_cosmos import CONTAINER, DATABASE, KEY, LocalCosmos
+from dev.cosmos import launcher as local_cosmos
+from dev.cosmos.launcher import CONTAINER, DATABASE, KEY, LISTENING, LocalCosmos
+from dev.server_process import ServerProcess
+from tests.support.cosmos import async_client, sync_client
 
 REPO = Path(__file__).resolve().parents[2]
 TIMELINE = "SELECT * FROM c WHERE c.orderId = @orderId ORDER BY c.occurredAt"
@@ -42,7 +42,7 @@ def cosmos() -> Iterator[LocalCosmos]:
 
 @pytest.fixture(scope="module")
 def client(cosmos: LocalCosmos) -> Iterator[CosmosClient]:
-    with cosmos.client() as c:
+    with sync_client(cosmos) as c:
         yield c
 
 
@@ -177,7 +177,7 @@ def test_the_apps_client_options_work_too(cosmos: LocalCosmos) -> None:
     """functions/shared/timeline_store.py turns endpoint discovery off for http:// endpoints and
     sets timeouts and retries; the stand-in must serve that configuration as well."""
     options = {"enable_endpoint_discovery": False, "connection_timeout": 5, "retry_total": 3}
-    with cosmos.client(**options) as client:
+    with sync_client(cosmos, **options) as client:
         container = client.get_database_client(DATABASE).get_container_client(CONTAINER)
         order_id = new_order()
         container.create_item(event(order_id, "OrderPlaced", "2030-01-01T10:00:00Z"))
@@ -206,7 +206,7 @@ def test_the_aio_client_works_too(cosmos: LocalCosmos) -> None:
     order_id = new_order()
 
     async def scenario() -> tuple[list[str], int, int]:
-        async with cosmos.async_client() as client:
+        async with async_client(cosmos) as client:
             database = await client.create_database_if_not_exists(DATABASE)
             container = await database.create_container_if_not_exists(
                 CONTAINER, partition_key=PartitionKey(path="/orderId")
@@ -270,7 +270,7 @@ def test_the_sdk_reuses_its_connections(
         return new_conn(self)
 
     monkeypatch.setattr(urllib3.connection.HTTPConnection, "_new_conn", counting_new_conn)
-    with cosmos.client() as client:
+    with sync_client(cosmos) as client:
         container = client.get_database_client(DATABASE).get_container_client(CONTAINER)
         order_id = new_order()
         container.upsert_item(event(order_id, "Warm-up", "2030-01-01T10:00:00Z"))
@@ -289,7 +289,7 @@ def test_the_sdk_reuses_its_connections(
 def test_stop_then_start_serves_again_on_the_same_port() -> None:
     with local_cosmos.running(0) as cosmos:
         port = cosmos.port
-        with cosmos.client() as client:
+        with sync_client(cosmos) as client:
             container = client.get_database_client(DATABASE).get_container_client(CONTAINER)
             order_id = new_order()
             container.create_item(event(order_id, "OrderPlaced", "2030-01-01T10:00:00Z"))
@@ -331,26 +331,25 @@ def test_start_fails_clearly_when_the_port_is_taken(cosmos: LocalCosmos) -> None
 
 
 def test_foreground_entry_point_serves_the_app_container() -> None:
-    """`python -m dev.local_cosmos` (the Procfile's `cosmos` process) and `wait_ready()`."""
+    """`python -m dev.cosmos` (the Procfile's `cosmos` process)."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dev.local_cosmos", f"--port={port}", "--quiet"],
+    process = ServerProcess(
+        [sys.executable, "-m", "dev.cosmos", f"--port={port}", "--quiet"],
+        LISTENING,
+        name="python -m dev.cosmos",
         cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        timeout=20,
     )
+    listening = process.start()
     try:
         endpoint = local_cosmos.endpoint_for(port)
-        local_cosmos.wait_ready(endpoint, timeout=20)
-        with CosmosClient(endpoint, credential=KEY, **local_cosmos.client_options()) as client:
+        with CosmosClient(endpoint, credential=KEY) as client:
             container = client.get_database_client(DATABASE).get_container_client(CONTAINER)
             assert container.read()["partitionKey"]["paths"] == ["/orderId"]
     finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=10)
-    assert process.returncode == 0, output  # exec'd into node, which exits cleanly on SIGTERM
-    assert f"tinyshop-cosmos listening port={port}" in output
+        status = process.stop()  # SIGTERM
+    assert status == 0, "\n".join(process.output)  # exec'd into node: exits cleanly on SIGTERM
+    assert listening["port"] == str(port)
 
 
 # ------------------------------------------------------------------------------ settings

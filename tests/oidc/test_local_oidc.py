@@ -24,17 +24,10 @@ import msal
 import pytest
 from cryptography import x509
 
-from dev import local_oidc
-from dev.local_oidc import (
-    API_SCOPE,
-    AUDIENCE,
-    SCOPE,
-    UI_CLIENT_ID,
-    LocalOidc,
-    ensure_certificates,
-    issuer_for,
-    subject_for,
-)
+from dev.oidc import launcher as local_oidc
+from dev.oidc.certificates import ensure_certificates
+from dev.oidc.launcher import API_SCOPE, AUDIENCE, SCOPE, UI_CLIENT_ID, LocalOidc, issuer_for
+from tests.support.oidc import subject_for
 
 REPO = Path(__file__).resolve().parents[2]
 REDIRECT_URI = "http://127.0.0.1:8000/auth/callback"

@@ -79,7 +79,7 @@ def test_bad_paging_parameters_are_a_422(orders: httpx.Client, params: dict, fie
 def test_a_cosmos_that_never_answers_delays_the_order_page_at_most_the_timeline_timeout(
     orders_db: str, catalog_url: str, issuer: Issuer
 ):
-    from dev.local_cosmos import KEY
+    from dev.cosmos.launcher import KEY
     from functions.orders.api import create_app
     from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore
     from tests.conftest import orders_settings

@@ -2,12 +2,13 @@
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from dev.server_process import wait_until
 
 
 def free_port() -> int:
@@ -24,11 +25,10 @@ def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"uvicorn did not start on port {port}")
-        time.sleep(0.01)
+    # `started` is set by this server once it has bound the port (a taken port ends the thread).
+    if not wait_until(lambda: server.started, timeout=10, alive=thread.is_alive):
+        server.should_exit = True
+        raise RuntimeError(f"uvicorn did not start on port {port}")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -3,7 +3,7 @@ it, a migrated `ui` session database, and the Flask app (test client or real WSG
 
 Only catalog, Postgres and the fixtures in tests/conftest.py are shared with the other suites;
 the orders app here is our own because the session `orders_url` trusts a *test* issuer, while
-the UI signs in through the real provider (dev/local_oidc.py).
+the UI signs in through the real provider (dev/oidc/).
 """
 
 import os
@@ -20,10 +20,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from dev import local_oidc
-from dev.local_cosmos import LocalCosmos
-from dev.local_oidc import LocalOidc
-from dev.postgres import fresh_database
+from dev.cosmos.launcher import LocalCosmos
+from dev.oidc import launcher as local_oidc
+from dev.oidc.launcher import LocalOidc
+from dev.postgres.launcher import fresh_database
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.shared.timeline_store import CosmosTimelineStore
 from functions.worker import local_consumer
@@ -31,8 +31,8 @@ from functions.worker.settings import WorkerSettings
 from tests.conftest import cosmos_settings, orders_settings
 from tests.support.servers import serve
 from ui.app import create_app
+from ui.app.schema import migrate
 from ui.app.services import EXTENSION
-from ui.app.sessions import migrate
 from ui.app.settings import UiSettings
 
 _TRUST_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
-from dev.local_oidc import LocalOidc
+from dev.oidc.launcher import LocalOidc
 from tests.ui.conftest import serve_wsgi
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dev.local_oidc import LocalOidc
+from dev.oidc.launcher import LocalOidc
 from tests.ui.conftest import SignIn
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dev.local_cosmos import LocalCosmos
+from dev.cosmos.launcher import LocalCosmos
 from functions.shared.events import PoisonMessage
 from functions.shared.timeline_store import CosmosTimelineStore, TimelineStoreUnavailable
 from functions.worker.handler import handle
@@ -132,7 +132,7 @@ def test_a_message_that_can_never_succeed_is_poison_with_a_reason(
 
 
 def test_cosmos_unreachable_is_a_transient_error(cosmos: LocalCosmos):
-    from dev.local_cosmos import endpoint_for
+    from dev.cosmos.launcher import endpoint_for
     from tests.support.servers import free_port
 
     nowhere = CosmosTimelineStore(

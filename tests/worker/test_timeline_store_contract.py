@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dev.local_cosmos import LocalCosmos
+from dev.cosmos.launcher import LocalCosmos
 from functions.shared.timeline_store import CosmosTimelineStore, TimelineStore
 from tests.conftest import cosmos_settings
 from tests.unit.fakes import InMemoryTimelineStore

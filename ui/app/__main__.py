@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from ui.app.sessions import migrate
+from ui.app.schema import migrate
 from ui.app.settings import UiSettings
 
 

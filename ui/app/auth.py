@@ -12,7 +12,7 @@ A `ConfidentialClientApplication` is cheap but does OIDC discovery when built, s
 per request with a per-request token cache and a process-wide `http_cache` (MSAL caches the
 discovery document in it for a day), and one shared `requests` session for keep-alive.
 MSAL uses `requests`, which trusts `REQUESTS_CA_BUNDLE` over any `verify=` argument: locally
-that variable points at the CA bundle of dev/local_oidc.py.
+that variable points at the CA bundle of dev/oidc/certificates.py.
 """
 
 import logging

@@ -12,7 +12,6 @@ the store is down, is served as anonymous (browsing works) with `session.unavail
 sign-in-only pages can say why instead of pretending the shopper signed out.
 """
 
-import contextlib
 import hashlib
 import logging
 import secrets
@@ -20,22 +19,16 @@ import threading
 import time
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
-from alembic import command
-from alembic.config import Config
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 from werkzeug.datastructures import CallbackDict
 
 _log = logging.getLogger(__name__)
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 _SID_BYTES = 32
 _SID_LENGTH = 43  # len(secrets.token_urlsafe(32))
@@ -51,30 +44,6 @@ class SessionStoreUnavailable(Exception):
 
 def _hash(sid: str) -> bytes:
     return hashlib.sha256(sid.encode()).digest()
-
-
-def migrate(database_url: str, *, create_database: bool = False) -> str:
-    """Bring the session schema to head with Alembic (revisions in ui/app/migrations/;
-    idempotent, concurrent runs serialise on an advisory lock). Returns the schema revision."""
-    if create_database:
-        _ensure_database(database_url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["database_url"] = database_url  # not an ini option: '%' would be mangled
-    command.upgrade(config, "head")
-    with psycopg.connect(database_url, connect_timeout=5) as conn:
-        return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
-
-
-def _ensure_database(database_url: str) -> None:
-    name = conninfo_to_dict(database_url).get("dbname")
-    if not name:
-        raise ValueError("the session database URL names no database")
-    with psycopg.connect(make_conninfo(database_url, dbname="postgres"), autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            return
-        with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # created concurrently
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):

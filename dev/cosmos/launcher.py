@@ -1,14 +1,16 @@
-"""The local Cosmos DB for NoSQL stand-in (DESIGN §2, §5, §7).
+"""The launcher of the local Cosmos DB for NoSQL stand-in (see docs/architecture.md, "Local
+stand-ins" and "Data ownership").
 
-`dev/cosmos/server.js` (npm `@vercel/cosmosdb-server` behind a small launcher) serves the Cosmos
-REST API over plain HTTP on http://127.0.0.1:8081/, in memory. This module
+`server.js` beside this module (npm `@vercel/cosmosdb-server` behind a small launcher) serves
+the Cosmos REST API over plain HTTP on http://127.0.0.1:8081/, in memory. This module
 
 - installs its Node dependencies (`npm ci` in dev/cosmos when node_modules is missing or stale);
-- gives the command that runs it (`python -m dev.local_cosmos` runs it in the foreground, the
+- gives the command that runs it (`python -m dev.cosmos` runs it in the foreground, the
   Procfile's `cosmos` process) with database `tinyshop` / container `order-events` (partition
   key `/orderId`) created before it reports that it listens, as Terraform creates them in Azure;
-- gives the settings (`COSMOS_*`) and client options the apps need to use it;
-- gives `running()`, a stand-in for tests on any port that can be stopped and started again.
+- gives the settings (`COSMOS_*`) the apps need to use it;
+- gives `running()`, a stand-in on any port for tests and benchmarks that can be stopped and
+  started again.
 
 Why plain HTTP: no certificate to trust, and the launcher makes the stand-in advertise its own
 http:// endpoint, so the SDK works with its defaults (endpoint discovery on, as in Azure).
@@ -16,37 +18,24 @@ Why any key works: the stand-in checks no signatures. Clients still sign every r
 use the Cosmos emulator's well-known key (`KEY`), a public constant that is no secret.
 """
 
-from __future__ import annotations
-
 import argparse
 import contextlib
 import os
 import re
 import shutil
-import subprocess
-import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from dev.node import npm_ci
+from dev.server_process import ProcessNotReady, ServerProcess
 
-if TYPE_CHECKING:  # azure-cosmos is only needed by callers that want a client
-    from azure.cosmos import CosmosClient
-    from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
-
-REPO = Path(__file__).resolve().parent.parent
-COSMOS_DIR = REPO / "dev" / "cosmos"
-STATE_DIR = REPO / ".dev"  # git-ignored local state of `make dev`
+COSMOS_DIR = Path(__file__).resolve().parent
+STATE_DIR = COSMOS_DIR.parents[1] / ".dev"  # git-ignored local state of `make dev`
 
 HOST = "127.0.0.1"
-PORT = 8081  # the Cosmos DB emulator's port (DESIGN §2)
+PORT = 8081  # the Cosmos DB emulator's port
 # The Cosmos DB emulator's documented, public account key. The stand-in accepts any key; this
 # one is valid base64 (clients sign requests with it) and is recognisably not a real secret.
 KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
@@ -68,11 +57,11 @@ class ContainerSpec:
         return f"--container={self.database}/{self.container}={self.partition_key_path}"
 
 
-# DESIGN §5: what the worker writes and orders reads.
+# What the worker writes and orders reads (docs/architecture.md, "Data ownership").
 CONTAINERS: tuple[ContainerSpec, ...] = (ContainerSpec(DATABASE, CONTAINER, PARTITION_KEY_PATH),)
 
-# The launcher prints this line once it listens and the containers exist (dev/cosmos/server.js).
-_LISTENING = re.compile(r"tinyshop-cosmos listening port=(?P<port>\d+) endpoint=(?P<endpoint>\S+)")
+# server.js prints this line once it listens and the containers exist.
+LISTENING = re.compile(r"tinyshop-cosmos listening port=(?P<port>\d+) endpoint=(?P<endpoint>\S+)")
 
 
 def endpoint_for(port: int = PORT, host: str = HOST) -> str:
@@ -89,7 +78,7 @@ class CosmosStandInError(RuntimeError):
 
 
 def settings(endpoint: str = ENDPOINT) -> dict[str, str]:
-    """The environment that points the apps (functions/shared/event_store.py) at a stand-in.
+    """The environment that points the apps' Cosmos settings (`COSMOS_*`) at a stand-in.
 
     `COSMOS_CREATE_IF_MISSING` is harmless with the launcher (it creates the container too) and
     keeps the apps working if the stand-in was started without it.
@@ -101,18 +90,6 @@ def settings(endpoint: str = ENDPOINT) -> dict[str, str]:
         "COSMOS_CONTAINER": CONTAINER,
         "COSMOS_CREATE_IF_MISSING": "true",
     }
-
-
-def client_options() -> dict[str, Any]:
-    """Keyword arguments the apps must pass to `CosmosClient` (sync or aio) for the stand-in.
-
-    None are required: the launcher fixes what the package alone gets wrong (it advertises its
-    own http:// endpoint, so endpoint discovery works over plain HTTP; missing items are 404;
-    connections are kept alive). `enable_endpoint_discovery=False` is still fine to pass (it
-    skips the SDK's periodic account reads) and is required only against the bare npm package.
-    Returned as a dict so callers stay correct if the stand-in ever needs one.
-    """
-    return {}
 
 
 # ------------------------------------------------------------------------------ node
@@ -147,23 +124,7 @@ def server_command(
     return argv, {}
 
 
-def wait_ready(endpoint: str = ENDPOINT, timeout: float = 30.0) -> None:
-    """Block until a stand-in answers the account read (`GET /`) at `endpoint`: for scripts
-    that start it elsewhere (a supervisor) and must not race its start."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(endpoint, timeout=2) as response:  # noqa: S310 (http only)
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise CosmosStandInError(f"no Cosmos stand-in answers at {endpoint}")
-        time.sleep(0.05)
-
-
-# ------------------------------------------------------------------------------ tests
+# ------------------------------------------------------------------------------ tests, benchmarks
 
 
 class LocalCosmos:
@@ -183,9 +144,7 @@ class LocalCosmos:
         self.key = KEY
         self.containers = tuple(containers)
         self.timeout = timeout
-        self._process: subprocess.Popen[str] | None = None
-        self._reader: threading.Thread | None = None
-        self.output: deque[str] = deque(maxlen=200)  # the last lines it printed
+        self._process: ServerProcess | None = None
 
     @property
     def endpoint(self) -> str:
@@ -198,7 +157,12 @@ class LocalCosmos:
 
     @property
     def is_running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._process is not None and self._process.is_running
+
+    @property
+    def output(self) -> deque[str]:
+        """The last lines it printed."""
+        return self._process.output if self._process is not None else deque()
 
     def start(self) -> None:
         """Start it (on the port of the previous start, if any) and return once it serves."""
@@ -206,71 +170,22 @@ class LocalCosmos:
             return
         ensure_node_modules()
         argv, extra_env = server_command(self.port, self.host, self.containers, quiet=True)
-        deadline = time.monotonic() + self.timeout
-        process = subprocess.Popen(
-            argv,
-            env={**os.environ, **extra_env},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        self._process = ServerProcess(
+            argv, LISTENING, name="local Cosmos", env=extra_env, timeout=self.timeout
         )
-        self._process = process
-        ready = threading.Event()
-        found: dict[str, str] = {}
-
-        def pump() -> None:  # also keeps draining the pipe so the server never blocks on it
-            assert process.stdout is not None
-            for line in process.stdout:
-                self.output.append(line.rstrip())
-                match = _LISTENING.search(line)
-                if match and not ready.is_set():
-                    found.update(match.groupdict())
-                    ready.set()
-            ready.set()  # the server exited
-
-        self._reader = threading.Thread(target=pump, name="local-cosmos-output", daemon=True)
-        self._reader.start()
-        ready.wait(max(0.0, deadline - time.monotonic()))
-        if not found:
-            self.stop()
+        try:
+            listening = self._process.start()
+        except ProcessNotReady as exc:
+            self._process = None
             raise CosmosStandInError(
-                f"the local Cosmos stand-in did not start on {self.host}:{self.port}:\n"
-                + "\n".join(self.output)
-            )
-        self.port = int(found["port"])
+                f"the local Cosmos stand-in did not start on {self.host}:{self.port}: {exc}"
+            ) from exc
+        self.port = int(listening["port"])
 
     def stop(self) -> None:
         """Stop it (SIGTERM, then SIGKILL after 5 s); open client connections are dropped."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._reader is not None:
-            self._reader.join(timeout=2)
-            self._reader = None
-        if process.stdout is not None:
-            process.stdout.close()
-
-    def client(self, **kwargs: Any) -> CosmosClient:
-        """A sync `CosmosClient` for this stand-in, configured as the apps configure theirs."""
-        from azure.cosmos import CosmosClient
-
-        return CosmosClient(self.endpoint, credential=self.key, **{**client_options(), **kwargs})
-
-    def async_client(self, **kwargs: Any) -> AsyncCosmosClient:
-        """An `azure.cosmos.aio.CosmosClient` for this stand-in (use it with `async with`)."""
-        from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
-
-        return AsyncCosmosClient(
-            self.endpoint, credential=self.key, **{**client_options(), **kwargs}
-        )
+        if self._process is not None:
+            self._process.stop()
 
     def settings(self) -> dict[str, str]:
         """`COSMOS_*` environment that points an app at this stand-in."""
@@ -298,9 +213,9 @@ def running(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m dev.local_cosmos`: prepare, then become the Node server (exec), so a process
+    """`python -m dev.cosmos`: prepare, then become the Node server (exec), so a process
     supervisor's signals reach Node directly."""
-    parser = argparse.ArgumentParser(prog="python -m dev.local_cosmos", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m dev.cosmos", description=__doc__)
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
@@ -310,12 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     where = endpoint_for(args.port, args.host) if args.port else "a free port (printed below)"
     print(
         f"local Cosmos: {where}, in memory (data is lost when it stops), any key works "
-        f"(dev.local_cosmos.KEY is the emulator's); {DATABASE}/{CONTAINER} by {PARTITION_KEY_PATH}",
+        f"(KEY in dev/cosmos/launcher.py is the emulator's); "
+        f"{DATABASE}/{CONTAINER} by {PARTITION_KEY_PATH}",
         flush=True,
     )
     os.execve(command[0], command, {**os.environ, **extra_env})  # noqa: S606 (argv, no shell)
     return 0  # not reached
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Find a Postgres to develop and test against, or start a private one.
+"""Find a Postgres to develop, test and benchmark against, or start a private one.
 
 Order: `TINYSHOP_POSTGRES_URL` (an admin URL you configure), else the server on 127.0.0.1:5432
 (trust auth, user postgres), else an embedded server (PyPI `pgserver`) whose data lives in
@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 EMBEDDED_DATA = REPO / ".dev" / "pgdata"
 
