@@ -123,3 +123,22 @@ def validate(manifest: Manifest) -> str:
         return "crd-schema"
     validate_core(manifest)
     return "kubernetes-validate"
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_values(env: str, chart: Path = CHART) -> dict[str, Any]:
+    """The values helm sees for `env`: the chart's defaults, then each values file in order."""
+    [release] = [r for r in environment_releases(env) if r.chart == chart]
+    values = yaml.safe_load((chart / "values.yaml").read_text(encoding="utf-8"))
+    for path in release.values:
+        values = _merge(values, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return values
