@@ -66,16 +66,20 @@ def helm(helm_bin: Path, *args: str) -> str:
     return result.stdout
 
 
-def value_args(values: tuple[Path, ...], overrides: dict[str, str] | None = None) -> list[str]:
+Overrides = dict[str, str | bool]
+
+
+def value_args(values: tuple[Path, ...], overrides: Overrides | None = None) -> list[str]:
     args = [arg for path in values for arg in ("-f", str(path))]
     for key, value in (overrides or {}).items():
-        args += ["--set-string", f"{key}={value}"]
+        if isinstance(value, bool):
+            args += ["--set", f"{key}={str(value).lower()}"]
+        else:
+            args += ["--set-string", f"{key}={value}"]
     return args
 
 
-def render(
-    helm_bin: Path, release: Release, overrides: dict[str, str] | None = None
-) -> list[Manifest]:
+def render(helm_bin: Path, release: Release, overrides: Overrides | None = None) -> list[Manifest]:
     """`helm template` of the release; hooks included (they are what ArgoCD runs as PreSync)."""
     out = helm(
         helm_bin,
