@@ -32,7 +32,7 @@ class OutputsError(ValueError):
 
 
 def _flatten(outputs: Mapping[str, Any]) -> dict[str, Any]:
-    """`terraform output -json` wraps each value as {"value": ..., "type": ..., "sensitive": ...}."""
+    """`terraform output -json` wraps each value: {"value": ..., "type": ..., "sensitive": ...}."""
     return {name: entry["value"] for name, entry in outputs.items()}
 
 

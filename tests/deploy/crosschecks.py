@@ -232,7 +232,9 @@ def check_secrets(manifests: list[Manifest], key_vault_secrets: set[str]) -> lis
     Vault secret Terraform creates; the chart itself renders no Secret."""
     problems = [f"chart renders Secret {n}" for n in by_kind(manifests, "Secret")]
     classes = by_kind(manifests, "SecretProviderClass")
-    produced = {key: (name, obj) for name, spc in classes.items() for key, obj in spc_outputs(spc).items()}
+    produced = {
+        key: (name, obj) for name, spc in classes.items() for key, obj in spc_outputs(spc).items()
+    }
     for workload, pod in pod_specs(manifests).items():
         mounted = {
             v["csi"]["volumeAttributes"]["secretProviderClass"]
@@ -246,11 +248,15 @@ def check_secrets(manifests: list[Manifest], key_vault_secrets: set[str]) -> lis
                     continue
                 source = produced.get((ref["name"], ref["key"]))
                 if source is None:
-                    problems.append(f"{workload}: {ref['name']}/{ref['key']} has no SecretProviderClass")
+                    problems.append(
+                        f"{workload}: {ref['name']}/{ref['key']} has no SecretProviderClass"
+                    )
                     continue
                 spc_name, kv_object = source
                 if spc_name not in mounted:
-                    problems.append(f"{workload}: reads {ref['name']} but does not mount {spc_name}")
+                    problems.append(
+                        f"{workload}: reads {ref['name']} but does not mount {spc_name}"
+                    )
                 if kv_object not in key_vault_secrets:
                     problems.append(f"{workload}: Key Vault secret {kv_object} is not in Terraform")
     return problems
@@ -265,13 +271,19 @@ def check_service_accounts(manifests: list[Manifest], federated_subjects: set[st
     problems = []
     accounts = [m for m in manifests if m["kind"] == "ServiceAccount"]
     namespaces = {m["metadata"]["namespace"] for m in accounts}
-    rendered = {f"system:serviceaccount:{m['metadata']['namespace']}:{m['metadata']['name']}" for m in accounts}
+    rendered = {
+        f"system:serviceaccount:{m['metadata']['namespace']}:{m['metadata']['name']}"
+        for m in accounts
+    }
     expected = {s for s in federated_subjects if s.split(":")[2] in namespaces}
     if not expected:
-        problems.append(f"Terraform federates no ServiceAccount in namespace(s) {sorted(namespaces)}")
+        problems.append(
+            f"Terraform federates no ServiceAccount in namespace(s) {sorted(namespaces)}"
+        )
     if rendered != expected:
         problems.append(
-            f"ServiceAccounts {sorted(rendered)} != Terraform's federated subjects {sorted(expected)}"
+            f"ServiceAccounts {sorted(rendered)} != Terraform's federated subjects "
+            f"{sorted(expected)}"
         )
     names = {m["metadata"]["name"]: m for m in accounts}
     for account in accounts:
@@ -285,7 +297,9 @@ def check_service_accounts(manifests: list[Manifest], federated_subjects: set[st
         if account not in names:
             problems.append(f"{m['kind']}/{m['metadata']['name']} runs as {account!r}")
         if template["metadata"]["labels"].get("azure.workload.identity/use") != "true":
-            problems.append(f"{m['kind']}/{m['metadata']['name']} lacks azure.workload.identity/use")
+            problems.append(
+                f"{m['kind']}/{m['metadata']['name']} lacks azure.workload.identity/use"
+            )
     return problems
 
 
@@ -327,14 +341,17 @@ def check_scaled_object(
             problems.append(f"worker EVENT_BUS_QUEUE {env.get('EVENT_BUS_QUEUE')!r} != {queue!r}")
         if str(meta.get("messageCount")) != str(max_concurrent_calls):
             problems.append(
-                f"messageCount {meta.get('messageCount')} != maxConcurrentCalls {max_concurrent_calls}"
+                f"messageCount {meta.get('messageCount')} != maxConcurrentCalls "
+                f"{max_concurrent_calls}"
             )
         auth = by_kind(keda_manifests, "TriggerAuthentication").get(
             trigger.get("authenticationRef", {}).get("name", "")
         )
         identity = (auth or {}).get("spec", {}).get("podIdentity", {})
         if identity.get("provider") != "azure-workload" or not identity.get("identityId"):
-            problems.append("the trigger's TriggerAuthentication is not azure-workload with a client id")
+            problems.append(
+                "the trigger's TriggerAuthentication is not azure-workload with a client id"
+            )
     if so["spec"].get("minReplicaCount", 0) != 0:
         problems.append("minReplicaCount is not 0")
     for hpa in by_kind(app_manifests, "HorizontalPodAutoscaler").values():
@@ -358,8 +375,10 @@ def ingress_routes(manifests: list[Manifest], host: str) -> list[Route]:
     anchored at the start, tried longest first; rewrite-target substitutes $1."""
     found = []
     for ingress in by_kind(manifests, "Ingress").values():
-        rewrite = ingress["metadata"].get("annotations", {}).get(
-            "nginx.ingress.kubernetes.io/rewrite-target"
+        rewrite = (
+            ingress["metadata"]
+            .get("annotations", {})
+            .get("nginx.ingress.kubernetes.io/rewrite-target")
         )
         for rule in ingress["spec"]["rules"]:
             if rule.get("host") != host:
@@ -376,7 +395,8 @@ def resolve(routes: list[Route], path: str) -> tuple[str, str] | None:
         match = route.pattern.match(path)
         if match:
             if route.rewrite:
-                return route.service, re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))), route.rewrite)
+                # nginx's $1 is Python's \1
+                return route.service, match.expand(re.sub(r"\$(\d)", r"\\\1", route.rewrite))
             return route.service, path
     return None
 
@@ -404,7 +424,9 @@ def check_ingress(
         for sample in samples:
             answer = resolve(routes, api_prefix + sample)
             if answer is None or services.get(answer[0]) != app or answer[1] != sample:
-                problems.append(f"{function}: {api_prefix + sample} -> {answer}, not {app} {sample}")
+                problems.append(
+                    f"{function}: {api_prefix + sample} -> {answer}, not {app} {sample}"
+                )
     for path in ui_paths:
         answer = resolve(routes, path)
         if answer is None or services.get(answer[0]) != "ui" or answer[1] != path:
@@ -449,7 +471,9 @@ def check_images(manifests: list[Manifest], registry: str) -> list[str]:
 
 
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|(^|_)KEY$|CONNECTION$)", re.IGNORECASE)
-SECRET_VALUE = re.compile(r"(AccountKey=|SharedAccessKey=|password=|://[^/@:]+:[^/@]+@)", re.IGNORECASE)
+SECRET_VALUE = re.compile(
+    r"(AccountKey=|SharedAccessKey=|password=|://[^/@:]+:[^/@]+@)", re.IGNORECASE
+)
 
 
 def check_no_secret_values(manifests: list[Manifest]) -> list[str]:

@@ -46,9 +46,7 @@ def environment_releases(env: str) -> list[Release]:
     the KEDA chart."""
     folder = ENVIRONMENTS / env
     return [
-        Release(
-            "tinyshop", CHART, (folder / "tinyshop.values.yaml", folder / "images.yaml")
-        ),
+        Release("tinyshop", CHART, (folder / "tinyshop.values.yaml", folder / "images.yaml")),
         Release("tinyshop-keda", KEDA_CHART, (folder / "keda.values.yaml",)),
     ]
 

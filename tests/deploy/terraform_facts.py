@@ -10,7 +10,7 @@ from typing import Any
 import hcl2
 
 TERRAFORM = Path(__file__).resolve().parents[2] / "infra" / "terraform"
-_LIST_LITERAL = re.compile(r'^\$\{toset\(\[(.*)\]\)\}$', re.S)
+_LIST_LITERAL = re.compile(r"^\$\{toset\(\[(.*)\]\)\}$", re.S)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -68,8 +68,7 @@ def environment_facts(env: str = "dev") -> EnvironmentFacts:
     secrets = frozenset(re.findall(r'"([^"]+)"', secrets_match.group(1)))
     queue = _unquote(_blocks(main, "module")["servicebus"]["queue_name"])
     outputs = {
-        name: body["value"]
-        for name, body in _blocks(_load(root / "outputs.tf"), "output").items()
+        name: body["value"] for name, body in _blocks(_load(root / "outputs.tf"), "output").items()
     }
     return EnvironmentFacts(subjects, queue, secrets, outputs)
 

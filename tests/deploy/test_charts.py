@@ -126,9 +126,17 @@ def test_the_chart_refuses_a_namespace_terraform_does_not_federate(helm_bin: Pat
 
 
 def test_the_worker_has_no_hpa_and_no_fixed_replica_count(dev):
-    worker = next(m for m in dev["tinyshop"] if m["kind"] == "Deployment" and m["metadata"]["name"] == "worker")
+    worker = next(
+        m
+        for m in dev["tinyshop"]
+        if m["kind"] == "Deployment" and m["metadata"]["name"] == "worker"
+    )
     assert "replicas" not in worker["spec"]
-    targets = {m["spec"]["scaleTargetRef"]["name"] for m in dev["tinyshop"] if m["kind"] == "HorizontalPodAutoscaler"}
+    targets = {
+        m["spec"]["scaleTargetRef"]["name"]
+        for m in dev["tinyshop"]
+        if m["kind"] == "HorizontalPodAutoscaler"
+    }
     assert targets == {"catalog", "orders", "ui"}
 
 
@@ -146,7 +154,8 @@ def test_every_pod_is_hardened(dev):
             assert ctx["readOnlyRootFilesystem"] is True, name
             assert ctx["allowPrivilegeEscalation"] is False, name
             assert ctx["capabilities"]["drop"] == ["ALL"], name
-            assert container["resources"]["requests"] and container["resources"]["limits"], name
+            assert container["resources"]["requests"], name
+            assert container["resources"]["limits"], name
 
 
 def test_functions_pods_get_an_empty_dir_for_exactly_the_paths_the_host_writes(dev):
@@ -157,7 +166,7 @@ def test_functions_pods_get_an_empty_dir_for_exactly_the_paths_the_host_writes(d
         empty = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
         [container] = pod["containers"]
         writable = {m["mountPath"] for m in container["volumeMounts"] if m["name"] in empty}
-        assert writable == {"/tmp", "/home/data", "/home/LogFiles"}
+        assert writable == {"/tmp", "/home/data", "/home/LogFiles"}  # noqa: S108
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert "ASPNETCORE_URLS" not in env  # the image sets :8080; the pod must not undo it
         assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]

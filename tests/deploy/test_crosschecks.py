@@ -41,7 +41,9 @@ def functions_by_app(indexed_by_app) -> dict[str, set[str]]:
     return {app: set(functions) for app, functions in indexed_by_app.items()}
 
 
-def test_each_deployment_runs_exactly_its_apps_functions(dev, functions_by_app, registered_functions):
+def test_each_deployment_runs_exactly_its_apps_functions(
+    dev, functions_by_app, registered_functions
+):
     assert cc.check_allow_lists(dev["tinyshop"], functions_by_app, registered_functions) == []
 
 
@@ -93,7 +95,11 @@ def app_settings(indexed_by_app) -> dict[str, cc.AppSettings]:
             bindings("orders"),
             # The cluster publishes to Service Bus and shows the Cosmos timeline.
             pinned=(("EVENT_BUS", "servicebus"),),
-            also_required=(*host, "COSMOS_ENDPOINT", "ServiceBusConnection__fullyQualifiedNamespace"),
+            also_required=(
+                *host,
+                "COSMOS_ENDPOINT",
+                "ServiceBusConnection__fullyQualifiedNamespace",
+            ),
         ),
         "worker": cc.AppSettings(
             (CosmosSettings,), bindings("worker"), also_required=(*host, "COSMOS_ENDPOINT")
@@ -159,7 +165,9 @@ def test_the_secret_check_fails_on_an_unsynced_key(dev):
 
 
 def test_the_secret_check_fails_on_a_key_vault_secret_terraform_does_not_create(dev):
-    problems = cc.check_secrets(dev["tinyshop"], set(TERRAFORM.key_vault_secrets) - {"flask-secret-key"})
+    problems = cc.check_secrets(
+        dev["tinyshop"], set(TERRAFORM.key_vault_secrets) - {"flask-secret-key"}
+    )
     assert any("flask-secret-key is not in Terraform" in p for p in problems)
 
 
@@ -180,7 +188,9 @@ def test_service_accounts_are_exactly_terraforms_federated_subjects(dev):
 
 def test_the_identity_check_fails_on_a_renamed_service_account(dev):
     broken = copy.deepcopy(dev["tinyshop"])
-    account = next(m for m in broken if m["kind"] == "ServiceAccount" and m["metadata"]["name"] == "worker")
+    account = next(
+        m for m in broken if m["kind"] == "ServiceAccount" and m["metadata"]["name"] == "worker"
+    )
     account["metadata"]["name"] = "worker-sa"
     problems = cc.check_service_accounts(broken, set(TERRAFORM.federated_subjects))
     assert any("!= Terraform's federated subjects" in p for p in problems)
@@ -269,7 +279,9 @@ def test_the_keda_check_fails_when_host_json_concurrency_changes(dev, host_json,
     ]
 
 
-def test_the_keda_check_fails_when_an_hpa_competes_for_the_worker(dev, host_json, trigger_functions):
+def test_the_keda_check_fails_when_an_hpa_competes_for_the_worker(
+    dev, host_json, trigger_functions
+):
     app = copy.deepcopy(dev["tinyshop"])
     hpa = copy.deepcopy(next(m for m in app if m["kind"] == "HorizontalPodAutoscaler"))
     hpa["metadata"]["name"] = "worker"
@@ -300,8 +312,14 @@ def ui_paths() -> list[str]:
     return cc.flask_sample_paths(create_app().url_map)
 
 
-HIDDEN = ["/api/orders/docs", "/api/orders/openapi.json", "/api/orders/health/ready",
-          "/orders/openapi.json", "/catalog/docs", "/catalog/health/ready"]  # fmt: skip
+HIDDEN = [
+    "/api/orders/docs",
+    "/api/orders/openapi.json",
+    "/api/orders/health/ready",
+    "/orders/openapi.json",
+    "/catalog/docs",
+    "/catalog/health/ready",
+]
 
 
 def _ingress_problems(manifests, api_routes, ui_paths, prefix="/api"):
@@ -310,11 +328,18 @@ def _ingress_problems(manifests, api_routes, ui_paths, prefix="/api"):
 
 
 def test_the_ui_owns_the_pages_of_its_own_routes(ui_paths):
-    assert {"/", "/cart", "/checkout", "/orders", "/products/sample", "/healthz/ready"} <= set(ui_paths)
+    assert {"/", "/cart", "/checkout", "/orders", "/products/sample", "/healthz/ready"} <= set(
+        ui_paths
+    )
 
 
 def test_every_public_route_reaches_its_own_app(dev, api_routes, ui_paths):
-    assert set(api_routes) == {"catalog_products", "orders_cart", "orders_checkout", "orders_history"}
+    assert set(api_routes) == {
+        "catalog_products",
+        "orders_cart",
+        "orders_checkout",
+        "orders_history",
+    }
     assert _ingress_problems(dev["tinyshop"], api_routes, ui_paths) == []
 
 
@@ -336,7 +361,9 @@ def test_the_ingress_check_fails_when_docs_become_public(helm_bin: Path, api_rou
 
 def test_the_ingress_check_fails_when_a_route_goes_to_the_wrong_app(dev, api_routes, ui_paths):
     broken = copy.deepcopy(dev["tinyshop"])
-    api = next(m for m in broken if m["kind"] == "Ingress" and m["metadata"]["name"] == "tinyshop-api")
+    api = next(
+        m for m in broken if m["kind"] == "Ingress" and m["metadata"]["name"] == "tinyshop-api"
+    )
     api["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] = "orders"
     problems = _ingress_problems(broken, api_routes, ui_paths)
     assert any(p.startswith("catalog_products: /api/products ->") for p in problems)
