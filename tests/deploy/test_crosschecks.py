@@ -211,6 +211,10 @@ def test_the_identity_check_fails_on_a_pod_without_workload_identity(dev):
     assert problems == [f"Job/{job['metadata']['name']} lacks azure.workload.identity/use"]
 
 
+def test_terraform_federates_kedas_operator_where_the_keda_chart_expects_it():
+    assert "system:serviceaccount:keda:keda-operator" in TERRAFORM.federated_subjects
+
+
 def test_the_values_generator_reads_each_identity_output_terraform_defines():
     for app in ("catalog", "orders", "worker", "ui", "keda"):
         assert TERRAFORM.outputs[f"{app}_identity_client_id"] == (
