@@ -50,10 +50,11 @@ token: $(VENV)/.dev-installed ## Print an access token for a local user: make to
 bench: $(VENV)/.test-installed ## Benchmarks (not tests): throughput and latency against real servers
 	$(PY) -m bench
 
+VALUES_DEST ?= environments
 values: ## Write environments/ENV/*.values.yaml from Terraform outputs: make values ENV=dev
 	@if [ "$(origin ENV)" != "command line" ]; then echo "usage: make values ENV=<env>" >&2; exit 2; fi
 	set -o pipefail; terraform -chdir=infra/terraform/envs/$(ENV) output -json \
-		| $(PYTHON) -m deploy.values --env $(ENV)
+		| $(PYTHON) -m deploy.values --env $(ENV) --dest $(VALUES_DEST)
 
 clean: ## Remove the virtualenv and local state (embedded Postgres data)
 	rm -rf $(VENV) .dev .pytest_cache .ruff_cache

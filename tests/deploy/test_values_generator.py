@@ -2,6 +2,7 @@
 of an environment; tested on a recorded output of infra/terraform/envs/dev."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,51 @@ def test_missing_outputs_stop_the_generator(outputs, tmp_path, output, value, co
     assert result.returncode == 1
     assert complaint in result.stderr
     assert not (tmp_path / "dev").exists()
+
+
+def test_make_values_pipes_terraform_output_into_the_generator(outputs, tmp_path):
+    """The real Make target, with a stand-in `terraform` that prints the recorded output when
+    called as `terraform -chdir=infra/terraform/envs/dev output -json`."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "terraform"
+    fake.write_text(
+        "#!/bin/sh\n"
+        '[ "$*" = "-chdir=infra/terraform/envs/dev output -json" ] || exit 3\n'
+        f"cat {FIXTURE}\n",
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    dest = tmp_path / "environments"
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["make", "-s", "values", "ENV=dev", f"VALUES_DEST={dest}", f"PYTHON={sys.executable}"],
+        cwd=render.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    expected = generator.render(outputs, "dev")
+    for name, content in expected.items():
+        assert (dest / "dev" / name).read_text(encoding="utf-8") == content
+
+
+def test_make_values_fails_when_terraform_fails(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "terraform"
+    fake.write_text("#!/bin/sh\necho 'No state' >&2\nexit 1\n", encoding="utf-8")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["make", "-s", "values", "ENV=dev", f"VALUES_DEST={tmp_path / 'out'}"],
+        cwd=render.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert not (tmp_path / "out" / "dev").exists()
