@@ -67,7 +67,16 @@ def registered_functions() -> set[str]:
     """What function_app.py registers: what the host in every pod indexes."""
     import function_app
 
-    return {f.get_function_name() for f in function_app.app.get_functions()}
+    # get_functions() records the names it indexed on the app and refuses to index them a
+    # second time (the host calls it once per process): index with a clean record and put the
+    # old one back, whichever test asked this module-level app first.
+    app = function_app.app
+    recorded = app.functions_bindings
+    app.functions_bindings = None
+    try:
+        return {f.get_function_name() for f in app.get_functions()}
+    finally:
+        app.functions_bindings = recorded
 
 
 @pytest.fixture(scope="session")
