@@ -49,7 +49,7 @@ RUN python -m compileall -q /home/site/wwwroot/functions /home/site/wwwroot/func
 # A fixed, numeric, unprivileged uid/gid, so the Pod's runAsNonRoot can verify it and its
 # emptyDirs are writable (fsGroup). The code stays root-owned: the app cannot change itself.
 # Paths the host writes at run time become emptyDirs in the Pod (charts/tinyshop):
-# /tmp, /home/data (host state, file-based secrets fallback) and /home/LogFiles.
+# /tmp, /home/data (host state and its keys) and /home/LogFiles.
 USER 10001:10001
 EXPOSE 8080
 

@@ -9,6 +9,23 @@ The three Deployments of the ONE Functions image and what makes each of them one
   the apps' blob state in the shared storage account could not be told apart.
 - probePath: the app's own health routes, served through the host (readiness checks the app's
   dependencies; /admin/host/ping answers 200 even when the Python worker is broken).
+
+Sources for the host settings used here:
+- allow-list: host.json "functions" (Azure Functions host.json reference, MicrosoftDocs
+  azure-docs articles/azure-functions/functions-host-json.md), set through the
+  AzureFunctionsJobHost__ prefix that overrides host.json from app settings (same page).
+- identity-based connections: <CONNECTION>__accountName / __fullyQualifiedNamespace with
+  __credential=managedidentity and __clientId ("Connecting to host storage with an identity",
+  Azure Functions reference). The host resolves them with Microsoft.Extensions.Azure
+  (Azure/azure-sdk-for-net sdk/extensions/Microsoft.Extensions.Azure/src/Internal/
+  ClientFactory.cs: credential "managedidentity" -> new ManagedIdentityCredential(clientId)),
+  and Azure.Identity's ManagedIdentityCredential tries TokenExchangeManagedIdentitySource
+  first, i.e. the workload identity token file (sdk/identity/Azure.Identity/src/
+  ManagedIdentityClient.cs). So the host image accepts credential=managedidentity + the
+  identity's client id under AKS workload identity; no secret, no connection string.
+- port and writable paths: the base image's Dockerfile (Azure/azure-functions-docker
+  host/4/bookworm/python/python312/python312.Dockerfile: ASPNETCORE_URLS=http://+:80,
+  HOME=/home, AzureWebJobsScriptRoot=/home/site/wwwroot, /FuncExtensionBundles).
 */}}
 {{- define "tinyshop.functionApps" -}}
 catalog:

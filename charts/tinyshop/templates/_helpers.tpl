@@ -63,7 +63,7 @@ seccompProfile:
 
 {{/*
 Writable paths of the Functions host on a read-only root filesystem: /tmp, and under HOME=/home
-the host's data folder (/home/data: host state, the file-based secrets fallback) and log folder
+the host's data folder (/home/data: host state and its keys, AzureWebJobsSecretStorageType=files) and log folder
 (/home/LogFiles; file logging is off in the image, the host still creates the folder).
 /home/site/wwwroot (the app) stays read-only from the image.
 */}}
