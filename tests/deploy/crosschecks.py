@@ -470,7 +470,11 @@ def check_images(manifests: list[Manifest], registry: str) -> list[str]:
     return problems
 
 
-SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|(^|_)KEY$|CONNECTION$)", re.IGNORECASE)
+# Names of settings that hold secrets: *PASSWORD, *SECRET, *TOKEN, *KEY, and connection strings
+# (the Functions host's AzureWebJobsStorage, ServiceBusConnection, ...).
+SECRET_NAME = re.compile(
+    r"(PASSWORD|SECRET|TOKEN|KEY|CONNECTION|CONNECTIONSTRING|^AzureWebJobsStorage)$", re.IGNORECASE
+)
 SECRET_VALUE = re.compile(
     r"(AccountKey=|SharedAccessKey=|password=|://[^/@:]+:[^/@]+@)", re.IGNORECASE
 )
