@@ -86,10 +86,12 @@ def test_the_image_and_secret_checks_can_fail(dev):
     container["image"] = container["image"].rsplit(":", 1)[0] + ":latest"
     container["env"].append({"name": "PGPASSWORD", "value": "hunter2"})
     container["env"].append({"name": "DSN", "value": "postgresql://app:hunter2@db/orders"})
+    container["env"].append({"name": "ServiceBusConnection", "value": "Endpoint=sb://x/"})
     registry = render.load_values("dev")["images"]["registry"]
     assert any("latest" in p for p in check_images(broken, registry))
     problems = check_no_secret_values(broken)
     assert any("PGPASSWORD is a literal" in p for p in problems)
+    assert any("ServiceBusConnection is a literal" in p for p in problems)
     assert any("secret-looking value" in p for p in problems)
 
 
