@@ -31,8 +31,9 @@ lint: $(VENV)/.test-installed ## ruff lint and format check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: lint ## All tests and checks (installs Debian's chromium for the browser journey if missing)
+test: lint ## All tests and checks (installs Debian's chromium and shellcheck if missing)
 	bash tests/ui/install_chromium.sh
+	bash tests/gitops/install_shellcheck.sh
 	$(PY) -m pytest
 
 screenshots: $(VENV)/.test-installed ## Refresh the README's screenshots (docs/screenshots/)
