@@ -11,6 +11,7 @@ import copy
 import json
 import re
 import shutil
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,14 +61,33 @@ def projects(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {o["metadata"]["name"]: o for o in objects if o["kind"] == "AppProject"}
 
 
+class Renders(Mapping[str, list[dict[str, Any]]]):
+    """Objects of every Application with a path source, by Application name, rendered on first
+    use: a chart that fails to render fails the tests about it, not every test."""
+
+    def __init__(self, apps: dict[str, dict[str, Any]]) -> None:
+        self._apps = {
+            name: app
+            for name, app in apps.items()
+            if name != "root" and any(s.path for s in sources(app))
+        }
+        self._done: dict[str, list[dict[str, Any]]] = {}
+
+    def __getitem__(self, name: str) -> list[dict[str, Any]]:
+        if name not in self._done:
+            self._done[name] = render_application(self._apps[name])
+        return self._done[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._apps)
+
+    def __len__(self) -> int:
+        return len(self._apps)
+
+
 @pytest.fixture(scope="module")
-def rendered(apps: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Objects of every Application with a path source, keyed by Application name."""
-    return {
-        name: render_application(app)
-        for name, app in apps.items()
-        if name != "root" and any(s.path for s in sources(app))
-    }
+def rendered(apps: dict[str, dict[str, Any]]) -> Renders:
+    return Renders(apps)
 
 
 def _env_apps(apps: dict[str, dict[str, Any]], suffix: str) -> dict[str, dict[str, Any]]:
@@ -109,7 +129,7 @@ def test_schema_check_rejects_broken_applications(
 
 
 def test_rendered_custom_resources_match_their_crd_schemas(
-    rendered: dict[str, list[dict[str, Any]]],
+    rendered: Renders,
 ) -> None:
     """ScaledObjects, SecretProviderClasses, monitors... of every local chart."""
     checked = 0
@@ -172,7 +192,7 @@ def test_project_check_refuses_a_foreign_namespace(
 def test_tinyshop_renders_only_kinds_its_project_allows(
     apps: dict[str, dict[str, Any]],
     projects: dict[str, dict[str, Any]],
-    rendered: dict[str, list[dict[str, Any]]],
+    rendered: Renders,
 ) -> None:
     children = [n for n, a in apps.items() if a["spec"]["project"] == "tinyshop"]
     assert len(children) == 2 * len(environments())
@@ -269,7 +289,7 @@ def test_value_file_outside_the_repository_is_refused(apps: dict[str, dict[str, 
         value_file_paths(mutated)
 
 
-def test_every_local_source_renders(rendered: dict[str, list[dict[str, Any]]]) -> None:
+def test_every_local_source_renders(rendered: Renders) -> None:
     assert {"cloudflared"} | {f"tinyshop-{e}" for e in environments()} <= set(rendered)
     for name, objects in rendered.items():
         assert objects, name
@@ -325,7 +345,7 @@ def test_parents_wait_for_child_health(objects: list[dict[str, Any]]) -> None:
 
 
 def test_migrations_are_presync_hooks_of_the_rollout(
-    rendered: dict[str, list[dict[str, Any]]],
+    rendered: Renders,
 ) -> None:
     for env in environments():
         jobs = [o for o in rendered[f"tinyshop-{env}-app"] if o["kind"] == "Job"]
@@ -336,7 +356,7 @@ def test_migrations_are_presync_hooks_of_the_rollout(
 
 
 def test_scaled_object_targets_the_rendered_worker(
-    rendered: dict[str, list[dict[str, Any]]],
+    rendered: Renders,
 ) -> None:
     for env in environments():
         deployments = {
@@ -461,7 +481,7 @@ def test_keda_operator_uses_workload_identity() -> None:
 
 
 def test_cloudflared_reads_its_token_from_key_vault_as_itself(
-    rendered: dict[str, list[dict[str, Any]]],
+    rendered: Renders,
 ) -> None:
     objects = {o["kind"]: o for o in rendered["cloudflared"]}
     assert "Secret" not in objects
