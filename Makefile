@@ -34,8 +34,9 @@ lint: $(VENV)/.test-installed ## ruff lint and format check
 $(VENV)/bin/helm: deploy/install_helm.sh | $(PY)
 	bash deploy/install_helm.sh $(VENV)/bin
 
-test: lint $(VENV)/bin/helm ## All tests and checks (installs Debian's chromium for the browser journey if missing)
+test: lint $(VENV)/bin/helm ## All tests and checks (installs Debian's chromium and shellcheck if missing)
 	bash tests/ui/install_chromium.sh
+	bash tests/gitops/install_shellcheck.sh
 	$(PY) -m pytest
 
 test-unit: $(VENV)/.test-installed ## The business rules against in-memory fakes (seconds; no Postgres, no network)
