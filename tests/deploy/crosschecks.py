@@ -365,39 +365,56 @@ def check_scaled_object(
 
 @dataclass(frozen=True)
 class Route:
-    pattern: re.Pattern[str]
+    """One nginx `location` that F5's NGINX Ingress Controller generates for an Ingress path."""
+
+    kind: str  # "exact" (location =), "prefix" (location), or "regex" (location ~ "^...")
+    path: str
     service: str
     rewrite: str | None
 
 
 def ingress_routes(manifests: list[Manifest], host: str) -> list[Route]:
-    """ingress-nginx's view of `host` with use-regex: every path a case-insensitive regex
-    anchored at the start, tried longest first; rewrite-target substitutes $1."""
+    """The controller's locations for `host`: an Ingress with `nginx.org/path-regex:
+    case_sensitive` turns each of its paths into `location ~ "^<path>"` (that Ingress only);
+    otherwise Exact paths are `location =` and the rest prefix locations.
+    `nginx.org/rewrite-target` applies to the paths of its own Ingress."""
     found = []
     for ingress in by_kind(manifests, "Ingress").values():
-        rewrite = (
-            ingress["metadata"]
-            .get("annotations", {})
-            .get("nginx.ingress.kubernetes.io/rewrite-target")
-        )
+        annotations = ingress["metadata"].get("annotations", {})
+        regex = annotations.get("nginx.org/path-regex") == "case_sensitive"
+        rewrite = annotations.get("nginx.org/rewrite-target")
         for rule in ingress["spec"]["rules"]:
             if rule.get("host") != host:
                 continue
             for path in rule["http"]["paths"]:
-                found.append((path["path"], path["backend"]["service"]["name"], rewrite))
-    found.sort(key=lambda item: len(item[0]), reverse=True)
-    return [Route(re.compile(p, re.IGNORECASE), s, r) for p, s, r in found]
+                kind = "regex" if regex else "exact" if path["pathType"] == "Exact" else "prefix"
+                found.append(Route(kind, path["path"], path["backend"]["service"]["name"], rewrite))
+    return found
 
 
 def resolve(routes: list[Route], path: str) -> tuple[str, str] | None:
-    """(Service, upstream path) that answers `path`, or None (ingress-nginx's 404)."""
+    """(Service, upstream path) that answers `path`, or None (the controller's 404), by nginx's
+    location rules (https://nginx.org/en/docs/http/ngx_http_core_module.html#location): an exact
+    match wins; else a matching regex location beats the longest matching prefix. Two regex
+    locations matching one path would depend on config order, so that is refused as ambiguous."""
     for route in routes:
-        match = route.pattern.match(path)
-        if match:
-            if route.rewrite:
-                # nginx's $1 is Python's \1
-                return route.service, match.expand(re.sub(r"\$(\d)", r"\\\1", route.rewrite))
+        if route.kind == "exact" and route.path == path:
             return route.service, path
+    regexes = [
+        (route, match)
+        for route in routes
+        if route.kind == "regex" and (match := re.match(route.path, path))
+    ]
+    if len(regexes) > 1:
+        raise ValueError(f"{path} matches several regex locations: {[r.path for r, _ in regexes]}")
+    if regexes:
+        route, match = regexes[0]
+        if route.rewrite:  # nginx's $1 is Python's \1
+            return route.service, match.expand(re.sub(r"\$(\d)", r"\\\1", route.rewrite))
+        return route.service, path
+    prefixes = [r for r in routes if r.kind == "prefix" and path.startswith(r.path)]
+    if prefixes:
+        return max(prefixes, key=lambda r: len(r.path)).service, path
     return None
 
 

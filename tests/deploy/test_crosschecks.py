@@ -8,8 +8,8 @@ import pytest
 
 from functions.catalog.settings import CatalogSettings
 from functions.orders.settings import OrdersSettings
-from functions.shared.event_store import CosmosSettings
 from functions.shared.eventbus.settings import EventBusSettings
+from functions.shared.timeline_store import CosmosSettings
 from tests.deploy import crosschecks as cc
 from tests.deploy import render
 from tests.deploy.terraform_facts import environment_facts

@@ -25,6 +25,7 @@ from tests.gitops.workflow_model import (
     unpinned_uses,
     workflow_files,
 )
+from tests.support import checkov
 
 WORKFLOWS = {p.stem: p for p in workflow_files()}
 # CONTRACT: the chart deploys these two images, built with the repo root as context.
@@ -194,16 +195,18 @@ def test_ci_runs_make_test_exactly_like_the_ci_script() -> None:
     assert (REPO_ROOT / ".ci/run").read_text(encoding="utf-8").rstrip().endswith("make test")
 
 
-def test_ci_caches_pip_npm_and_the_checkov_venv_where_tests_put_them() -> None:
+def test_ci_caches_pip_npm_and_the_checkov_venv_where_tests_put_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     cached = {
         s["with"]["path"]
         for s in _workflow("ci")["jobs"]["test"]["steps"]
         if str(s.get("uses", "")).startswith("actions/cache@")
     }
     assert cached == {"~/.cache/pip", "~/.npm", "~/.cache/tinyshop"}
-    conftest = (REPO_ROOT / "tests/infra/conftest.py").read_text(encoding="utf-8")
-    assert 'cache / "tinyshop" / f"checkov-venv-{digest}"' in conftest
-    assert '"XDG_CACHE_HOME", Path.home() / ".cache"' in conftest
+    # ...and the checkov venv really lives under the cached folder (CI sets no XDG_CACHE_HOME).
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert checkov._venv_dir().parent == Path.home() / ".cache" / "tinyshop"
 
 
 # --------------------------------------------------------------- images ----

