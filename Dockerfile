@@ -16,6 +16,7 @@ FROM ${BASE_IMAGE}
 # (EXTENSION_BUNDLE_VERSION_V4=4.20.0, host 4.1036.2). tests/deploy/test_images.py fails when
 # host.json's range does not contain this version; the images workflow checks the real image:
 #   docker run --rm --entrypoint ls <image> /FuncExtensionBundles/Microsoft.Azure.Functions.ExtensionBundle
+#   (python3 -m deploy.bundle host.json <versions> in .github/workflows/images.yml)
 ARG EXTENSION_BUNDLE_VERSION=4.20.0
 LABEL org.opencontainers.image.title="tinyshop-functions" \
       com.tinyshop.extension-bundle-version="${EXTENSION_BUNDLE_VERSION}"

@@ -1,7 +1,6 @@
 """The two Dockerfiles: hadolint clean, build contexts that carry only what each image copies,
 hash-locked installs, non-root users, and an extension bundle the base image really ships."""
 
-import json
 import re
 import shutil
 import subprocess
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy import bundle
 from tests.deploy.render import REPO
 
 IMAGES = {
@@ -150,32 +150,12 @@ def test_the_functions_image_listens_on_8080_without_file_logs_and_is_no_appserv
     assert "appservice" not in base
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in text.split("."))
-
-
-def bundle_range_contains(interval: str, version: str) -> bool:
-    """NuGet interval notation of host.json's extensionBundle.version ("[4.*, 5.0.0)")."""
-    match = re.fullmatch(r"([\[(])\s*([\d.*]+)\s*,\s*([\d.*]+)\s*([\])])", interval.strip())
-    if not match:
-        raise ValueError(f"not an interval: {interval}")
-    low_incl, low, high, high_incl = match.groups()
-    low_v = _version(low.replace(".*", ".0").replace("*", "0"))
-    high_v = _version(high)
-    v = _version(version)
-    above = v >= low_v if low_incl == "[" else v > low_v
-    below = v <= high_v if high_incl == "]" else v < high_v
-    return above and below
-
-
 def test_host_json_accepts_the_extension_bundle_the_base_image_ships():
     pinned = re.search(
         r"^ARG EXTENSION_BUNDLE_VERSION=(\S+)$", (REPO / "Dockerfile").read_text(), re.M
     ).group(1)
-    host = json.loads((REPO / "host.json").read_text(encoding="utf-8"))
-    bundle = host["extensionBundle"]
-    assert bundle["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
-    assert bundle_range_contains(bundle["version"], pinned), (bundle["version"], pinned)
+    interval = bundle.host_range(REPO / "host.json")
+    assert bundle.range_contains(interval, pinned), (interval, pinned)
 
 
 @pytest.mark.parametrize(
@@ -188,4 +168,10 @@ def test_host_json_accepts_the_extension_bundle_the_base_image_ships():
     ],
 )
 def test_the_bundle_range_check_can_fail(interval: str, version: str, inside: bool):
-    assert bundle_range_contains(interval, version) is inside
+    assert bundle.range_contains(interval, version) is inside
+
+
+def test_the_workflow_check_fails_when_the_image_ships_no_accepted_bundle(capsys):
+    assert bundle.main([str(REPO / "host.json"), "3.29.0", "5.1.0"]) == 1
+    assert "the image ships ['3.29.0', '5.1.0']" in capsys.readouterr().err
+    assert bundle.main([str(REPO / "host.json"), "3.29.0", "4.20.0"]) == 0
