@@ -119,6 +119,7 @@ def test_the_ui_image_gets_the_ui_and_only_the_shared_migration_helper(repo_file
         "functions/__init__.py",
         "functions/shared/__init__.py",
         "functions/shared/migrations.py",
+        "functions/shared/db_roles.py",
     }
     assert "ui/app/views.py" in context
     assert not any(f.startswith("ui/") and "test" in f for f in context)

@@ -1,6 +1,7 @@
 """The UI's schema migrations use the apps' shared helper (functions/shared/migrations.py) and run
 from exactly the files the UI image holds: `ui/` plus `functions/__init__.py`,
-`functions/shared/__init__.py` and `functions/shared/migrations.py`."""
+`functions/shared/__init__.py`, `functions/shared/migrations.py` and
+`functions/shared/db_roles.py`."""
 
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ IMAGE_FUNCTIONS_FILES = (
     "functions/__init__.py",
     "functions/shared/__init__.py",
     "functions/shared/migrations.py",
+    "functions/shared/db_roles.py",
 )
 # Run in the image's layout: migrate, then list every module of `functions` that was imported.
 MIGRATE = """
@@ -71,7 +73,14 @@ def test_migrate_runs_from_the_ui_image_files_alone(tmp_path: Path, postgres_adm
         assert result.returncode == 0, result.stderr
         *_, schema, imported = result.stdout.strip().splitlines()
         assert schema == "ui: sessions schema at 0001"
-        assert imported == str(["functions", "functions.shared", "functions.shared.migrations"])
+        assert imported == str(
+            [
+                "functions",
+                "functions.shared",
+                "functions.shared.db_roles",
+                "functions.shared.migrations",
+            ]
+        )
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT to_regclass('ui_sessions')::text").fetchone() == (
                 "ui_sessions",
