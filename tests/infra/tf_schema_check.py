@@ -217,6 +217,18 @@ RANDOM_3: dict[str, dict[str, Any]] = {
         },
     },
     "data": {},
+    # ephemeral/random_password (random 3.7.1, docs/ephemeral-resources/password): the
+    # resource's arguments without keepers; never stored in plan or state.
+    "ephemeral": {
+        "random_password": {
+            "block": {
+                "attributes": {
+                    **{k: v for k, v in _RANDOM_STRING_ATTRS.items() if k not in {"id", "keepers"}},
+                    "bcrypt_hash": _attr(computed=True),
+                }
+            }
+        },
+    },
 }
 
 
@@ -245,9 +257,12 @@ class SchemaSet:
             }
         self.schemas["cloudflare"] = CLOUDFLARE_V5
         self.schemas["random"] = RANDOM_3
+        for provider in SCHEMA_FILES:  # the trimmed files keep no ephemeral types
+            self.schemas[provider].setdefault("ephemeral", {})
 
     def lookup(self, kind: str, type_name: str) -> dict[str, Any] | None:
-        """Return the schema ``block`` of a resource (kind=resource) or data source."""
+        """Return the schema ``block`` of a resource, data source or ephemeral resource (kind
+        resource, data or ephemeral)."""
         provider = type_name.split("_", 1)[0]
         entry = self.schemas.get(provider, {}).get(kind, {}).get(type_name)
         return entry["block"] if entry else None
@@ -424,7 +439,8 @@ def iter_tf_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 _REFERENCE = re.compile(
-    r"(?<![\w.\"])(data\.)?((?:azurerm|azuread|cloudflare|random)_[a-z0-9_]+)\.([a-z0-9_-]+)"
+    r"(?<![\w.\"])(data\.|ephemeral\.)?"
+    r"((?:azurerm|azuread|cloudflare|random)_[a-z0-9_]+)\.([a-z0-9_-]+)"
     r"(?:\[[^\]]*\])?\.([a-z_][a-z0-9_]*)"
 )
 
@@ -439,13 +455,13 @@ def check_references(path: Path, schemas: SchemaSet) -> list[Finding]:
     """Check ``type.name.attr`` references against the referenced type's schema."""
     findings: list[Finding] = []
     for match in _REFERENCE.finditer(_strip_comments(path.read_text(encoding="utf-8"))):
-        is_data, type_name, name, attr = match.groups()
-        kind = "data" if is_data else "resource"
+        qualifier, type_name, name, attr = match.groups()
+        kind = qualifier.rstrip(".") if qualifier else "resource"
         schema = schemas.lookup(kind, type_name)
         if schema is None:
             continue  # unknown types are reported by the block check
         if attr not in schema.get("attributes", {}) and attr not in schema.get("block_types", {}):
-            prefix = "data." if is_data else ""
+            prefix = qualifier or ""
             findings.append(
                 Finding(
                     str(path),
@@ -463,15 +479,19 @@ def check_file(path: Path, schemas: SchemaSet) -> list[Finding]:
         parsed = parse_hcl(path)
     except Exception as exc:
         return [Finding(str(path), "-", f"HCL parse error: {exc}")]
-    for kind in ("resource", "data"):
+    for kind in ("resource", "data", "ephemeral"):
         for entry in parsed.get(kind, []):
             for type_name, instances in entry.items():
                 for name, body in instances.items():
-                    prefix = "data." if kind == "data" else ""
+                    prefix = "" if kind == "resource" else f"{kind}."
                     address = f"{prefix}{type_name}.{name}"
                     schema = schemas.lookup(kind, type_name)
                     if schema is None:
-                        what = "resource type" if kind == "resource" else "data source"
+                        what = {
+                            "resource": "resource type",
+                            "data": "data source",
+                            "ephemeral": "ephemeral resource",
+                        }[kind]
                         why = (
                             ""
                             if schemas.knows_provider(type_name)

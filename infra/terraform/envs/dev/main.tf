@@ -56,7 +56,10 @@ locals {
     orders  = { namespace = var.kubernetes_namespace, service_account = "orders" }
     worker  = { namespace = var.kubernetes_namespace, service_account = "worker" }
     ui      = { namespace = var.kubernetes_namespace, service_account = "ui" }
-    keda    = { namespace = "keda", service_account = "keda-operator" }
+    # The migration Jobs (charts/tinyshop): the only pods that get the Postgres
+    # administrator's password; they create and update the apps' own logins.
+    migrations = { namespace = var.kubernetes_namespace, service_account = "migrations" }
+    keda       = { namespace = "keda", service_account = "keda-operator" }
     # cloudflared (argocd/platform/cloudflared) reads the tunnel token from
     # Key Vault through the CSI driver as itself.
     cloudflared = { namespace = "cloudflared", service_account = "cloudflared" }
@@ -68,6 +71,21 @@ locals {
     "ui-client-secret",
     "flask-secret-key",
     "cloudflare-tunnel-token",
+  ])
+
+  # Each app's own Postgres login (least privilege: its own database, no DDL).
+  # Terraform only generates the passwords (write-only into Key Vault); the
+  # migration Job creates or updates the roles with them
+  # (functions/shared/db_roles.py). Role names are lowercase identifiers.
+  postgres_app_roles = {
+    catalog = { role = "catalog_app", password_secret = "postgres-catalog-password" }
+    orders  = { role = "orders_app", password_secret = "postgres-orders-password" }
+    ui      = { role = "ui_app", password_secret = "postgres-ui-password" }
+  }
+  generated_secret_names = toset([
+    "postgres-catalog-password",
+    "postgres-orders-password",
+    "postgres-ui-password",
   ])
 }
 
@@ -228,6 +246,8 @@ module "keyvault" {
   allowed_ip_ranges            = var.operator_ip_ranges
   secrets_officer_principal_id = data.azurerm_client_config.current.object_id
   secret_names                 = local.secret_names
+  generated_secret_names       = local.generated_secret_names
+  generated_secrets_version    = var.postgres_app_passwords_version
   secret_values = {
     "postgres-admin-password" = random_password.postgres_admin.result
     "ui-client-secret"        = module.entra.ui_client_secret
@@ -261,10 +281,15 @@ module "aks" {
 
 # Least privilege, data plane only, scoped to the single queue / database /
 # secret each workload uses:
-#   orders -> Service Bus Data Sender (queue), Cosmos Data Reader (db), postgres password
+#   orders -> Service Bus Data Sender (queue), Cosmos Data Reader (db), its own
+#             Postgres password (postgres-orders-password)
 #   worker -> Service Bus Data Receiver (queue), Cosmos Data Contributor (db)
-#   catalog-> postgres password
-#   ui     -> postgres password (its `ui` session database), its client secret and Flask key
+#   catalog-> its own Postgres password (postgres-catalog-password)
+#   ui     -> its own Postgres password (its `ui` session database), its client
+#             secret and Flask key
+#   migrations -> the Postgres administrator's password and the three app
+#             passwords it sets on the apps' roles; nothing else. No app reads
+#             the administrator's password.
 #   catalog, orders, worker (the Functions hosts) -> Storage Blob Data Owner on
 #             the AzureWebJobsStorage account: Microsoft's documented minimum for
 #             host storage and timer triggers (keys, host lock, schedule leases:
@@ -301,17 +326,37 @@ module "identity" {
     }
     catalog-kv-postgres-password = {
       workload             = "catalog"
-      scope                = module.keyvault.secret_resource_ids["postgres-admin-password"]
+      scope                = module.keyvault.secret_resource_ids["postgres-catalog-password"]
       role_definition_name = "Key Vault Secrets User"
     }
     orders-kv-postgres-password = {
       workload             = "orders"
-      scope                = module.keyvault.secret_resource_ids["postgres-admin-password"]
+      scope                = module.keyvault.secret_resource_ids["postgres-orders-password"]
       role_definition_name = "Key Vault Secrets User"
     }
     ui-kv-postgres-password = {
       workload             = "ui"
+      scope                = module.keyvault.secret_resource_ids["postgres-ui-password"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    migrations-kv-postgres-admin-password = {
+      workload             = "migrations"
       scope                = module.keyvault.secret_resource_ids["postgres-admin-password"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    migrations-kv-postgres-catalog-password = {
+      workload             = "migrations"
+      scope                = module.keyvault.secret_resource_ids["postgres-catalog-password"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    migrations-kv-postgres-orders-password = {
+      workload             = "migrations"
+      scope                = module.keyvault.secret_resource_ids["postgres-orders-password"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    migrations-kv-postgres-ui-password = {
+      workload             = "migrations"
+      scope                = module.keyvault.secret_resource_ids["postgres-ui-password"]
       role_definition_name = "Key Vault Secrets User"
     }
     catalog-storage-blob-owner = {

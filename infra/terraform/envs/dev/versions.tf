@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.6.0, < 2.0.0"
+  # 1.11: write-only arguments (the apps' Postgres passwords, modules/keyvault).
+  required_version = ">= 1.11.0, < 2.0.0"
 
   required_providers {
     azurerm = {
@@ -16,7 +17,7 @@ terraform {
     }
     random = {
       source  = "hashicorp/random"
-      version = "~> 3.6"
+      version = ">= 3.7.1, < 4.0.0" # 3.7.1: ephemeral random_password
     }
   }
 }

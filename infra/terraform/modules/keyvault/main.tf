@@ -1,6 +1,7 @@
 # Key Vault in RBAC mode with purge protection, reached by the cluster through
-# a private endpoint. Terraform writes the application secrets; pods read them
-# through the Key Vault CSI driver with their workload identity.
+# a private endpoint. Terraform writes the application secrets (generated ones
+# write-only, never in state); pods read them through the Key Vault CSI driver
+# with their workload identity.
 
 resource "azurerm_key_vault" "this" {
   #checkov:skip=CKV_AZURE_189:The public endpoint stays enabled but default-deny: only allowed_ip_ranges (the operator running Terraform, which writes the secrets) get through; the cluster uses the private endpoint.
@@ -38,6 +39,37 @@ resource "azurerm_key_vault_secret" "this" {
   key_vault_id = azurerm_key_vault.this.id
   content_type = "text/plain"
   tags         = var.tags
+
+  depends_on = [azurerm_role_assignment.secrets_officer]
+}
+
+# Passwords only the cluster needs (the apps' Postgres logins): generated here and written
+# write-only, so neither the value nor anything derived from it is in the plan or the state.
+# An ephemeral random_password (hashicorp/random >= 3.7.1) is a new value on every run; Key Vault
+# receives it only when value_wo_version changes (first apply, then each rotation: raise
+# generated_secrets_version). Write-only arguments need Terraform >= 1.11
+# (https://developer.hashicorp.com/terraform/language/resources/ephemeral/write-only).
+ephemeral "random_password" "generated" {
+  for_each = var.generated_secret_names
+
+  length           = 32
+  special          = true
+  override_special = "-_.~"
+  min_lower        = 2
+  min_upper        = 2
+  min_numeric      = 2
+}
+
+resource "azurerm_key_vault_secret" "generated" {
+  #checkov:skip=CKV_AZURE_41:Rotated by raising generated_secrets_version; the migration Job sets the new password in Postgres and a hard expiry would break running pods.
+  for_each = var.generated_secret_names
+
+  name             = each.key
+  value_wo         = ephemeral.random_password.generated[each.key].result
+  value_wo_version = var.generated_secrets_version
+  key_vault_id     = azurerm_key_vault.this.id
+  content_type     = "text/plain"
+  tags             = var.tags
 
   depends_on = [azurerm_role_assignment.secrets_officer]
 }

@@ -78,6 +78,29 @@ variable "secret_values" {
   sensitive   = true
 }
 
+variable "generated_secret_names" {
+  description = "Secrets whose value the module generates (32 random characters) and writes write-only: never in plan or state."
+  type        = set(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for n in var.generated_secret_names : can(regex("^[0-9a-zA-Z-]{1,127}$", n))])
+    error_message = "Secret names are 1-127 letters, digits and hyphens."
+  }
+}
+
+variable "generated_secrets_version" {
+  description = "Version of the generated secrets' values: raise it to write new values (rotation)."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition     = var.generated_secrets_version >= 1 && floor(var.generated_secrets_version) == var.generated_secrets_version
+    error_message = "generated_secrets_version must be a whole number >= 1."
+  }
+}
+
 variable "private_endpoint_subnet_id" {
   description = "Subnet of the private endpoint."
   type        = string
