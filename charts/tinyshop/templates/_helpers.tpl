@@ -116,7 +116,10 @@ the host's data folder (/home/data: host state and its keys, AzureWebJobsSecretS
 {{- end }}
 {{- end -}}
 
-{{/* PGPASSWORD from the app's Secret, which the Key Vault CSI driver syncs from Key Vault. */}}
+{{/*
+PGPASSWORD from the Secret `<name>-secrets`, which the Key Vault CSI driver syncs from Key Vault:
+an app's own login password, or (name `migrations`) the administrator's for the migration Jobs.
+*/}}
 {{- define "tinyshop.pgPassword" -}}
 - name: PGPASSWORD
   valueFrom:
