@@ -208,6 +208,16 @@ def test_the_verifier_check_refuses_a_wrong_password(postgres_admin_url: str):
 # ----------------------------------------------------------------------- configuration
 
 
+def test_a_privileged_role_is_never_taken_for_an_app_role(apps, postgres_admin_url: str):
+    """A Job misconfigured with the administrator's own login must not reset its password."""
+    with psycopg.connect(postgres_admin_url) as conn:
+        admin = conn.execute("SELECT current_user").fetchone()[0]
+        before = _stored_verifier(postgres_admin_url, admin)
+    with pytest.raises(db_roles.RoleConfigError, match="privileged role"):
+        db_roles.ensure_app_role(apps["orders"].url, db_roles.AppRole(admin, "hijack"))
+    assert _stored_verifier(postgres_admin_url, admin) == before
+
+
 def test_no_role_variables_means_no_role_work():
     assert db_roles.app_role_from_env({}) is None
 

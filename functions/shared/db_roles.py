@@ -13,7 +13,9 @@ and holds exactly what the app needs on its own database:
 - the same as default privileges for tables and sequences the administrator creates later;
 - SELECT only on `alembic_version`: the schema revision is the migrations' business.
 
-It runs only when both environment variables below are set (the chart sets them in the Jobs);
+It never touches the caller's own login or a role with a privileged attribute (a misconfigured
+Job must not reset the administrator's password). It runs only when both environment variables
+below are set (the chart sets them in the Jobs);
 locally (`make dev`, the tests) everything keeps connecting as the one local login. Idempotent:
 a re-run changes nothing, and a new password (rotation in Key Vault) replaces the old one.
 
@@ -45,7 +47,7 @@ _LOCK_KEY = 0x7E5_0002
 
 
 class RoleConfigError(ValueError):
-    """The role environment variables are half set."""
+    """The role environment variables are half set, or name a role that is not an app's."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,15 @@ def _set_login(conn: psycopg.Connection, role: AppRole) -> None:
     verifier = conn.pgconn.encrypt_password(
         role.password.encode(), role.name.encode(), b"scram-sha-256"
     ).decode()
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role.name,)).fetchone()
+    found = conn.execute(
+        "SELECT rolname = current_user OR rolsuper OR rolcreaterole OR rolcreatedb"
+        " OR rolreplication OR rolbypassrls FROM pg_roles WHERE rolname = %s",
+        (role.name,),
+    ).fetchone()
+    if found and found[0]:
+        # A misconfigured Job must not reset the administrator's (or any privileged) password.
+        raise RoleConfigError(f"{role.name} is a privileged role, not an app's login")
+    exists = found is not None
     # CREATE ROLE's defaults are the least: NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
     # NOBYPASSRLS. ALTER names only what it changes (a non-superuser administrator, as on
     # Azure, may not even mention SUPERUSER there).
