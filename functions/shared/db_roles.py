@@ -7,7 +7,8 @@ and holds exactly what the app needs on its own database:
 
 - CONNECT on the database (and PUBLIC loses CONNECT/TEMPORARY there, so the other apps' roles
   cannot connect to it);
-- USAGE on the schema, never CREATE (PUBLIC loses CREATE too: PostgreSQL 14 still grants it);
+- USAGE on the schema, never CREATE (PUBLIC loses CREATE too: PostgreSQL 14 still grants it
+  on `public`);
 - SELECT, INSERT, UPDATE, DELETE on its tables and USAGE on its sequences — the tables stay
   owned by the administrator, so the app can neither ALTER nor DROP them;
 - the same as default privileges for tables and sequences the administrator creates later;
@@ -15,9 +16,9 @@ and holds exactly what the app needs on its own database:
 
 It never touches the caller's own login or a role with a privileged attribute (a misconfigured
 Job must not reset the administrator's password). It runs only when both environment variables
-below are set (the chart sets them in the Jobs);
-locally (`make dev`, the tests) everything keeps connecting as the one local login. Idempotent:
-a re-run changes nothing, and a new password (rotation in Key Vault) replaces the old one.
+below are set (the chart sets them in the Jobs); locally (`make dev`, the tests) everything keeps
+connecting as the one local login. Idempotent: a re-run changes nothing, and a new password
+(rotation in Key Vault) replaces the old one.
 
 The password never appears in an SQL statement: the client computes its SCRAM-SHA-256 verifier
 (libpq PQencryptPasswordConn, which is how psql's \\password does it) and only the verifier
