@@ -15,18 +15,25 @@ import hmac
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from dev.postgres.launcher import fresh_database
+from functions.catalog.seed import seed
 from functions.shared import cli, db_roles
+from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
+from tests.conftest import catalog_settings, orders_settings
+from tests.support.issuer import Issuer
+from tests.support.servers import serve
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOG_MIGRATIONS = REPO / "functions" / "catalog" / "migrations"
@@ -137,6 +144,47 @@ def test_tables_and_sequences_the_administrator_creates_later_are_usable_too(app
         admin.execute("CREATE TABLE later (id bigserial PRIMARY KEY, note text)")
     with psycopg.connect(orders.as_role()) as conn:
         assert conn.execute("INSERT INTO later (note) VALUES ('x') RETURNING id").fetchone() == (1,)
+
+
+def test_the_apps_serve_their_journeys_as_their_own_roles(
+    apps, catalog_url: str, issuer: Issuer, bus_db: str
+):
+    """Enough privilege for the real apps: browse the catalog, fill a cart, check out (order,
+    items and outbox row in one transaction, the relay marking the row published), history."""
+    from functions.catalog.api import create_app as create_catalog
+    from functions.orders.api import create_app as create_orders
+
+    catalog, orders = apps["catalog"], apps["orders"]
+    seed(catalog.url)  # the catalog Job's seed container runs as the administrator
+    with serve(create_catalog(catalog_settings(catalog.as_role()))) as url:
+        products = httpx.get(f"{url}/products/tea-infuser", timeout=10)
+        assert products.status_code == 200, products.text
+
+    queue = LocalQueue(bus_db, queue=f"roles-{uuid.uuid4().hex[:8]}")
+    settings = orders_settings(orders.as_role(), catalog_url, issuer.url)
+    with serve(create_orders(settings, publisher=LocalQueuePublisher(queue))) as url:
+        headers = {"Authorization": f"Bearer {issuer.token('role-user')}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=20) as client:
+            added = client.post("/cart/items", json={"productId": "tea-infuser", "quantity": 2})
+            assert added.status_code == 200, added.text
+            placed = client.post("/checkout")
+            assert placed.status_code == 201, placed.text
+            assert client.get(f"/orders/{placed.json()['id']}").status_code == 200
+        assert _published_within(orders.url, placed.json()["id"], seconds=10)
+
+
+def _published_within(url: str, order_id: str, seconds: float) -> bool:
+    """The relay publishes right after checkout, in the background: wait for its UPDATE."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with psycopg.connect(url) as conn:
+            row = conn.execute(
+                "SELECT published_at IS NOT NULL FROM outbox WHERE order_id = %s", (order_id,)
+            ).fetchone()
+        if row == (True,):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 # ------------------------------------------------------------------------- what it may not do
