@@ -278,3 +278,40 @@ def test_half_a_role_configuration_is_refused(present: str):
 
 def test_the_password_stays_out_of_the_roles_repr():
     assert "s3cret" not in repr(db_roles.AppRole("catalog_app", "s3cret"))
+
+
+def test_the_ui_keeps_its_sessions_as_its_own_role(
+    postgres_admin_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    """`python -m ui.app migrate` ensures the UI's role too; its session store then reads,
+    writes, extends, purges and deletes sessions as that role."""
+    from datetime import timedelta
+
+    from ui.app.__main__ import main
+    from ui.app.sessions import SessionStore
+
+    role = f"tinyshop_test_ui_{uuid.uuid4().hex[:8]}"
+    try:
+        with fresh_database(postgres_admin_url, "roles_ui") as url:
+            monkeypatch.setenv("UI_SESSION_DATABASE_URL", url)
+            monkeypatch.setenv(db_roles.ROLE_ENV, role)
+            monkeypatch.setenv(db_roles.PASSWORD_ENV, "ui-pw-1")
+            assert main(["migrate"]) == 0
+            store = SessionStore(make_conninfo(url, user=role), max_size=1, timeout=5)
+            try:
+                store.ping()
+                # The first save also purges expired rows (a DELETE with a subquery).
+                store.save("sid-1", {"cart": 1}, timedelta(minutes=5))
+                store.touch("sid-1", timedelta(minutes=10))
+                assert store.load("sid-1")[0] == {"cart": 1}
+                store.delete("sid-1")
+                assert store.load("sid-1") is None
+            finally:
+                store.close()
+            with (
+                psycopg.connect(make_conninfo(url, user=role)) as conn,
+                pytest.raises(psycopg.errors.InsufficientPrivilege),
+            ):
+                conn.execute("DROP TABLE ui_sessions")
+    finally:
+        _drop_role(postgres_admin_url, role)
