@@ -14,6 +14,10 @@ TERRAFORM = Path(__file__).resolve().parents[2] / "infra" / "terraform"
 _LIST_LITERAL = re.compile(r"^\$\{toset\(\[(.*)\]\)\}$", re.S)
 _SECRET_SCOPE = re.compile(r'^\$\{module\.keyvault\.secret_resource_ids\["([^"]+)"\]\}$')
 KEY_VAULT_READER_ROLE = "Key Vault Secrets User"
+# locals.generated_secret_names: the app logins' password secrets, one home (postgres_app_roles).
+GENERATED_FROM_APP_ROLES = (
+    "${toset([for login in values(local.postgres_app_roles) : login.password_secret])}"
+)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -44,6 +48,8 @@ class EnvironmentFacts:
     secret_readers: dict[str, frozenset[str]]
     # app -> (its Postgres role, the Key Vault secret of that role's password)
     postgres_app_roles: dict[str, tuple[str, str]]
+    # secrets Terraform generates write-only (never in state): the app logins' passwords
+    generated_secrets: frozenset[str]
 
 
 def _secret_set(expr: str, name: str) -> frozenset[str]:
@@ -95,9 +101,14 @@ def environment_facts(env: str = "dev", main_text: str | None = None) -> Environ
         )
         for key, workload in locals_["workloads"].items()
     }
-    secrets = _secret_set(locals_["secret_names"], "secret_names") | _secret_set(
-        locals_["generated_secret_names"], "generated_secret_names"
-    )
+    app_roles = {
+        app: (_unquote(login["role"]), _unquote(login["password_secret"]))
+        for app, login in locals_["postgres_app_roles"].items()
+    }
+    if locals_["generated_secret_names"] != GENERATED_FROM_APP_ROLES:
+        raise ValueError(f"generated_secret_names is {locals_['generated_secret_names']}")
+    generated = frozenset(secret for _, secret in app_roles.values())
+    secrets = _secret_set(locals_["secret_names"], "secret_names") | generated
     modules = _blocks(main, "module")
     queue = _unquote(modules["servicebus"]["queue_name"])
     outputs = {
@@ -109,10 +120,8 @@ def environment_facts(env: str = "dev", main_text: str | None = None) -> Environ
         key_vault_secrets=secrets,
         outputs=outputs,
         secret_readers=secret_readers(modules["identity"]["role_assignments"], subject_of),
-        postgres_app_roles={
-            app: (_unquote(login["role"]), _unquote(login["password_secret"]))
-            for app, login in locals_["postgres_app_roles"].items()
-        },
+        postgres_app_roles=app_roles,
+        generated_secrets=generated,
     )
 
 

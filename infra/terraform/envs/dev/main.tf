@@ -82,11 +82,7 @@ locals {
     orders  = { role = "orders_app", password_secret = "postgres-orders-password" }
     ui      = { role = "ui_app", password_secret = "postgres-ui-password" }
   }
-  generated_secret_names = toset([
-    "postgres-catalog-password",
-    "postgres-orders-password",
-    "postgres-ui-password",
-  ])
+  generated_secret_names = toset([for login in values(local.postgres_app_roles) : login.password_secret])
 }
 
 resource "azurerm_resource_group" "this" {
