@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
+# Debian's chromium drives the browser journey (fonts-dejavu-core: readable screenshots).
+CHROMIUM ?= $(or $(TINYSHOP_CHROMIUM),/usr/bin/chromium)
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
@@ -35,15 +37,15 @@ $(VENV)/bin/helm: deploy/install_helm.sh | $(PY)
 	bash deploy/install_helm.sh $(VENV)/bin
 
 test: lint $(VENV)/bin/helm ## All tests and checks (installs Debian's chromium and shellcheck if missing)
-	bash tests/ui/install_chromium.sh
-	bash tests/gitops/install_shellcheck.sh
+	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
+	bash tools/apt_install.sh shellcheck shellcheck
 	$(PY) -m pytest
 
 test-unit: $(VENV)/.test-installed ## The business rules against in-memory fakes (seconds; no Postgres, no network)
 	$(PY) -m pytest -q tests/unit
 
 screenshots: $(VENV)/.test-installed ## Refresh the README's screenshots (docs/screenshots/)
-	bash tests/ui/install_chromium.sh
+	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
 	TINYSHOP_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/ui/test_browser_journey.py
 
 token: $(VENV)/.dev-installed ## Print an access token for a local user: make token USER=alice

@@ -49,7 +49,7 @@ def test_the_four_pipelines_exist() -> None:
 def test_actionlint_with_shellcheck_is_clean() -> None:
     assert shutil.which("shellcheck"), (
         "shellcheck missing: actionlint would skip every run: script "
-        "(bash tests/gitops/install_shellcheck.sh)"
+        "(bash tools/apt_install.sh shellcheck shellcheck)"
     )
     result = run_actionlint(list(WORKFLOWS.values()))
     assert result.returncode == 0, result.stdout + result.stderr
