@@ -7,7 +7,7 @@ CHROMIUM ?= $(or $(TINYSHOP_CHROMIUM),/usr/bin/chromium)
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-unit lint bench load token screenshots lock values clean
+.PHONY: help dev test test-unit lint bench bench-scaleout load token screenshots lock values clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test-unit: $(VENV)/.test-installed ## The business rules against in-memory fakes
 screenshots: $(VENV)/.test-installed ## Refresh the README's screenshots (docs/screenshots/)
 	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
 	TINYSHOP_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/ui/test_browser_journey.py
+
+bench-scaleout: $(VENV)/.test-installed ## Worker drain rate at 1/2/4 replicas + KEDA replay -> docs/scaleout.md
+	$(PY) -m bench.scaleout
 
 # Shoppers against `make dev` (run it in another terminal first); LOAD_USERS, LOAD_SECONDS and the
 # TINYSHOP_LOAD_* variables of load/locustfile.py point it elsewhere (an AKS host).
