@@ -147,6 +147,11 @@ output "entra_authority" {
   value       = module.entra.authority
 }
 
+output "entra_issuer" {
+  description = "Issuer (iss) of the External ID access tokens, https://<tenant-id>.ciamlogin.com/<tenant-id>/v2.0 (orders ORDERS_OIDC_ISSUER)."
+  value       = module.entra.issuer
+}
+
 output "entra_tenant_id" {
   description = "Id of the Entra External ID tenant."
   value       = module.entra.tenant_id
