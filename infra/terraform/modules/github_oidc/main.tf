@@ -54,44 +54,50 @@ locals {
     )
   EOT
 
+  # Plain maps (not inline in merge()) so tests/infra reads the role matrix
+  # from the parsed HCL.
+  base_role_assignments = {
+    build-acr-push = {
+      identity = "build"
+      scope    = var.acr_id
+      role     = "AcrPush"
+    }
+    # `terraform plan` refreshes every resource: read access to the
+    # subscription's resources and to the Key Vault secrets it manages.
+    plan-reader = {
+      identity = "plan"
+      scope    = data.azurerm_subscription.current.id
+      role     = "Reader"
+    }
+    plan-kv-secrets-user = {
+      identity = "plan"
+      scope    = var.key_vault_id
+      role     = "Key Vault Secrets User"
+    }
+    apply-contributor = {
+      identity = "apply"
+      scope    = data.azurerm_subscription.current.id
+      role     = "Contributor"
+    }
+  }
+
+  # Plans run with -lock=false and only read the state.
+  tfstate_role_assignments = {
+    plan-tfstate-reader = {
+      identity = "plan"
+      scope    = var.tfstate_storage_account_id
+      role     = "Storage Blob Data Reader"
+    }
+    apply-tfstate-contributor = {
+      identity = "apply"
+      scope    = var.tfstate_storage_account_id
+      role     = "Storage Blob Data Contributor"
+    }
+  }
+
   role_assignments = merge(
-    {
-      build-acr-push = {
-        identity = "build"
-        scope    = var.acr_id
-        role     = "AcrPush"
-      }
-      # `terraform plan` refreshes every resource: read access to the
-      # subscription's resources and to the Key Vault secrets it manages.
-      plan-reader = {
-        identity = "plan"
-        scope    = data.azurerm_subscription.current.id
-        role     = "Reader"
-      }
-      plan-kv-secrets-user = {
-        identity = "plan"
-        scope    = var.key_vault_id
-        role     = "Key Vault Secrets User"
-      }
-      apply-contributor = {
-        identity = "apply"
-        scope    = data.azurerm_subscription.current.id
-        role     = "Contributor"
-      }
-    },
-    var.tfstate_storage_account_id == null ? {} : {
-      # Plans run with -lock=false and only read the state.
-      plan-tfstate-reader = {
-        identity = "plan"
-        scope    = var.tfstate_storage_account_id
-        role     = "Storage Blob Data Reader"
-      }
-      apply-tfstate-contributor = {
-        identity = "apply"
-        scope    = var.tfstate_storage_account_id
-        role     = "Storage Blob Data Contributor"
-      }
-    },
+    local.base_role_assignments,
+    var.tfstate_storage_account_id == null ? {} : local.tfstate_role_assignments,
   )
 }
 
