@@ -42,7 +42,7 @@ def expr(value: Any) -> str:
     return text
 
 
-def _blocks(parsed: dict[str, Any], kind: str) -> dict[str, Any]:
+def blocks(parsed: dict[str, Any], kind: str) -> dict[str, Any]:
     return {
         name: body
         for entry in parsed.get(kind, [])
@@ -51,14 +51,14 @@ def _blocks(parsed: dict[str, Any], kind: str) -> dict[str, Any]:
     }
 
 
-def _locals(parsed: dict[str, Any]) -> dict[str, Any]:
+def locals_of(parsed: dict[str, Any]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for entry in parsed.get("locals", []):
         merged.update({k: v for k, v in entry.items() if k not in HCL_INTERNAL})
     return merged
 
 
-def _resources(parsed: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+def resources(parsed: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for entry in parsed.get("resource", []):
         for name, body in entry.get(type_name, {}).items():
@@ -67,7 +67,7 @@ def _resources(parsed: dict[str, Any], type_name: str) -> dict[str, dict[str, An
     return found
 
 
-def _parse_dir(path: Path) -> dict[str, list[Any]]:
+def parse_dir(path: Path) -> dict[str, list[Any]]:
     """All blocks of the .tf files directly in ``path``, concatenated per kind."""
     merged: dict[str, list[Any]] = {}
     for tf in sorted(path.glob("*.tf")):
@@ -77,11 +77,11 @@ def _parse_dir(path: Path) -> dict[str, list[Any]]:
 
 
 def env_module(tf_dir: Path, name: str) -> dict[str, Any]:
-    return _blocks(_parse_dir(tf_dir / "envs" / "dev"), "module")[name]
+    return blocks(parse_dir(tf_dir / "envs" / "dev"), "module")[name]
 
 
 def _variable_default(tf_dir: Path, name: str) -> str:
-    variables = _blocks(_parse_dir(tf_dir / "envs" / "dev"), "variable")
+    variables = blocks(parse_dir(tf_dir / "envs" / "dev"), "variable")
     return str(variables[name]["default"])
 
 
@@ -105,13 +105,13 @@ def role_matrix(tf_dir: Path) -> set[Grant]:
                 expr(entry["scope"]),
             )
         )
-    github = _locals(_parse_dir(tf_dir / "modules" / "github_oidc"))
+    github = locals_of(parse_dir(tf_dir / "modules" / "github_oidc"))
     for map_name in ("base_role_assignments", "tfstate_role_assignments"):
         for entry in github[map_name].values():
             grants.add(Grant(f"github:{entry['identity']}", entry["role"], expr(entry["scope"])))
     for module in sorted(p for p in (tf_dir / "modules").iterdir() if p.is_dir()):
-        parsed = _parse_dir(module)
-        for body in _resources(parsed, "azurerm_role_assignment").values():
+        parsed = parse_dir(module)
+        for body in resources(parsed, "azurerm_role_assignment").values():
             if "for_each" in body:
                 continue  # generic: checked by generic_wiring_problems
             role = body.get("role_definition_name") or body.get("role_definition_id")
@@ -143,7 +143,7 @@ def generic_wiring_problems(tf_dir: Path) -> list[str]:
     problems: list[str] = []
     seen: set[tuple[str, str]] = set()
     for module in sorted(p for p in (tf_dir / "modules").iterdir() if p.is_dir()):
-        for name, body in _resources(_parse_dir(module), "azurerm_role_assignment").items():
+        for name, body in resources(parse_dir(module), "azurerm_role_assignment").items():
             if "for_each" not in body:
                 continue
             key = (module.name, name)
@@ -171,11 +171,11 @@ def federated_subjects(tf_dir: Path) -> set[tuple[str, str, str]]:
     its default.
     """
     subjects: set[tuple[str, str, str]] = set()
-    identity = _parse_dir(tf_dir / "modules" / "identity")
-    credential = _resources(identity, "azurerm_federated_identity_credential")["this"]
+    identity = parse_dir(tf_dir / "modules" / "identity")
+    credential = resources(identity, "azurerm_federated_identity_credential")["this"]
     template = expr(credential["subject"])
     issuer = AKS_ISSUER if expr(credential["issuer"]) == "var.oidc_issuer_url" else "?"
-    env = _locals(_parse_dir(tf_dir / "envs" / "dev"))
+    env = locals_of(parse_dir(tf_dir / "envs" / "dev"))
     namespace = _variable_default(tf_dir, "kubernetes_namespace")
     for name, workload in env["workloads"].items():
         ns = expr(workload["namespace"]).replace("var.kubernetes_namespace", namespace)
@@ -183,11 +183,11 @@ def federated_subjects(tf_dir: Path) -> set[tuple[str, str, str]]:
             "${each.value.service_account}", expr(workload["service_account"])
         )
         subjects.add((f"workload:{name}", issuer, subject))
-    github = _parse_dir(tf_dir / "modules" / "github_oidc")
-    gh_credential = _resources(github, "azurerm_federated_identity_credential")["this"]
+    github = parse_dir(tf_dir / "modules" / "github_oidc")
+    gh_credential = resources(github, "azurerm_federated_identity_credential")["this"]
     gh_issuer = (
-        _locals(github)["issuer"] if expr(gh_credential["issuer"]) == "local.issuer" else "?"
+        locals_of(github)["issuer"] if expr(gh_credential["issuer"]) == "local.issuer" else "?"
     )
-    for name, subject in _locals(github)["subjects"].items():
+    for name, subject in locals_of(github)["subjects"].items():
         subjects.add((f"github:{name}", gh_issuer, subject))
     return subjects
