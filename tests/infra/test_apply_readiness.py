@@ -217,7 +217,59 @@ def container_insights_has_a_dcr(tf: Path) -> list[str]:
     return problems
 
 
+# Microsoft's AKS egress doc and the AKS baseline (cited next to the rules in
+# modules/network/main.tf): what the cluster's own add-ons and GitOps need ...
+REQUIRED_EGRESS = {
+    "tag:AzureKubernetesService",  # AKS required FQDNs (control plane, MCR, packages)
+    "login.microsoftonline.com",  # workload identity token exchange
+    "data.policy.core.windows.net",  # Azure Policy add-on
+    "store.policy.core.windows.net",
+    "dc.services.visualstudio.com",  # Container Insights
+    "global.handler.control.monitor.azure.com",
+    "*.ingest.monitor.azure.com",
+    "github.com",  # GitOps source
+    "release-assets.githubusercontent.com",  # Helm chart release assets
+}
+# ... and what stays closed: images come through ACR cache rules.
+FORBIDDEN_EGRESS = {
+    "registry-1.docker.io",
+    "auth.docker.io",
+    "production.cloudflare.docker.com",
+    "raw.githubusercontent.com",
+    "*.githubusercontent.com",
+    "registry.k8s.io",
+    "quay.io",
+    "*",
+}
+EGRESS_SOURCES = (
+    "https://learn.microsoft.com/azure/aks/outbound-rules-control-egress",
+    "https://github.com/mspnp/aks-baseline",
+)
+
+
+def egress_follows_the_docs(tf: Path) -> list[str]:
+    """The allow-list holds what AKS needs, cites where that comes from, and nothing wider."""
+    network = parse_dir(tf / "modules" / "network")
+    default_fqdns = blocks(network, "variable")["allowed_egress_fqdns"]["default"]
+    group = resources(network, "azurerm_firewall_policy_rule_collection_group")["aks"]
+    allowed: set[str] = set()
+    for collection in group.get("application_rule_collection", []):
+        for rule in collection.get("rule", []):
+            allowed.update(f"tag:{t}" for t in rule.get("destination_fqdn_tags", []))
+            fqdns = rule.get("destination_fqdns", [])
+            if isinstance(fqdns, str):  # an expression: only the variable is expected here
+                assert expr(fqdns) == "var.allowed_egress_fqdns", fqdns
+                fqdns = default_fqdns
+            allowed.update(expr(f) for f in fqdns)
+    problems = [f"egress misses {f}" for f in sorted(REQUIRED_EGRESS - allowed)]
+    problems += [f"egress opens {f}" for f in sorted(FORBIDDEN_EGRESS & allowed)]
+    text = (tf / "modules" / "network" / "main.tf").read_text(encoding="utf-8")
+    problems += [f"the rules do not cite {url}" for url in EGRESS_SOURCES if url not in text]
+    return problems
+
+
 CHECKS: dict[str, Callable[[Path], list[str]]] = {
+    "egress_follows_the_docs": egress_follows_the_docs,
     "key_vault_waits_for_rbac": key_vault_waits_for_rbac,
     "postgres_changes_are_serial": postgres_changes_are_serial,
     "aks_subnet_waits_for_egress": aks_subnet_waits_for_egress,
@@ -238,6 +290,20 @@ def test_providers_name_their_tenant() -> None:
 
 
 MUTATIONS = [
+    pytest.param(
+        "egress_follows_the_docs",
+        "modules/network/variables.tf",
+        '    "github.com",\n',
+        '    "github.com",\n    "registry-1.docker.io",\n',
+        id="docker-hub-opened",
+    ),
+    pytest.param(
+        "egress_follows_the_docs",
+        "modules/network/main.tf",
+        'destination_fqdns = ["data.policy.core.windows.net", "store.policy.core.windows.net"]',
+        'destination_fqdns = ["store.policy.core.windows.net"]',
+        id="azure-policy-data-plane-missing",
+    ),
     pytest.param(
         "key_vault_waits_for_rbac",
         "modules/keyvault/main.tf",
