@@ -360,6 +360,7 @@ resource "azurerm_firewall_policy_rule_collection_group" "aks" {
 # Azure DNS from the hub, so every private DNS zone (privatelink.* and the
 # cluster's privatelink.<region>.azmk8s.io) is linked to the hub too.
 resource "azurerm_virtual_network_dns_servers" "spoke" {
+  #checkov:skip=CKV_AZURE_182:The one DNS server is Azure Firewall's DNS proxy, itself highly available across zones; a second server (e.g. Azure DNS) would let nodes resolve around the proxy and break the FQDN network rules.
   virtual_network_id = azurerm_virtual_network.spoke.id
   dns_servers        = [azurerm_firewall.this.ip_configuration[0].private_ip_address]
 }
