@@ -156,6 +156,29 @@ BAD_SNIPPETS = [
         "reference to unknown attribute 'no_such_attribute'",
     ),
     ('resource "azurerm_resource_group" "x" {\n  name = \n}', "HCL parse error"),
+    # time, ephemeral resources and provider blocks (features included) are checked too.
+    (
+        'resource "time_sleep" "x" {\n  create_duration = "1s"\n  wait = 1\n}',
+        "unknown argument 'wait'",
+    ),
+    (
+        'ephemeral "random_password" "x" {\n  length = 8\n  keepers = {}\n}',
+        "unknown argument 'keepers'",
+    ),
+    ('ephemeral "random_nothing" "x" {}', "unknown ephemeral resource 'random_nothing'"),
+    (
+        'output "o" {\n  value = ephemeral.random_password.x.secret\n}',
+        "reference to unknown attribute 'secret'",
+    ),
+    ('provider "azurerm" {\n  subscription_id = "s"\n}', "block 'features' needs at least 1"),
+    (
+        'provider "azurerm" {\n  features {\n    key_vault {\n      purge_everything = true\n'
+        "    }\n  }\n}",
+        "unknown argument 'purge_everything'",
+    ),
+    ('provider "azurerm" {\n  features {\n    spaceship {}\n  }\n}', "unknown block 'spaceship'"),
+    ('provider "azuread" {\n  alias = "x"\n  tenant = "t"\n}', "unknown argument 'tenant'"),
+    ('provider "aws" {}', "no provider schema for 'aws'"),
 ]
 
 

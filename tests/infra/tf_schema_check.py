@@ -101,10 +101,16 @@ def _origin_request() -> dict[str, Any]:
     return _nested("single", **attrs)
 
 
-# Cloudflare provider v5 (cloudflare/terraform-provider-cloudflare,
-# internal/services/<type>/schema.go and data_source_schema.go, v5.11+):
-# every argument is an attribute (plugin framework), nested objects are
-# nested attributes.
+# Cloudflare provider v5, the pinned `~> 5.11` (source: github.com/cloudflare/
+# terraform-provider-cloudflare at tag v5.11.0, one file per type:
+#   internal/services/zero_trust_tunnel_cloudflared/schema.go
+#   internal/services/zero_trust_tunnel_cloudflared_config/schema.go
+#   internal/services/dns_record/schema.go
+#   internal/services/zero_trust_tunnel_cloudflared_token/data_source_schema.go
+# and the registry pages of 5.11.0, registry.terraform.io/providers/cloudflare/
+# cloudflare/5.11.0/docs/resources/<type>). Every argument is an attribute
+# (plugin framework), nested objects are nested attributes; only the
+# attributes those files declare are listed, with their required/computed flags.
 CLOUDFLARE_V5: dict[str, dict[str, Any]] = {
     "resource": {
         "cloudflare_zero_trust_tunnel_cloudflared": {
