@@ -131,3 +131,31 @@ def test_docs_check_notices_a_renamed_name(old: str, new: str, complaint: str) -
     assert old in doc, f"mutation anchor {old!r} not in docs/infra.md"
     problems = doc_problems(doc.replace(old, new, 1))
     assert any(complaint in p for p in problems), problems
+
+
+def readme_problems(module: Path, readme: str) -> list[str]:
+    """A module README's Inputs/Outputs tables list exactly its variables and outputs."""
+    info = load_module(module)
+    problems = []
+    for heading, declared in (("Inputs", set(info.variables)), ("Outputs", info.outputs)):
+        listed = set(_table(readme, heading))
+        problems += [f"{module.name}: README {heading} lists {n}" for n in listed - declared]
+        problems += [f"{module.name}: README {heading} lacks {n}" for n in declared - listed]
+    return problems
+
+
+MODULES = sorted(p for p in (TF_DIR / "modules").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
+def test_module_readme_lists_every_input_and_output(module: Path) -> None:
+    assert readme_problems(module, (module / "README.md").read_text(encoding="utf-8")) == []
+
+
+def test_readme_check_notices_an_undocumented_input() -> None:
+    module = TF_DIR / "modules" / "aks"
+    readme = (module / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `user_pool_enabled`"))
+    assert readme_problems(module, readme.replace(row + "\n", "")) == [
+        "aks: README Inputs lacks user_pool_enabled"
+    ]
