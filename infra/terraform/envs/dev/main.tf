@@ -106,6 +106,7 @@ module "network" {
   firewall_sku_tier          = var.firewall_sku_tier
   log_analytics_workspace_id = module.monitoring.id
   private_dns_zones          = local.private_dns_zones
+  hub_only_dns_zones         = ["aks"]
   # Standard Service Bus has no private endpoint: allow exactly this namespace.
   servicebus_namespace_fqdn = var.servicebus_sku == "Premium" ? null : "${local.names.servicebus}.servicebus.windows.net"
   tags                      = local.tags

@@ -448,7 +448,9 @@ resource "azurerm_private_dns_zone" "this" {
 # Zones are linked to both VNets: the spoke resolves its private endpoints,
 # the hub lets the firewall's DNS proxy (and a Bastion jump host) resolve them.
 resource "azurerm_private_dns_zone_virtual_network_link" "spoke" {
-  for_each = var.private_dns_zones
+  # Zones whose owner links the spoke itself (AKS links its API server zone
+  # to the cluster VNet) are linked to the hub only.
+  for_each = { for k, z in var.private_dns_zones : k => z if !contains(var.hub_only_dns_zones, k) }
 
   name                  = "link-spoke"
   resource_group_name   = var.resource_group_name

@@ -189,6 +189,12 @@ variable "private_dns_zones" {
   default     = {}
 }
 
+variable "hub_only_dns_zones" {
+  description = "Keys of private_dns_zones linked to the hub only, because their service links the spoke itself (aks: AKS links its API server zone to the cluster VNet)."
+  type        = list(string)
+  default     = []
+}
+
 variable "tags" {
   description = "Tags applied to every resource of the module."
   type        = map(string)
