@@ -159,3 +159,37 @@ def test_readme_check_notices_an_undocumented_input() -> None:
     assert readme_problems(module, readme.replace(row + "\n", "")) == [
         "aks: README Inputs lacks user_pool_enabled"
     ]
+
+
+def remote_state_order_problems(doc: str) -> list[str]:
+    """The data-plane role exists, and has propagated, before the container is created."""
+    section = doc[doc.index("## Remote state") :]
+    section = section[: section.index("\n## ", 1)]
+    steps = {
+        "role": section.find('az role assignment create --role "Storage Blob Data Contributor"'),
+        "wait": section.find("until az storage container list"),
+        "container": section.find("az storage container create"),
+    }
+    problems = [f"the remote-state commands lack the {k} step" for k, v in steps.items() if v < 0]
+    if not problems and not steps["role"] < steps["wait"] < steps["container"]:
+        problems.append("the container is created before the role has propagated")
+    return problems
+
+
+def test_remote_state_commands_grant_wait_then_create() -> None:
+    assert remote_state_order_problems(DOC.read_text(encoding="utf-8")) == []
+
+
+def test_remote_state_order_check_notices_the_container_first() -> None:
+    doc = DOC.read_text(encoding="utf-8")
+    create = (
+        "az storage container create -n tfstate --account-name sttinyshoptfstate"
+        " --auth-mode login\n"
+    )
+    assert doc.count(create) == 1
+    moved = doc.replace(create, "").replace(
+        "# 1. the data-plane role", create + "# 1. the data-plane role"
+    )
+    assert remote_state_order_problems(moved) == [
+        "the container is created before the role has propagated"
+    ]
