@@ -413,3 +413,73 @@ def test_tenant_check_notices_external_credentials_in_arm_variables(tmp_path: Pa
         encoding="utf-8",
     )
     assert providers_name_their_tenant(TF_DIR, workflow) != []
+
+
+# ------------------------------------------------------- the ACR push path ----
+
+IMAGES_WORKFLOW = REPO / ".github" / "workflows" / "images.yml"
+
+
+def acr_push_path_problems(tf: Path, workflow_text: str) -> list[str]:
+    """Terraform and the images workflow agree on one path: a closed registry that the build
+    identity opens for its runner's IP only, pushes, and always closes again."""
+    problems = []
+    env_vars = blocks(parse_dir(tf / "envs" / "dev"), "variable")
+    if env_vars["acr_public_network_access_enabled"].get("default") is not False:
+        problems.append("the registry's public endpoint is not closed by default")
+    github = parse_dir(tf / "modules" / "github_oidc")
+    role = resources(github, "azurerm_role_definition").get("acr_network_rule_editor", {})
+    actions = sorted(role.get("permissions", [{}])[0].get("actions", []))
+    if actions != [
+        "Microsoft.ContainerRegistry/registries/read",
+        "Microsoft.ContainerRegistry/registries/write",
+    ]:
+        problems.append(f"the network-rule role grants {actions}")
+    job = yaml.safe_load(workflow_text)["jobs"]["build"]
+    if job["strategy"].get("max-parallel") != 1:
+        problems.append("pushes run in parallel: one job's close cuts off another's push")
+    steps = job["steps"]
+    runs = [str(s.get("run", "")) for s in steps]
+    opened = next((i for i, r in enumerate(runs) if "az acr network-rule add" in r), None)
+    pushed = max(
+        (i for i, s in enumerate(steps) if s.get("with", {}).get("push") is True), default=None
+    )
+    closed = next((i for i, r in enumerate(runs) if "--public-network-enabled false" in r), None)
+    if None in (opened, pushed, closed) or not opened < pushed < closed:
+        return [*problems, "the workflow does not open, push, then close the registry"]
+    if not str(steps[closed].get("if", "")).startswith("always()"):
+        problems.append("closing the registry does not run always()")
+    if "--default-action Deny" not in runs[opened]:
+        problems.append("the public endpoint is opened without default action Deny")
+    return problems
+
+
+def test_terraform_and_the_images_workflow_agree_on_the_acr_push_path() -> None:
+    assert acr_push_path_problems(TF_DIR, IMAGES_WORKFLOW.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("if: always() && steps.open.outcome != 'skipped'", "if: success()"),
+        ("      max-parallel: 1\n", ""),
+        ("--default-action Deny", "--default-action Allow"),
+    ],
+    ids=["close-only-on-success", "parallel-pushes", "open-to-everyone"],
+)
+def test_acr_push_path_check_notices_a_leaky_window(old: str, new: str) -> None:
+    text = IMAGES_WORKFLOW.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    assert acr_push_path_problems(TF_DIR, text.replace(old, new)) != []
+
+
+def test_acr_push_path_check_notices_a_wider_role(tmp_path: Path) -> None:
+    copy = _mutated_copy(
+        tmp_path,
+        "modules/github_oidc/main.tf",
+        '      "Microsoft.ContainerRegistry/registries/write",\n',
+        '      "Microsoft.ContainerRegistry/registries/write",\n'
+        '      "Microsoft.ContainerRegistry/*",\n',
+    )
+    text = IMAGES_WORKFLOW.read_text(encoding="utf-8")
+    assert acr_push_path_problems(copy, text) != []
