@@ -22,6 +22,11 @@ output "acr_login_server" {
   value       = module.acr.login_server
 }
 
+output "acr_cache_repositories" {
+  description = "Repositories of the registry's cache rules keyed by rule name; platform add-ons pull <acr_login_server>/<repository> (the firewall opens no public registry)."
+  value       = module.acr.cache_repositories
+}
+
 output "key_vault_name" {
   description = "Key Vault name (SecretProviderClass keyvaultName)."
   value       = module.keyvault.name
