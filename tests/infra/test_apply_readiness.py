@@ -483,3 +483,34 @@ def test_acr_push_path_check_notices_a_wider_role(tmp_path: Path) -> None:
     )
     text = IMAGES_WORKFLOW.read_text(encoding="utf-8")
     assert acr_push_path_problems(copy, text) != []
+
+
+def cache_rule_defaults_problems(tf: Path) -> list[str]:
+    """The default cache rules of envs/dev pass modules/acr's validation (names 5-50
+    letters, digits, hyphens; sources <registry host>/<repository>)."""
+    defaults = blocks(parse_dir(tf / "envs" / "dev"), "variable")["acr_cache_rules"]["default"]
+    rule = blocks(parse_dir(tf / "modules" / "acr"), "variable")["cache_rules"]["validation"][0]
+    name_re, source_re = re.findall(r'regex\("(.+?)", ', expr(rule["condition"]))
+    problems = []
+    for name, entry in defaults.items():
+        if not re.fullmatch(name_re.replace("\\\\", "\\"), name):
+            problems.append(f"cache rule name {name!r} fails modules/acr")
+        if not re.match(source_re.replace("\\\\", "\\"), entry["source"]):
+            problems.append(f"cache rule source {entry['source']!r} fails modules/acr")
+        if not entry["target"].startswith("cache/"):
+            problems.append(f"cache rule target {entry['target']!r} is not under cache/")
+    return problems
+
+
+def test_default_cache_rules_pass_the_module_validation() -> None:
+    assert cache_rule_defaults_problems(TF_DIR) == []
+
+
+def test_cache_rule_check_notices_a_short_name(tmp_path: Path) -> None:
+    copy = _mutated_copy(
+        tmp_path,
+        "envs/dev/variables.tf",
+        "    kedacore          = {",
+        "    keda              = {",
+    )
+    assert cache_rule_defaults_problems(copy) == ["cache rule name 'keda' fails modules/acr"]

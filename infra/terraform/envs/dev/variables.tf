@@ -210,7 +210,7 @@ variable "acr_cache_rules" {
     cloudflared       = { source = "docker.io/cloudflare/cloudflared", target = "cache/cloudflare/cloudflared" }
     otel-collector    = { source = "docker.io/otel/opentelemetry-collector-contrib", target = "cache/otel/opentelemetry-collector-contrib" }
     ingress-nginx     = { source = "ghcr.io/nginx/nginx-ingress", target = "cache/nginx/nginx-ingress" }
-    keda              = { source = "ghcr.io/kedacore/*", target = "cache/kedacore/*" }
+    kedacore          = { source = "ghcr.io/kedacore/*", target = "cache/kedacore/*" }
     argocd            = { source = "quay.io/argoproj/*", target = "cache/argoproj/*" }
     prometheus        = { source = "quay.io/prometheus/*", target = "cache/prometheus/*" }
     prometheus-op     = { source = "quay.io/prometheus-operator/*", target = "cache/prometheus-operator/*" }
