@@ -112,7 +112,7 @@ def test_the_functions_image_gets_no_test_dev_or_ui_code(repo_files):
     assert leaked == []
 
 
-def test_the_ui_image_gets_the_ui_and_only_the_shared_migration_helper(repo_files):
+def test_the_ui_image_gets_the_ui_and_only_the_shared_helper_and_identifiers(repo_files):
     context = build_context(REPO / "ui" / "Dockerfile.dockerignore", repo_files)
     outside_ui = {f for f in context if not f.startswith("ui/")}
     assert outside_ui <= {
@@ -120,6 +120,7 @@ def test_the_ui_image_gets_the_ui_and_only_the_shared_migration_helper(repo_file
         "functions/shared/__init__.py",
         "functions/shared/migrations.py",
         "functions/shared/db_roles.py",
+        "functions/shared/identifiers.py",
     }
     assert "ui/app/views.py" in context
     assert not any(f.startswith("ui/") and "test" in f for f in context)

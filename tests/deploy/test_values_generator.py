@@ -67,7 +67,8 @@ def test_each_value_comes_from_its_terraform_output(outputs, tmp_path):
         for a in ("catalog", "orders", "worker", "ui", "migrations")
     }
     tenant = out["entra_tenant_id"]
-    assert app["entra"]["issuer"] == f"https://{tenant}.ciamlogin.com/{tenant}/v2.0"
+    assert app["entra"]["issuer"] == out["entra_issuer"]
+    assert out["entra_issuer"] == f"https://{tenant}.ciamlogin.com/{tenant}/v2.0"
     assert app["ingress"] == {"host": out["shop_hostname"]}
     assert keda["serviceBus"] == {"namespace": out["servicebus_namespace_name"], "queue": "orders"}
     assert keda["identity"] == {"clientId": out["keda_identity_client_id"]}
@@ -118,6 +119,13 @@ def test_the_committed_environment_files_have_the_generators_shape(outputs):
             "['orders', 'ui']",
         ),
         ("migrations_identity_client_id", "", "'migrations_identity_client_id' is missing"),
+        ("entra_issuer", "", "'entra_issuer' is missing"),
+        # The subdomain authority is not the issuer External ID puts in its tokens.
+        (
+            "entra_issuer",
+            "https://tinyshopdev.ciamlogin.com/9d8c7b6a-5e4f-4a3b-8c2d-1e0f9a8b7c6d/v2.0",
+            "is not 'https://9d8c7b6a",
+        ),
     ],
 )
 def test_missing_outputs_stop_the_generator(outputs, tmp_path, output, value, complaint):

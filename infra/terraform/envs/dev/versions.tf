@@ -1,5 +1,6 @@
+# Terraform >= 1.11: write-only arguments (value_wo, administrator_password_wo)
+# and ephemeral resources keep generated secrets out of plan and state.
 terraform {
-  # 1.11: write-only arguments (the apps' Postgres passwords, modules/keyvault).
   required_version = ">= 1.11.0, < 2.0.0"
 
   required_providers {
@@ -16,8 +17,14 @@ terraform {
       version = "~> 5.11"
     }
     random = {
-      source  = "hashicorp/random"
-      version = ">= 3.7.1, < 4.0.0" # 3.7.1: ephemeral random_password
+      source = "hashicorp/random"
+      # 3.7: the ephemeral random_password (never stored in plan or state).
+      version = "~> 3.7"
+    }
+    # time_sleep: waits for Azure RBAC propagation before data-plane writes.
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.13"
     }
   }
 }

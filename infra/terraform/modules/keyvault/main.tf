@@ -1,7 +1,6 @@
 # Key Vault in RBAC mode with purge protection, reached by the cluster through
-# a private endpoint. Terraform writes the application secrets (generated ones
-# write-only, never in state); pods read them through the Key Vault CSI driver
-# with their workload identity.
+# a private endpoint. Terraform writes the application secrets; pods read them
+# through the Key Vault CSI driver with their workload identity.
 
 resource "azurerm_key_vault" "this" {
   #checkov:skip=CKV_AZURE_189:The public endpoint stays enabled but default-deny: only allowed_ip_ranges (the operator running Terraform, which writes the secrets) get through; the cluster uses the private endpoint.
@@ -30,6 +29,21 @@ resource "azurerm_role_assignment" "secrets_officer" {
   principal_id         = var.secrets_officer_principal_id
 }
 
+# Azure RBAC is eventually consistent: a new role assignment can take minutes
+# to reach Key Vault's data plane, and a secret written before then fails with
+# 403 ForbiddenByRbac ("Troubleshoot Azure RBAC": changes can take up to 10
+# minutes; https://learn.microsoft.com/azure/role-based-access-control/troubleshooting).
+# time_sleep (hashicorp/time, registry.terraform.io/providers/hashicorp/time/latest/docs/resources/sleep)
+# holds the secrets back until the assignment has propagated; a new principal
+# (triggers) waits again.
+resource "time_sleep" "rbac_propagation" {
+  create_duration = var.rbac_propagation_wait
+
+  triggers = {
+    role_assignment_id = azurerm_role_assignment.secrets_officer.id
+  }
+}
+
 resource "azurerm_key_vault_secret" "this" {
   #checkov:skip=CKV_AZURE_41:Secrets are rotated by Terraform (new random value / new client secret) and re-read by the CSI driver; a hard expiry would make Key Vault refuse reads and break running pods.
   for_each = var.secret_names
@@ -40,38 +54,24 @@ resource "azurerm_key_vault_secret" "this" {
   content_type = "text/plain"
   tags         = var.tags
 
-  depends_on = [azurerm_role_assignment.secrets_officer]
+  depends_on = [time_sleep.rbac_propagation]
 }
 
-# Passwords only the cluster needs (the apps' Postgres logins): generated here and written
-# write-only, so neither the value nor anything derived from it is in the plan or the state.
-# An ephemeral random_password (hashicorp/random >= 3.7.1) is a new value on every run; Key Vault
-# receives it only when value_wo_version changes (first apply, then each rotation: raise
-# generated_secrets_version). Write-only arguments need Terraform >= 1.11
-# (https://developer.hashicorp.com/terraform/language/resources/ephemeral/write-only).
-ephemeral "random_password" "generated" {
-  for_each = var.generated_secret_names
-
-  length           = 32
-  special          = true
-  override_special = "-_.~"
-  min_lower        = 2
-  min_upper        = 2
-  min_numeric      = 2
-}
-
-resource "azurerm_key_vault_secret" "generated" {
-  #checkov:skip=CKV_AZURE_41:Rotated by raising generated_secrets_version; the migration Job sets the new password in Postgres and a hard expiry would break running pods.
-  for_each = var.generated_secret_names
+# Secrets whose value never reaches plan or state: value_wo is a write-only
+# argument (azurerm 4.x, Terraform >= 1.11), written again only when its
+# version number changes (bump it to rotate).
+resource "azurerm_key_vault_secret" "write_only" {
+  #checkov:skip=CKV_AZURE_41:Secrets are rotated by bumping their write-only version and re-read by the CSI driver; a hard expiry would make Key Vault refuse reads and break running pods.
+  for_each = var.write_only_secret_versions
 
   name             = each.key
-  value_wo         = ephemeral.random_password.generated[each.key].result
-  value_wo_version = var.generated_secrets_version
+  value_wo         = var.write_only_secret_values[each.key]
+  value_wo_version = each.value
   key_vault_id     = azurerm_key_vault.this.id
   content_type     = "text/plain"
   tags             = var.tags
 
-  depends_on = [azurerm_role_assignment.secrets_officer]
+  depends_on = [time_sleep.rbac_propagation]
 }
 
 resource "azurerm_private_endpoint" "this" {

@@ -14,9 +14,9 @@ output "uri" {
 }
 
 output "secret_resource_ids" {
-  description = "Versionless ARM resource ids of the secrets (given and generated) keyed by name (scopes for per-secret role assignments)."
+  description = "Versionless ARM resource ids of the secrets keyed by name (scopes for per-secret role assignments)."
   value = merge(
     { for k, s in azurerm_key_vault_secret.this : k => s.resource_versionless_id },
-    { for k, s in azurerm_key_vault_secret.generated : k => s.resource_versionless_id },
+    { for k, s in azurerm_key_vault_secret.write_only : k => s.resource_versionless_id },
   )
 }

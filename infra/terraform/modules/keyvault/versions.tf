@@ -1,5 +1,4 @@
 terraform {
-  # 1.11: write-only arguments (value_wo); 1.10: ephemeral resources.
   required_version = ">= 1.11.0, < 2.0.0"
 
   required_providers {
@@ -7,9 +6,9 @@ terraform {
       source  = "hashicorp/azurerm"
       version = ">= 4.79.0, < 5.0.0"
     }
-    random = {
-      source  = "hashicorp/random"
-      version = ">= 3.7.1, < 4.0.0" # ephemeral random_password (3.7.1)
+    time = {
+      source  = "hashicorp/time"
+      version = ">= 0.13.0, < 1.0.0"
     }
   }
 }
