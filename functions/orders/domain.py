@@ -246,9 +246,23 @@ def new_order(
         for line in lines
     ]
     total = to_cents(sum((i.unit_price * i.quantity for i in items), start=Decimal(0)))
-    event = OrderPlaced(
+    event = order_placed(event_id, order_id, user_id, currency, total, now, items)
+    return NewOrder(items=items, total=total, event=event)
+
+
+def order_placed(
+    event_id: UUID,
+    order_id: UUID,
+    user_id: str,
+    currency: str,
+    total: Decimal,
+    occurred_at: datetime,
+    items: list[OrderItem],
+) -> OrderPlaced:
+    """The `OrderPlaced` event of an order: at checkout, and again when it is re-published."""
+    return OrderPlaced(
         event_id=event_id,
-        occurred_at=now,
+        occurred_at=occurred_at,
         order_id=order_id,
         user_id=user_id,
         currency=currency,
@@ -260,4 +274,3 @@ def new_order(
             for i in items
         ],
     )
-    return NewOrder(items=items, total=total, event=event)
