@@ -111,11 +111,18 @@ def _encode_cursor(order: OrderSummary) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """The keyset position in a cursor `_encode_cursor` made; any other value is the client's
+    error (a 422), whatever it decodes to."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, order_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), UUID(order_id)
-    except (ValueError, TypeError) as exc:
+        if not (isinstance(created_at, str) and isinstance(order_id, str)):
+            raise TypeError("a cursor holds two strings")
+        position = datetime.fromisoformat(created_at), UUID(order_id)
+        if position[0].tzinfo is None:
+            raise ValueError("a cursor's time has an offset")
+        return position
+    except Exception as exc:
         raise invalid_field("cursor", "not a cursor this API returned") from exc
 
 

@@ -16,6 +16,14 @@ from functions.shared.events import OrderPlaced, OrderPlacedItem
 from functions.shared.money import to_cents
 
 CHECKOUT_ATTEMPTS = 2  # re-price once if the cart changed between pricing and locking
+# A shopper's id (the token's `sub`) as the orders database stores it: the `user_id` columns
+# check `length(user_id) BETWEEN 1 AND 255` (migration 0001); Postgres text holds no NUL.
+USER_ID_MAX_LENGTH = 255
+
+
+def valid_user_id(value: object) -> bool:
+    """Whether `value` can be stored as a shopper's id: 1..255 printable characters."""
+    return isinstance(value, str) and 1 <= len(value) <= USER_ID_MAX_LENGTH and value.isprintable()
 
 
 # --- objects ---------------------------------------------------------------------------------
