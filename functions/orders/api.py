@@ -42,6 +42,8 @@ from functions.shared.service_app import service_app
 from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore, TimelineStore
 
 MAX_PAGE_SIZE = 50
+# Request body limits per route (body_limit.py): `{"productId", "quantity"}` needs < 100 bytes.
+BODY_LIMITS = {"POST /cart/items": 1024}
 _log = logging.getLogger("tinyshop.orders")
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, like Stripe's keys
 
@@ -291,4 +293,5 @@ def create_app(
         routers=[router],
         dependencies=deps,
         domain_errors={domain.OrdersError: problem_for, CatalogUnavailable: problem_for},
+        body_limits=BODY_LIMITS,
     )

@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 
+from functions.shared.body_limit import BodyLimit
 from functions.shared.health import Check, health_router
 from functions.shared.problems import DomainErrorMapper, install_problem_handlers
 from functions.shared.telemetry import instrument
@@ -25,8 +26,10 @@ def service_app(
     routers: Iterable[APIRouter],
     dependencies: object,
     domain_errors: Mapping[type[Exception], DomainErrorMapper] | None = None,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """An app with `/{name}/health/live|ready`, `/{name}/docs`, `/{name}/openapi.json`."""
+    """An app with `/{name}/health/live|ready`, `/{name}/docs`, `/{name}/openapi.json`; request
+    bodies are bounded by `body_limits` (`"METHOD /path"` -> bytes; body_limit.py)."""
     app = FastAPI(
         title=f"TinyShop {name}",
         version="1.0.0",
@@ -47,5 +50,6 @@ def service_app(
     def docs() -> RedirectResponse:
         return RedirectResponse(f"/{name}/docs")
 
+    app.add_middleware(BodyLimit, limits=body_limits or {})
     instrument(app, name)
     return app
