@@ -20,7 +20,7 @@ ROUTES = {
 OUTBOX_SWEEP_SCHEDULE = "*/10 * * * * *"  # NCRONTAB with seconds: every 10 s
 
 app = LazyApp(create_app)
-bp = asgi_blueprint(app, ROUTES, methods=("GET", "POST", "DELETE"))
+bp = asgi_blueprint(app, ROUTES, methods=("GET", "HEAD", "POST", "DELETE"))
 
 
 @bp.function_name("orders_outbox_sweep")

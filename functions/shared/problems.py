@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger(__name__)
@@ -152,7 +153,38 @@ def install_problem_handlers(
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        _log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, "An unexpected error occurred.", instance=request.url.path)
+    # Last, so outermost: it sees whatever no handler above took.
+    app.add_middleware(_UnexpectedErrors)
+
+
+class _UnexpectedErrors:
+    """Answers an exception no handler took with a 500 problem and logs it exactly once.
+
+    Not an `Exception` handler: Starlette runs those in its ServerErrorMiddleware, which
+    re-raises after answering, so uvicorn (or the Functions glue) logged every 500 a second
+    time. If the response had already started, the error is logged and the response is left
+    cut short (nothing else can be sent)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            _log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if not started:
+                response = problem_response(
+                    500, "An unexpected error occurred.", instance=scope["path"]
+                )
+                await response(scope, receive, send)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 
 from functions.shared.body_limit import BodyLimit
+from functions.shared.head_requests import HeadAsGet
 from functions.shared.health import Check, health_router
 from functions.shared.problems import DomainErrorMapper, install_problem_handlers
 from functions.shared.telemetry import instrument
@@ -40,7 +41,6 @@ def service_app(
         lifespan=lifespan,
     )
     app.state.dependencies = dependencies
-    install_problem_handlers(app, domain_errors)
     # Probes first, so e.g. `/orders/health/live` is never read as an order id.
     app.include_router(health_router(f"/{name}", checks))
     for router in routers:
@@ -51,5 +51,7 @@ def service_app(
         return RedirectResponse(f"/{name}/docs")
 
     app.add_middleware(BodyLimit, limits=body_limits or {})
+    app.add_middleware(HeadAsGet)
+    install_problem_handlers(app, domain_errors)  # its 500 catch-all wraps the middleware too
     instrument(app, name)
     return app
