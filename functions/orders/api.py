@@ -247,6 +247,16 @@ def create_app(
     settings = settings or OrdersSettings()
     configure_logging("orders")
     db = Database(settings, "orders")
+    # The relay (publish after commit, sweep) has its own small pool: requests holding every
+    # request connection cannot starve it ("couldn't get a connection"), and a sweep through a
+    # backlog cannot take connections from requests. Per replica: db_pool_max_size +
+    # relay_pool_max_size connections at most.
+    relay_db = Database(
+        settings.model_copy(
+            update={"db_pool_min_size": 0, "db_pool_max_size": settings.relay_pool_max_size}
+        ),
+        "orders-relay",
+    )
     publisher = publisher or configured_publisher()
     if events is None:
         cosmos = CosmosSettings()
@@ -257,11 +267,12 @@ def create_app(
     deps = OrdersDependencies(
         settings=settings,
         db=db,
+        relay_db=relay_db,
         catalog=CatalogClient(
             str(settings.catalog_url), settings.catalog_timeout, settings.catalog_attempts
         ),
         publisher=publisher,
-        after_commit=relay.PublishAfterCommit(db, publisher),
+        after_commit=relay.PublishAfterCommit(relay_db, publisher),
         timelines=TimelineReader(events, settings.timeline_timeout),
         token_validator=TokenValidator(
             settings.oidc_issuer,
@@ -270,7 +281,9 @@ def create_app(
             settings.oidc_jwks_refresh_cooldown,
         ),
     )
-    sweeper = relay.Sweeper(db, publisher, settings.outbox_sweep_seconds, deps.outbox_retention)
+    sweeper = relay.Sweeper(
+        relay_db, publisher, settings.outbox_sweep_seconds, deps.outbox_retention
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -283,6 +296,7 @@ def create_app(
         deps.timelines.close()
         deps.catalog.close()
         publisher.close()
+        relay_db.close()
         db.close()
 
     return service_app(

@@ -28,4 +28,4 @@ bp = asgi_blueprint(app, ROUTES, methods=("GET", "HEAD", "POST", "DELETE"))
 def outbox_sweep(timer: func.TimerRequest) -> None:
     """Publish outbox rows that the post-commit publish missed (bus outage, crash)."""
     deps: OrdersDependencies = app.get().state.dependencies
-    relay.sweep(deps.db, deps.publisher, deps.outbox_retention)
+    relay.sweep(deps.relay_db, deps.publisher, deps.outbox_retention)
