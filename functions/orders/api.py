@@ -37,7 +37,7 @@ from functions.shared.eventbus import EventPublisher
 from functions.shared.eventbus.factory import publisher as configured_publisher
 from functions.shared.identifiers import PRODUCT_ID_PATTERN
 from functions.shared.logs import configure_logging
-from functions.shared.problems import Problem, invalid_field
+from functions.shared.problems import Problem, documented, invalid_field
 from functions.shared.service_app import service_app
 from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore, TimelineStore
 
@@ -143,6 +143,12 @@ def get_cart(user: CurrentUser, db: DatabaseDep, catalog: CatalogDep) -> JSONRes
     response_model=CartView,
     tags=["cart"],
     summary="Set a product's quantity (0 removes it)",
+    responses=documented(
+        {
+            409: "The cart holds the most distinct products it may.",
+            422: "Invalid body (`errors`), or the product is unknown to catalog.",
+        }
+    ),
 )
 def set_cart_item(
     user: CurrentUser,
@@ -175,11 +181,13 @@ def delete_cart_item(
     response_model=OrderView,
     tags=["orders"],
     summary="Place an order from the cart",
-    responses={
-        409: {"description": "Empty cart, or it changed during checkout"},
-        422: {"description": "A product is no longer sold, or the key was reused"},
-        503: {"description": "catalog unavailable; nothing was written"},
-    },
+    responses=documented(
+        {
+            409: "Empty cart, or it kept changing during checkout.",
+            422: "A product is no longer sold, currencies are mixed, the Idempotency-Key was "
+            "used for another cart, or the key is malformed.",
+        }
+    ),
 )
 def place_order(
     user: CurrentUser,
@@ -228,7 +236,7 @@ def list_orders(
     response_model=OrderView,
     tags=["orders"],
     summary="One of the caller's orders, with its timeline",
-    responses={404: {"description": "No such order for this user"}},
+    responses=documented({404: "No such order for this user."}),
 )
 def get_order(
     user: CurrentUser, order_id: UUID, db: DatabaseDep, timelines: TimelinesDep
@@ -308,4 +316,10 @@ def create_app(
         dependencies=deps,
         domain_errors={domain.OrdersError: problem_for, CatalogUnavailable: problem_for},
         body_limits=BODY_LIMITS,
+        errors={
+            401: "No valid bearer token (`WWW-Authenticate` says why).",
+            403: "The token lacks the Orders.ReadWrite scope.",
+            503: "The database, catalog or token issuer is unavailable; nothing was changed. "
+            "Retry after `Retry-After`.",
+        },
     )

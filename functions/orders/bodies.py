@@ -17,7 +17,13 @@ class _Body(BaseModel):
 
 
 class SetCartItem(_Body):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    """A request body: camelCase only, exactly as the document names its fields (with
+    `populate_by_name` a snake_case `product_id` was accepted although extra fields are
+    forbidden)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=False, validate_by_alias=True, extra="forbid"
+    )
 
     product_id: ProductId
     quantity: int = Field(ge=0, le=99, strict=True, description="0 removes the item.")

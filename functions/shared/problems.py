@@ -44,6 +44,66 @@ class Problem(Exception):
         self.extensions = extensions
 
 
+# The problem+json body as the OpenAPI documents describe it (components.schemas.Problem).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; further members depend on the problem.",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "With 422: each invalid field and why.",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def documented(statuses: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route: each status, with why it is given, answered as problem+json."""
+    return {
+        status: {"description": description, "content": _PROBLEM_CONTENT}
+        for status, description in statuses.items()
+    }
+
+
+def document_problems(
+    schema: dict[str, Any], every_operation: Mapping[int, str], apart: str | None = None
+) -> None:
+    """Complete an OpenAPI document in place: the Problem schema, `every_operation`'s statuses
+    on each operation (except paths under `apart`, e.g. the probes), 422 on each operation that
+    takes input, and 413 (body_limit.py) on all of them."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            extra = dict(every_operation) if not (apart and path.startswith(apart)) else {}
+            if operation.get("parameters") or operation.get("requestBody"):
+                extra[422] = "A parameter or the body is invalid; `errors` says which and why."
+            extra[413] = "The request body is larger than this route accepts."
+            for status, description in extra.items():
+                documented_by_route = responses.get(str(status), {})
+                if documented_by_route.get("content") != _PROBLEM_CONTENT:  # absent or FastAPI's
+                    responses[str(status)] = {
+                        "description": description,
+                        "content": _PROBLEM_CONTENT,
+                    }
+    # FastAPI's own 422 body, replaced above: the APIs never answer with it.
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema["components"]["schemas"].pop(unused, None)
+
+
 def invalid_request(errors: list[dict[str, str]]) -> Problem:
     """The one 422 for values a client sent wrong: `errors` lists `{"field", "message"}`."""
     fields = ", ".join(dict.fromkeys(e["field"] for e in errors))

@@ -102,6 +102,16 @@ def test_malformed_bodies_are_a_422(orders: httpx.Client, body: dict):
     assert response.json()["errors"]
 
 
+def test_a_snake_case_field_is_refused_like_any_field_the_document_does_not_name(
+    orders: httpx.Client,
+):
+    response = orders.post("/cart/items", json={"product_id": "french-press", "quantity": 1})
+
+    assert response.status_code == 422
+    assert {e["field"] for e in response.json()["errors"]} == {"productId", "product_id"}
+    assert orders.get("/cart").json()["items"] == []
+
+
 def test_a_malformed_product_id_in_the_path_is_a_422(orders: httpx.Client):
     assert orders.delete("/cart/items/Not_Valid").status_code == 422
 
