@@ -23,6 +23,9 @@ from functions.shared.service_app import service_app
 MAX_PAGE_SIZE = 100
 MAX_BATCH_IDS = 100
 _PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
+# `ids=`: 1..MAX_BATCH_IDS product ids separated by commas, exactly as the document says.
+_ID = PRODUCT_ID_PATTERN.removeprefix("^").removesuffix("$")
+IDS_PATTERN = rf"^{_ID}(,{_ID}){{0,{MAX_BATCH_IDS - 1}}}$"
 
 
 def _etag(body: bytes) -> str:
@@ -80,9 +83,10 @@ def list_products(
     ids: Annotated[
         str | None,
         Query(
+            pattern=IDS_PATTERN,
             description=f"Comma-separated product ids (at most {MAX_BATCH_IDS}): every one "
             "that exists is returned in one page (after `cursor` when given; `limit` pages "
-            "only the full list)."
+            "only the full list).",
         ),
     ] = None,
 ) -> Response:

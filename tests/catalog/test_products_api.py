@@ -7,6 +7,7 @@ import httpx
 import psycopg
 import pytest
 
+from functions.catalog.api import IDS_PATTERN
 from functions.catalog.seed import seed_products
 
 SEEDED = {p.id: p for p in seed_products()}
@@ -93,12 +94,23 @@ def test_ids_returns_the_known_products_and_skips_unknown_ones(catalog: httpx.Cl
 
 @pytest.mark.parametrize(
     "ids",
-    ["", " , ", "UPPER", "a,b;c", ",".join(f"p{i}" for i in range(101))],
-    ids=["empty", "blank", "uppercase", "bad-separator", "too-many"],
+    ["", " , ", "UPPER", "a,b;c", ",".join(f"p{i}" for i in range(101)), "a,,b", "\x05x"],
+    ids=["empty", "blank", "uppercase", "bad-separator", "too-many", "empty-part", "control"],
 )
 def test_invalid_ids_are_a_422_naming_ids(catalog: httpx.Client, ids: str):
     body = assert_problem(catalog.get("/products", params={"ids": ids}), 422)
     assert [e["field"] for e in body["errors"]] == ["ids"]
+
+
+def test_the_document_gives_the_exact_shape_of_ids(catalog: httpx.Client):
+    [ids] = [
+        p
+        for p in catalog.get("/catalog/openapi.json").json()["paths"]["/products"]["get"][
+            "parameters"
+        ]
+        if p["name"] == "ids"
+    ]
+    assert ids["schema"]["anyOf"][0]["pattern"] == IDS_PATTERN
 
 
 def test_ids_with_a_cursor_returns_the_known_ids_after_the_cursor(catalog: httpx.Client):
