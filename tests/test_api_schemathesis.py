@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from tests.support.issuer import Issuer
 
 SEED = "20261129"
@@ -20,6 +22,8 @@ def schemathesis(schema_url: str, report: Path, *options: str) -> subprocess.Com
             sys.executable,
             "-m",
             "schemathesis.cli",
+            "--config-file",
+            str(Path(__file__).with_name("schemathesis.toml")),
             "run",
             schema_url,
             "--checks",
@@ -64,3 +68,8 @@ def test_the_orders_api_does_what_its_document_says(
         f"{orders_url}/orders/openapi.json", tmp_path, "--header", f"Authorization: Bearer {token}"
     )
     assert_no_findings(done)
+    # The links led from filled carts to real checkouts: the run's shopper has orders.
+    orders = httpx.get(
+        f"{orders_url}/orders", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()["items"]
+    assert orders

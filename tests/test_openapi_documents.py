@@ -50,6 +50,8 @@ def test_every_operation_documents_the_errors_any_route_can_give(
             continue
         if operation.get("parameters") or operation.get("requestBody"):
             assert "422" in statuses, (method, path)
+        if operation.get("requestBody"):
+            assert "400" in statuses, (method, path)  # a body that is not UTF-8
         if app == "orders":
             assert {"401", "403"} <= statuses, (method, path)
 

@@ -127,11 +127,40 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         raise invalid_field("cursor", "not a cursor this API returned") from exc
 
 
+# OpenAPI links: how a client (and schemathesis's stateful phase) goes from one response to
+# the next request — a filled cart to its checkout, an order to its page.
+_LINK_PARAMETERS = {
+    "placeOrder": {},
+    "deleteCartItem": {"product_id": "$response.body#/items/0/productId"},
+    "getOrder": {"order_id": "$response.body#/id"},
+    "listOrders": {"cursor": "$response.body#/nextCursor"},
+}
+
+
+def _links(status: int, **links: str) -> dict[int | str, dict]:
+    parameters = dict(_LINK_PARAMETERS)
+    if "next_page" in links:  # from a page of orders: its first order, and the next page
+        parameters["getOrder"] = {"order_id": "$response.body#/items/0/id"}
+    return {
+        status: {
+            "links": {
+                name: {"operationId": operation, "parameters": parameters[operation]}
+                for name, operation in links.items()
+            }
+        }
+    }
+
+
 router = APIRouter()
 
 
 @router.get(
-    "/cart", response_model=CartView, tags=["cart"], summary="The caller's cart, priced now"
+    "/cart",
+    operation_id="getCart",
+    response_model=CartView,
+    tags=["cart"],
+    summary="The caller's cart, priced now",
+    responses=_links(200, checkout="placeOrder", remove="deleteCartItem"),
 )
 def get_cart(user: CurrentUser, db: DatabaseDep, catalog: CatalogDep) -> JSONResponse:
     return _no_store(CartView.of(cart.view(db, catalog, user.user_id)))
@@ -141,8 +170,10 @@ def get_cart(user: CurrentUser, db: DatabaseDep, catalog: CatalogDep) -> JSONRes
     "/cart/items",
     response_model=CartView,
     tags=["cart"],
+    operation_id="setCartItem",
     summary="Set a product's quantity (0 removes it)",
-    responses=documented(
+    responses=_links(200, checkout="placeOrder", remove="deleteCartItem")
+    | documented(
         {
             409: "The cart holds the most distinct products it may.",
             422: "Invalid body (`errors`), or the product is unknown to catalog.",
@@ -163,7 +194,11 @@ def set_cart_item(
 
 
 @router.delete(
-    "/cart/items/{product_id}", status_code=204, tags=["cart"], summary="Remove a product"
+    "/cart/items/{product_id}",
+    operation_id="deleteCartItem",
+    status_code=204,
+    tags=["cart"],
+    summary="Remove a product",
 )
 def delete_cart_item(
     user: CurrentUser,
@@ -179,8 +214,10 @@ def delete_cart_item(
     status_code=201,
     response_model=OrderView,
     tags=["orders"],
+    operation_id="placeOrder",
     summary="Place an order from the cart",
-    responses=documented(
+    responses=_links(201, order="getOrder")
+    | documented(
         {
             409: "Empty cart, or it kept changing during checkout.",
             422: "A product is no longer sold, currencies are mixed, the Idempotency-Key was "
@@ -215,7 +252,9 @@ def place_order(
     "/orders",
     response_model=OrderPage,
     tags=["orders"],
+    operation_id="listOrders",
     summary="The caller's orders, newest first",
+    responses=_links(200, order="getOrder", next_page="listOrders"),
 )
 def list_orders(
     user: CurrentUser,
@@ -237,6 +276,7 @@ def list_orders(
     "/orders/{order_id}",
     response_model=OrderView,
     tags=["orders"],
+    operation_id="getOrder",
     summary="One of the caller's orders, with its timeline",
     responses=documented({404: "No such order for this user."}),
 )

@@ -83,7 +83,7 @@ def document_problems(
 ) -> None:
     """Complete an OpenAPI document in place: the Problem schema, `every_operation`'s statuses
     on each operation (except paths under `apart`, e.g. the probes), 422 on each operation that
-    takes input, and 413 (body_limit.py) on all of them."""
+    takes input, 400 on each that takes a body, and 413 (body_limit.py) on all of them."""
     schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
@@ -91,6 +91,8 @@ def document_problems(
             extra = dict(every_operation) if not (apart and path.startswith(apart)) else {}
             if operation.get("parameters") or operation.get("requestBody"):
                 extra[422] = "A parameter or the body is invalid; `errors` says which and why."
+            if operation.get("requestBody"):  # FastAPI's answer to a body that is not UTF-8
+                extra[400] = "The body could not be read as UTF-8 JSON."
             extra[413] = "The request body is larger than this route accepts."
             for status, description in extra.items():
                 documented_by_route = responses.get(str(status), {})
