@@ -15,6 +15,7 @@ then stops them in order instead of racing their own reactions to the signal.
 """
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -158,10 +159,8 @@ class Supervisor:
 
     @staticmethod
     def _signal(process: subprocess.Popen, sig: signal.Signals) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)  # the process and anything it started
-        except ProcessLookupError:
-            pass
 
 
 def supervise(
