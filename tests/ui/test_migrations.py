@@ -1,6 +1,7 @@
 """The UI's schema migrations use the apps' shared helper (functions/shared/migrations.py) and run
 from exactly the files the UI image holds: `ui/` plus `functions/__init__.py`,
-`functions/shared/__init__.py` and `functions/shared/migrations.py`."""
+`functions/shared/__init__.py`, `functions/shared/migrations.py` and
+`functions/shared/identifiers.py` (the product id format the UI shares with the APIs)."""
 
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ IMAGE_FUNCTIONS_FILES = (
     "functions/__init__.py",
     "functions/shared/__init__.py",
     "functions/shared/migrations.py",
+    "functions/shared/identifiers.py",
 )
 # Run in the image's layout: migrate, then list every module of `functions` that was imported.
 MIGRATE = """
@@ -71,7 +73,14 @@ def test_migrate_runs_from_the_ui_image_files_alone(tmp_path: Path, postgres_adm
         assert result.returncode == 0, result.stderr
         *_, schema, imported = result.stdout.strip().splitlines()
         assert schema == "ui: sessions schema at 0001"
-        assert imported == str(["functions", "functions.shared", "functions.shared.migrations"])
+        assert imported == str(
+            [
+                "functions",
+                "functions.shared",
+                "functions.shared.identifiers",
+                "functions.shared.migrations",
+            ]
+        )
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT to_regclass('ui_sessions')::text").fetchone() == (
                 "ui_sessions",
@@ -84,8 +93,9 @@ def test_the_ui_migration_environment_is_the_shared_one() -> None:
     assert "pg_advisory" not in env  # no copy of the recipe
 
 
-def test_the_web_process_loads_neither_alembic_nor_functions() -> None:
-    """Only `python -m ui.app migrate` needs the copied migration helper."""
+def test_the_web_process_loads_no_alembic_and_of_functions_only_the_identifiers() -> None:
+    """Only `python -m ui.app migrate` needs the copied migration helper; the web process shares
+    just the identifier formats with the APIs."""
     loaded = subprocess.run(
         [sys.executable, "-c", WEB_IMPORTS],
         cwd=REPO,
@@ -94,4 +104,6 @@ def test_the_web_process_loads_neither_alembic_nor_functions() -> None:
         timeout=60,
         check=True,
     )
-    assert loaded.stdout.strip() == "[]"
+    assert loaded.stdout.strip() == str(
+        ["functions", "functions.shared", "functions.shared.identifiers"]
+    )

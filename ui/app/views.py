@@ -12,13 +12,16 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from functions.shared.identifiers import PRODUCT_ID_PATTERN
 from ui.app.clients import ApiProblem, Unavailable
 from ui.app.services import services
 from ui.app.signin import current_user, signed_in
 
 bp = Blueprint("shop", __name__)
 
-_PRODUCT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# The product id format is the apps' HTTP contract, defined once in functions/shared/identifiers.py
+# (the UI image copies that file): checked here so a malformed form value never reaches an API.
+_PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
 _MAX_QUANTITY = 99
 
 

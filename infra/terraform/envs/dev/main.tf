@@ -57,6 +57,9 @@ locals {
     worker  = { namespace = var.kubernetes_namespace, service_account = "worker" }
     ui      = { namespace = var.kubernetes_namespace, service_account = "ui" }
     keda    = { namespace = "keda", service_account = "keda-operator" }
+    # cloudflared (argocd/platform/cloudflared) reads the tunnel token from
+    # Key Vault through the CSI driver as itself.
+    cloudflared = { namespace = "cloudflared", service_account = "cloudflared" }
   }
 
   # Key Vault secrets mounted by the Helm chart's SecretProviderClasses.
@@ -336,6 +339,11 @@ module "identity" {
       scope                = module.keyvault.secret_resource_ids["flask-secret-key"]
       role_definition_name = "Key Vault Secrets User"
     }
+    cloudflared-kv-tunnel-token = {
+      workload             = "cloudflared"
+      scope                = module.keyvault.secret_resource_ids["cloudflare-tunnel-token"]
+      role_definition_name = "Key Vault Secrets User"
+    }
   }
 
   cosmos_account_name = module.cosmos.name
@@ -355,11 +363,37 @@ module "identity" {
   tags = local.tags
 }
 
-# The Key Vault CSI add-on's own identity reads only the tunnel token, for the
-# cloudflared deployment (SecretProviderClass with useVMManagedIdentity).
-resource "azurerm_role_assignment" "csi_cloudflare_tunnel_token" {
-  scope                = module.keyvault.secret_resource_ids["cloudflare-tunnel-token"]
-  role_definition_name = "Key Vault Secrets User"
-  principal_id         = module.aks.key_vault_secrets_provider_identity.object_id
-  principal_type       = "ServicePrincipal"
+# ------------------------------------------------------------ GitHub CI ---
+
+# Identities of the GitHub Actions workflows (OIDC, no secrets): build pushes
+# images, plan reads, apply changes Azure behind an approved environment.
+# Created only once github_repository is set (docs/infra.md, "Terraform in
+# GitHub Actions"): a federated credential for the wrong repository would let
+# that repository's workflows push to this registry.
+module "github_oidc" {
+  source = "../../modules/github_oidc"
+  count  = var.github_repository == null ? 0 : 1
+
+  name_suffix                = local.name_suffix
+  location                   = var.location
+  resource_group_name        = azurerm_resource_group.this.name
+  github_repository          = var.github_repository
+  acr_id                     = module.acr.id
+  key_vault_id               = module.keyvault.id
+  tfstate_storage_account_id = var.tfstate_storage_account_id
+  # Every role this configuration assigns (workloads, AKS, Key Vault):
+  # `terraform apply` in CI may create exactly these assignments.
+  assignable_role_names = [
+    "AcrPull",
+    "AcrPush",
+    "Azure Service Bus Data Owner",
+    "Azure Service Bus Data Receiver",
+    "Azure Service Bus Data Sender",
+    "Key Vault Secrets Officer",
+    "Key Vault Secrets User",
+    "Managed Identity Operator",
+    "Network Contributor",
+    "Storage Blob Data Owner",
+  ]
+  tags = local.tags
 }

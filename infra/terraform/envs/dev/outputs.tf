@@ -37,9 +37,9 @@ output "key_vault_secret_names" {
   value       = sort(tolist(local.secret_names))
 }
 
-output "key_vault_csi_identity_client_id" {
-  description = "Client id of the Key Vault CSI add-on identity (reads cloudflare-tunnel-token only; SecretProviderClass userAssignedIdentityID for cloudflared)."
-  value       = module.aks.key_vault_secrets_provider_identity.client_id
+output "cloudflared_identity_client_id" {
+  description = "Workload identity client id of cloudflared (cloudflared/cloudflared; reads cloudflare-tunnel-token only)."
+  value       = module.identity.client_ids["cloudflared"]
 }
 
 output "tenant_id" {
@@ -170,4 +170,9 @@ output "firewall_public_ip" {
 output "bastion_name" {
   description = "Bastion host name, or null when disabled."
   value       = module.network.bastion_name
+}
+
+output "github_actions_client_ids" {
+  description = "Client ids of the GitHub Actions identities (build, plan, apply): repository variables AZURE_CLIENT_ID_IMAGES, AZURE_CLIENT_ID_TF_PLAN, AZURE_CLIENT_ID_TF_APPLY. Empty until github_repository is set."
+  value       = try(module.github_oidc[0].client_ids, {})
 }

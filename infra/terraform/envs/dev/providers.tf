@@ -29,6 +29,9 @@ provider "azurerm" {
 provider "azuread" {
   alias     = "external"
   tenant_id = var.external_tenant_id
+  # In GitHub Actions: the external tenant's own CI app, logged in with the
+  # workflow's OIDC token (ARM_USE_OIDC); locally null = the Azure CLI login.
+  client_id = var.external_tenant_client_id
 }
 
 # Reads CLOUDFLARE_API_TOKEN from the environment (never put it in tfvars).

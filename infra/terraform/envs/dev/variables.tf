@@ -199,3 +199,26 @@ variable "shop_hostname" {
   type        = string
   nullable    = false
 }
+
+variable "github_repository" {
+  description = "GitHub repository (<owner>/<name>) whose workflows get OIDC identities (images push, terraform plan/apply); null = none are created."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_repository == null || can(regex("^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$", var.github_repository))
+    error_message = "github_repository must be <owner>/<name>."
+  }
+}
+
+variable "tfstate_storage_account_id" {
+  description = "Resource id of the remote-state storage account (docs/infra.md, \"Remote state\"); the GitHub plan/apply identities get blob read/write on it. null = no state roles."
+  type        = string
+  default     = null
+}
+
+variable "external_tenant_client_id" {
+  description = "Client id of the app Terraform uses in the Entra External ID tenant when it runs in GitHub Actions (OIDC); null = the signed-in Azure CLI user."
+  type        = string
+  default     = null
+}

@@ -1,0 +1,511 @@
+"""Cross-checks between the rendered manifests and the sources they must agree with.
+
+Each check is a pure function of parsed inputs that returns the list of disagreements (empty
+means they agree), so the tests can feed it the real rendering and, as mutation evidence, a
+deliberately broken copy that must produce a problem.
+"""
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic_core import PydanticUndefined
+from pydantic_settings import BaseSettings
+
+Manifest = dict[str, Any]
+SECRET = object()  # stands for an env value that comes from a Secret (valueFrom)
+SECRET_PLACEHOLDER = "value-from-key-vault"
+
+# Image repositories the images workflow pushes (CONTRACT): <acr>/tinyshop/<name>:<git sha>.
+IMAGE_REPOSITORIES = {"functions": "tinyshop/functions", "ui": "tinyshop/ui"}
+# HTTP functions that are not part of the public API (probes, OpenAPI, docs).
+INTERNAL_FUNCTIONS = {"catalog_ops"}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+# ----------------------------------------------------------------------------- access helpers
+
+
+def by_kind(manifests: Iterable[Manifest], kind: str) -> dict[str, Manifest]:
+    return {m["metadata"]["name"]: m for m in manifests if m["kind"] == kind}
+
+
+def pod_specs(manifests: Iterable[Manifest]) -> dict[str, dict[str, Any]]:
+    """`Kind/name` -> pod spec of every workload (Deployments and Jobs)."""
+    return {
+        f"{m['kind']}/{m['metadata']['name']}": m["spec"]["template"]["spec"]
+        for m in manifests
+        if m["kind"] in {"Deployment", "Job"}
+    }
+
+
+def containers(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def env_of(container: Mapping[str, Any]) -> dict[str, Any]:
+    """Literal values as strings; Secret references as SECRET."""
+    return {
+        item["name"]: SECRET if "valueFrom" in item else item.get("value", "")
+        for item in container.get("env", [])
+    }
+
+
+def app_env(manifests: Iterable[Manifest], app: str) -> dict[str, Any]:
+    deployment = by_kind(manifests, "Deployment")[app]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    return env_of(container)
+
+
+def allow_list(env: Mapping[str, Any]) -> list[str]:
+    """The host's allow-list from AzureFunctionsJobHost__functions__N, in index order."""
+    entries = {
+        int(name.rsplit("__", 1)[1]): value
+        for name, value in env.items()
+        if re.fullmatch(r"AzureFunctionsJobHost__functions__\d+", name)
+    }
+    if sorted(entries) != list(range(len(entries))):
+        return [f"<indexes not 0..N-1: {sorted(entries)}>"]
+    return [entries[i] for i in sorted(entries)]
+
+
+# ------------------------------------------------------------------------------- 1 allow-lists
+
+
+def check_allow_lists(
+    manifests: list[Manifest],
+    functions_by_app: Mapping[str, set[str]],
+    registered: set[str],
+) -> list[str]:
+    """Each Functions Deployment runs exactly its app's functions; together they run every
+    function function_app.py registers; host ids are fixed, distinct and <= 32 characters."""
+    problems = []
+    host_ids: dict[str, str] = {}
+    for app, expected in functions_by_app.items():
+        deployment = by_kind(manifests, "Deployment").get(app)
+        if deployment is None:
+            problems.append(f"no Deployment {app}")
+            continue
+        env = app_env(manifests, app)
+        listed = allow_list(env)
+        if set(listed) != expected or len(listed) != len(set(listed)):
+            problems.append(f"{app}: allow-list {listed} != its functions {sorted(expected)}")
+        host_id = env.get("AzureFunctionsWebHost__hostid")
+        if not isinstance(host_id, str) or not 0 < len(host_id) <= 32:
+            problems.append(f"{app}: AzureFunctionsWebHost__hostid {host_id!r} (1..32 chars)")
+        elif host_id in host_ids.values():
+            problems.append(f"{app}: host id {host_id} is also another app's")
+        else:
+            host_ids[app] = host_id
+    covered = set().union(*functions_by_app.values()) if functions_by_app else set()
+    if covered != registered:
+        problems.append(f"functions no Deployment runs: {sorted(registered - covered)}")
+    return problems
+
+
+# ------------------------------------------------------------------------ 2 required settings
+
+
+def env_names(settings: type[BaseSettings], field_name: str) -> list[str]:
+    field = settings.model_fields[field_name]
+    alias = field.validation_alias
+    if alias is not None:
+        choices = getattr(alias, "choices", [alias])
+        return [c for c in choices if isinstance(c, str)]
+    prefix = settings.model_config.get("env_prefix", "")
+    return [f"{prefix}{field_name}".upper()]
+
+
+def _is_loopback(value: object) -> bool:
+    if not isinstance(value, str) and not hasattr(value, "host"):
+        return False
+    host = urlsplit(str(value)).hostname
+    return host in LOOPBACK_HOSTS
+
+
+def required_settings(settings: type[BaseSettings]) -> list[list[str]]:
+    """Settings that must be set in the cluster: those without a default, and those whose
+    default points at the developer's machine (a loopback URL) — except the local event bus
+    adapter's own settings, which the servicebus adapter never reads. Each entry lists the
+    accepted names (aliases)."""
+    required = []
+    for name, field in settings.model_fields.items():
+        default = field.default
+        no_default = default is PydanticUndefined and field.default_factory is None
+        if no_default or (_is_loopback(default) and not name.startswith("local_")):
+            required.append(env_names(settings, name))
+    return required
+
+
+def _load_settings(settings: type[BaseSettings], env: Mapping[str, Any]) -> BaseSettings:
+    literal = {k: SECRET_PLACEHOLDER if v is SECRET else str(v) for k, v in env.items()}
+    with mock.patch.dict(os.environ, literal, clear=True):
+        return settings(_env_file=None)
+
+
+def _has(env: Mapping[str, Any], names: list[str]) -> bool:
+    lowered = {k.lower() for k in env}  # pydantic-settings matches case-insensitively
+    return any(n.lower() in lowered for n in names)
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """What one app reads: its settings classes, the settings its function bindings name, and
+    values the cluster must pin (e.g. EVENT_BUS=servicebus)."""
+
+    classes: tuple[type[BaseSettings], ...]
+    binding_settings: tuple[tuple[str, ...], ...] = ()
+    pinned: tuple[tuple[str, str], ...] = ()
+    also_required: tuple[str, ...] = ()
+
+
+def check_required_settings(
+    manifests: list[Manifest], apps: Mapping[str, AppSettings]
+) -> list[str]:
+    """Every setting an app cannot run without in the cluster is set in its Deployment, and
+    the Deployment's settings load with the app's own settings classes."""
+    problems = []
+    for app, spec in apps.items():
+        try:
+            env = app_env(manifests, app)
+        except KeyError:
+            problems.append(f"no Deployment {app}")
+            continue
+        needed = [names for cls in spec.classes for names in required_settings(cls)]
+        needed += [list(names) for names in spec.binding_settings]
+        needed += [[name] for name in spec.also_required]
+        for names in needed:
+            if not _has(env, names):
+                problems.append(f"{app}: {' or '.join(names)} is not set")
+        for name, value in spec.pinned:
+            if env.get(name) != value:
+                problems.append(f"{app}: {name} is {env.get(name)!r}, must be {value!r}")
+        for cls in spec.classes:
+            try:
+                loaded = _load_settings(cls, env)
+            except ValueError as exc:
+                problems.append(f"{app}: {cls.__name__} rejects the Deployment's env: {exc}")
+                continue
+            if getattr(loaded, "is_local", False):
+                problems.append(f"{app}: {cls.__name__} sees the local development setup")
+    return problems
+
+
+def binding_settings(raw_bindings: Iterable[Mapping[str, Any]]) -> list[tuple[str, ...]]:
+    """App settings a function's bindings resolve at run time: %NAME% expressions, and each
+    `connection` (identity-based: NAME__fullyQualifiedNamespace, or a connection string NAME)."""
+    needed: list[tuple[str, ...]] = []
+    for binding in raw_bindings:
+        for key, value in binding.items():
+            if not isinstance(value, str):
+                continue
+            needed += [(name,) for name in re.findall(r"%([^%]+)%", value)]
+            if key == "connection":
+                needed.append((f"{value}__fullyQualifiedNamespace", value))
+    return needed
+
+
+# ------------------------------------------------------------------------------------ 3 secrets
+
+
+def spc_outputs(spc: Manifest) -> dict[tuple[str, str], str]:
+    """(Secret name, key) -> Key Vault object name, from one SecretProviderClass."""
+    objects = yaml.safe_load(spc["spec"]["parameters"]["objects"])["array"]
+    parsed = [yaml.safe_load(item) for item in objects]
+    by_alias = {o.get("objectAlias") or o["objectName"]: o["objectName"] for o in parsed}
+    produced = {}
+    for secret in spc["spec"].get("secretObjects", []):
+        for item in secret["data"]:
+            if item["objectName"] in by_alias:
+                produced[(secret["secretName"], item["key"])] = by_alias[item["objectName"]]
+    return produced
+
+
+def check_secrets(manifests: list[Manifest], key_vault_secrets: set[str]) -> list[str]:
+    """Every Secret a pod reads is synced by a SecretProviderClass the pod mounts, from a Key
+    Vault secret Terraform creates; the chart itself renders no Secret."""
+    problems = [f"chart renders Secret {n}" for n in by_kind(manifests, "Secret")]
+    classes = by_kind(manifests, "SecretProviderClass")
+    produced = {
+        key: (name, obj) for name, spc in classes.items() for key, obj in spc_outputs(spc).items()
+    }
+    for workload, pod in pod_specs(manifests).items():
+        mounted = {
+            v["csi"]["volumeAttributes"]["secretProviderClass"]
+            for v in pod.get("volumes", [])
+            if v.get("csi", {}).get("driver") == "secrets-store.csi.k8s.io"
+        }
+        for container in containers(pod):
+            for item in container.get("env", []):
+                ref = item.get("valueFrom", {}).get("secretKeyRef")
+                if not ref:
+                    continue
+                source = produced.get((ref["name"], ref["key"]))
+                if source is None:
+                    problems.append(
+                        f"{workload}: {ref['name']}/{ref['key']} has no SecretProviderClass"
+                    )
+                    continue
+                spc_name, kv_object = source
+                if spc_name not in mounted:
+                    problems.append(
+                        f"{workload}: reads {ref['name']} but does not mount {spc_name}"
+                    )
+                if kv_object not in key_vault_secrets:
+                    problems.append(f"{workload}: Key Vault secret {kv_object} is not in Terraform")
+    return problems
+
+
+# ----------------------------------------------------------------------- 4 workload identities
+
+
+def check_service_accounts(manifests: list[Manifest], federated_subjects: set[str]) -> list[str]:
+    """The ServiceAccounts are exactly Terraform's federated subjects in this namespace; every
+    pod runs as one of them, annotated with a client id, and asks for workload identity."""
+    problems = []
+    accounts = [m for m in manifests if m["kind"] == "ServiceAccount"]
+    namespaces = {m["metadata"]["namespace"] for m in accounts}
+    rendered = {
+        f"system:serviceaccount:{m['metadata']['namespace']}:{m['metadata']['name']}"
+        for m in accounts
+    }
+    expected = {s for s in federated_subjects if s.split(":")[2] in namespaces}
+    if not expected:
+        problems.append(
+            f"Terraform federates no ServiceAccount in namespace(s) {sorted(namespaces)}"
+        )
+    if rendered != expected:
+        problems.append(
+            f"ServiceAccounts {sorted(rendered)} != Terraform's federated subjects "
+            f"{sorted(expected)}"
+        )
+    names = {m["metadata"]["name"]: m for m in accounts}
+    for account in accounts:
+        if not account["metadata"].get("annotations", {}).get("azure.workload.identity/client-id"):
+            problems.append(f"ServiceAccount {account['metadata']['name']} has no client-id")
+    for m in manifests:
+        if m["kind"] not in {"Deployment", "Job"}:
+            continue
+        template = m["spec"]["template"]
+        account = template["spec"].get("serviceAccountName")
+        if account not in names:
+            problems.append(f"{m['kind']}/{m['metadata']['name']} runs as {account!r}")
+        if template["metadata"]["labels"].get("azure.workload.identity/use") != "true":
+            problems.append(
+                f"{m['kind']}/{m['metadata']['name']} lacks azure.workload.identity/use"
+            )
+    return problems
+
+
+# ------------------------------------------------------------------------------------- 5 KEDA
+
+
+def check_scaled_object(
+    keda_manifests: list[Manifest],
+    app_manifests: list[Manifest],
+    queue: str,
+    max_concurrent_calls: int,
+    trigger_functions: set[str],
+) -> list[str]:
+    """The ScaledObject scales the Deployment that runs the Service Bus trigger, on the queue
+    Terraform creates, with one replica's concurrency (host.json maxConcurrentCalls) as its
+    target; its TriggerAuthentication uses KEDA's workload identity; no HPA competes."""
+    problems = []
+    scaled = by_kind(keda_manifests, "ScaledObject")
+    if len(scaled) != 1:
+        return [f"expected one ScaledObject, found {sorted(scaled)}"]
+    [so] = scaled.values()
+    target = so["spec"]["scaleTargetRef"]
+    deployments = by_kind(app_manifests, "Deployment")
+    if target.get("kind", "Deployment") != "Deployment" or target["name"] not in deployments:
+        return [f"ScaledObject targets {target}, not a rendered Deployment"]
+    env = app_env(app_manifests, target["name"])
+    if not trigger_functions & set(allow_list(env)):
+        problems.append(f"ScaledObject targets {target['name']}, which runs no Service Bus trigger")
+    if so["metadata"]["namespace"] != deployments[target["name"]]["metadata"]["namespace"]:
+        problems.append("ScaledObject and its Deployment are in different namespaces")
+    triggers = so["spec"]["triggers"]
+    if [t["type"] for t in triggers] != ["azure-servicebus"]:
+        problems.append(f"triggers {[t['type'] for t in triggers]} != ['azure-servicebus']")
+    for trigger in triggers:
+        meta = trigger["metadata"]
+        if meta.get("queueName") != queue:
+            problems.append(f"trigger queue {meta.get('queueName')!r} != Terraform's {queue!r}")
+        if env.get("EVENT_BUS_QUEUE") != queue:
+            problems.append(f"worker EVENT_BUS_QUEUE {env.get('EVENT_BUS_QUEUE')!r} != {queue!r}")
+        if str(meta.get("messageCount")) != str(max_concurrent_calls):
+            problems.append(
+                f"messageCount {meta.get('messageCount')} != maxConcurrentCalls "
+                f"{max_concurrent_calls}"
+            )
+        auth = by_kind(keda_manifests, "TriggerAuthentication").get(
+            trigger.get("authenticationRef", {}).get("name", "")
+        )
+        identity = (auth or {}).get("spec", {}).get("podIdentity", {})
+        if identity.get("provider") != "azure-workload" or not identity.get("identityId"):
+            problems.append(
+                "the trigger's TriggerAuthentication is not azure-workload with a client id"
+            )
+    if so["spec"].get("minReplicaCount", 0) != 0:
+        problems.append("minReplicaCount is not 0")
+    for hpa in by_kind(app_manifests, "HorizontalPodAutoscaler").values():
+        if hpa["spec"]["scaleTargetRef"]["name"] == target["name"]:
+            problems.append(f"HPA {hpa['metadata']['name']} competes with KEDA")
+    return problems
+
+
+# ---------------------------------------------------------------------------------- 6 ingress
+
+
+@dataclass(frozen=True)
+class Route:
+    """One nginx `location` that F5's NGINX Ingress Controller generates for an Ingress path."""
+
+    kind: str  # "exact" (location =), "prefix" (location), or "regex" (location ~ "^...")
+    path: str
+    service: str
+    rewrite: str | None
+
+
+def ingress_routes(manifests: list[Manifest], host: str) -> list[Route]:
+    """The controller's locations for `host`: an Ingress with `nginx.org/path-regex:
+    case_sensitive` turns each of its paths into `location ~ "^<path>"` (that Ingress only);
+    otherwise Exact paths are `location =` and the rest prefix locations.
+    `nginx.org/rewrite-target` applies to the paths of its own Ingress."""
+    found = []
+    for ingress in by_kind(manifests, "Ingress").values():
+        annotations = ingress["metadata"].get("annotations", {})
+        regex = annotations.get("nginx.org/path-regex") == "case_sensitive"
+        rewrite = annotations.get("nginx.org/rewrite-target")
+        for rule in ingress["spec"]["rules"]:
+            if rule.get("host") != host:
+                continue
+            for path in rule["http"]["paths"]:
+                kind = "regex" if regex else "exact" if path["pathType"] == "Exact" else "prefix"
+                found.append(Route(kind, path["path"], path["backend"]["service"]["name"], rewrite))
+    return found
+
+
+def resolve(routes: list[Route], path: str) -> tuple[str, str] | None:
+    """(Service, upstream path) that answers `path`, or None (the controller's 404), by nginx's
+    location rules (https://nginx.org/en/docs/http/ngx_http_core_module.html#location): an exact
+    match wins; else a matching regex location beats the longest matching prefix. Two regex
+    locations matching one path would depend on config order, so that is refused as ambiguous."""
+    for route in routes:
+        if route.kind == "exact" and route.path == path:
+            return route.service, path
+    regexes = [
+        (route, match)
+        for route in routes
+        if route.kind == "regex" and (match := re.match(route.path, path))
+    ]
+    if len(regexes) > 1:
+        raise ValueError(f"{path} matches several regex locations: {[r.path for r, _ in regexes]}")
+    if regexes:
+        route, match = regexes[0]
+        if route.rewrite:  # nginx's $1 is Python's \1
+            return route.service, match.expand(re.sub(r"\$(\d)", r"\\\1", route.rewrite))
+        return route.service, path
+    prefixes = [r for r in routes if r.kind == "prefix" and path.startswith(r.path)]
+    if prefixes:
+        return max(prefixes, key=lambda r: len(r.path)).service, path
+    return None
+
+
+def check_ingress(
+    manifests: list[Manifest],
+    host: str,
+    api_prefix: str,
+    api_routes: Mapping[str, tuple[str, str]],
+    ui_paths: Iterable[str],
+    hidden_paths: Iterable[str],
+) -> list[str]:
+    """Every public HTTP route of the apps reaches its own app with its own path: API routes
+    (function -> (owning Deployment, route)) under `api_prefix`, the UI's pages at theirs; the
+    docs, OpenAPI and probe routes reach no API."""
+    problems = []
+    routes = ingress_routes(manifests, host)
+    services = {
+        name: svc["spec"]["selector"].get("app.kubernetes.io/name")
+        for name, svc in by_kind(manifests, "Service").items()
+    }
+    for function, (app, route) in api_routes.items():
+        prefix = route.split("/{")[0]
+        samples = [f"/{prefix}"] + ([f"/{prefix}/sample"] if "{*" in route else [])
+        for sample in samples:
+            answer = resolve(routes, api_prefix + sample)
+            if answer is None or services.get(answer[0]) != app or answer[1] != sample:
+                problems.append(
+                    f"{function}: {api_prefix + sample} -> {answer}, not {app} {sample}"
+                )
+    for path in ui_paths:
+        answer = resolve(routes, path)
+        if answer is None or services.get(answer[0]) != "ui" or answer[1] != path:
+            problems.append(f"UI page {path} -> {answer}, not ui")
+    for path in hidden_paths:
+        answer = resolve(routes, path)
+        if answer is not None and services.get(answer[0]) in {"catalog", "orders"}:
+            problems.append(f"{path} is public ({answer})")
+    return problems
+
+
+def flask_sample_paths(url_map: Any) -> list[str]:
+    """One concrete path per Flask rule (converters filled with sample values)."""
+    samples = {"uuid": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "path": "a/b", "int": "1"}
+    paths = []
+    for rule in url_map.iter_rules():
+        path = re.sub(
+            r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>",
+            lambda m: samples.get(m.group(1) or "", "sample"),
+            rule.rule,
+        )
+        paths.append(path)
+    return sorted(set(paths))
+
+
+# ----------------------------------------------------------------------- 7 images and secrets
+
+
+def check_images(manifests: list[Manifest], registry: str) -> list[str]:
+    """Every container runs <registry>/<CONTRACT repository>:<tag>, never `latest`."""
+    problems = []
+    allowed = {f"{registry}/{repo}" for repo in IMAGE_REPOSITORIES.values()}
+    for workload, pod in pod_specs(manifests).items():
+        for container in containers(pod):
+            image = container["image"]
+            repository, _, tag = image.rpartition(":")
+            if repository not in allowed:
+                problems.append(f"{workload}: image {image} is not one of {sorted(allowed)}")
+            if not tag or tag == "latest" or "@" in repository:
+                problems.append(f"{workload}: image {image} has no immutable tag")
+    return problems
+
+
+# Names of settings that hold secrets: *PASSWORD, *SECRET, *TOKEN, *KEY, and connection strings
+# (the Functions host's AzureWebJobsStorage, ServiceBusConnection, ...).
+SECRET_NAME = re.compile(
+    r"(PASSWORD|SECRET|TOKEN|KEY|CONNECTION|CONNECTIONSTRING|^AzureWebJobsStorage)$", re.IGNORECASE
+)
+SECRET_VALUE = re.compile(
+    r"(AccountKey=|SharedAccessKey=|password=|://[^/@:]+:[^/@]+@)", re.IGNORECASE
+)
+
+
+def check_no_secret_values(manifests: list[Manifest]) -> list[str]:
+    """No secret material in the rendered manifests: secret-named settings come from Secrets,
+    and no value anywhere looks like a key, a connection string or a URL with a password."""
+    problems = []
+    for workload, pod in pod_specs(manifests).items():
+        for container in containers(pod):
+            for item in container.get("env", []):
+                if SECRET_NAME.search(item["name"]) and "valueFrom" not in item:
+                    problems.append(f"{workload}: {item['name']} is a literal value")
+    text = json.dumps(manifests)
+    problems += [f"secret-looking value: {m.group(0)}" for m in SECRET_VALUE.finditer(text)]
+    return problems

@@ -1,0 +1,202 @@
+"""The charts lint, render for every environment, and every rendered object is valid for the
+pinned Kubernetes version (core kinds) or its CRD schema (custom resources); the values schema
+rejects what must never be deployed."""
+
+import copy
+import re
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+
+from tests.deploy import render
+from tests.deploy.crosschecks import check_images, check_no_secret_values
+
+RELEASES = [r for env in render.environments() for r in render.environment_releases(env)]
+RELEASE_IDS = [f"{r.values[0].parent.name}-{r.name}" for r in RELEASES]
+
+
+@pytest.mark.parametrize("release", RELEASES, ids=RELEASE_IDS)
+def test_helm_lint_passes_with_each_environments_values(helm_bin: Path, release: render.Release):
+    out = render.helm(
+        helm_bin,
+        "lint",
+        "--strict",
+        str(release.chart),
+        "--namespace",
+        render.NAMESPACE,
+        *render.value_args(release.values),
+    )
+    assert "0 chart(s) failed" in out
+
+
+def test_every_environment_renders_the_objects_the_cluster_needs(rendered):
+    for env, releases in rendered.items():
+        kinds = sorted(m["kind"] for m in releases["tinyshop"])
+        assert kinds.count("Deployment") == 4, env
+        assert kinds.count("Job") == 3, env  # one migration Job per database owner
+        assert kinds.count("SecretProviderClass") == 3, env
+        assert {m["kind"] for m in releases["tinyshop-keda"]} == {
+            "ScaledObject",
+            "TriggerAuthentication",
+        }
+
+
+def test_every_rendered_object_is_valid_for_its_schema(rendered):
+    checked = {"kubernetes-validate": 0, "crd-schema": 0}
+    for releases in rendered.values():
+        for manifests in releases.values():
+            for manifest in manifests:
+                checked[render.validate(manifest)] += 1
+    assert checked["kubernetes-validate"] >= 30
+    assert checked["crd-schema"] >= 5
+    print(f"validated {checked} (Kubernetes {render.KUBERNETES_VERSION})")
+
+
+def test_core_validation_is_strict_about_unknown_fields(dev):
+    deployment = copy.deepcopy(next(m for m in dev["tinyshop"] if m["kind"] == "Deployment"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbes"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        render.validate(deployment)
+
+
+def test_custom_resources_are_checked_against_their_crd_schema(dev):
+    scaled = copy.deepcopy(next(m for m in dev["tinyshop-keda"] if m["kind"] == "ScaledObject"))
+    scaled["spec"]["minReplicaCount"] = "zero"
+    with pytest.raises(jsonschema.ValidationError):
+        render.validate(scaled)
+    unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    with pytest.raises(FileNotFoundError):
+        render.validate(unknown)
+
+
+def test_rendered_manifests_hold_no_latest_tag_and_no_secret_value(rendered):
+    for env, releases in rendered.items():
+        registry = render.load_values(env)["images"]["registry"]
+        assert check_images(releases["tinyshop"], registry) == [], env
+        for manifests in releases.values():
+            assert check_no_secret_values(manifests) == [], env
+
+
+def test_the_image_and_secret_checks_can_fail(dev):
+    broken = copy.deepcopy(dev["tinyshop"])
+    job = next(m for m in broken if m["kind"] == "Job")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = container["image"].rsplit(":", 1)[0] + ":latest"
+    container["env"].append({"name": "PGPASSWORD", "value": "hunter2"})
+    container["env"].append({"name": "DSN", "value": "postgresql://app:hunter2@db/orders"})
+    container["env"].append({"name": "ServiceBusConnection", "value": "Endpoint=sb://x/"})
+    registry = render.load_values("dev")["images"]["registry"]
+    assert any("latest" in p for p in check_images(broken, registry))
+    problems = check_no_secret_values(broken)
+    assert any("PGPASSWORD is a literal" in p for p in problems)
+    assert any("ServiceBusConnection is a literal" in p for p in problems)
+    assert any("secret-looking value" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("override", "complaint"),
+    [
+        ({"images.functions.tag": "latest"}, "images.functions.tag"),
+        ({"images.ui.tag": ""}, "images.ui.tag"),
+        ({"images.functions.repository": "someone/else"}, "images.functions.repository"),
+        ({"identities.worker": "not-a-guid"}, "identities.worker"),
+        ({"azure.serviceBus.fullyQualifiedNamespace": "sb.example.com"}, "fullyQualifiedNamespace"),
+    ],
+)
+def test_the_values_schema_rejects_what_must_never_be_deployed(
+    helm_bin: Path, override: dict[str, str], complaint: str
+):
+    [release] = [r for r in render.environment_releases("dev") if r.name == "tinyshop"]
+    with pytest.raises(render.RenderError, match=re.escape(complaint.split(".")[-1])):
+        render.render(helm_bin, release, override)
+
+
+def test_the_chart_refuses_a_namespace_terraform_does_not_federate(helm_bin: Path):
+    [release] = [r for r in render.environment_releases("dev") if r.name == "tinyshop"]
+    with pytest.raises(render.RenderError, match="federated"):
+        render.helm(
+            helm_bin,
+            "template",
+            "tinyshop",
+            str(release.chart),
+            "--namespace",
+            "default",
+            *render.value_args(release.values),
+        )
+
+
+def test_the_worker_has_no_hpa_and_no_fixed_replica_count(dev):
+    worker = next(
+        m
+        for m in dev["tinyshop"]
+        if m["kind"] == "Deployment" and m["metadata"]["name"] == "worker"
+    )
+    assert "replicas" not in worker["spec"]
+    targets = {
+        m["spec"]["scaleTargetRef"]["name"]
+        for m in dev["tinyshop"]
+        if m["kind"] == "HorizontalPodAutoscaler"
+    }
+    assert targets == {"catalog", "orders", "ui"}
+
+
+def test_every_pod_is_hardened(dev):
+    for manifest in dev["tinyshop"]:
+        if manifest["kind"] not in {"Deployment", "Job"}:
+            continue
+        pod = manifest["spec"]["template"]["spec"]
+        name = f"{manifest['kind']}/{manifest['metadata']['name']}"
+        assert pod["automountServiceAccountToken"] is False, name
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            ctx = container["securityContext"]
+            assert ctx["readOnlyRootFilesystem"] is True, name
+            assert ctx["allowPrivilegeEscalation"] is False, name
+            assert ctx["capabilities"]["drop"] == ["ALL"], name
+            assert container["resources"]["requests"], name
+            assert container["resources"]["limits"], name
+
+
+def test_functions_pods_get_an_empty_dir_for_exactly_the_paths_the_host_writes(dev):
+    for manifest in dev["tinyshop"]:
+        if manifest["kind"] != "Deployment" or manifest["metadata"]["name"] == "ui":
+            continue
+        pod = manifest["spec"]["template"]["spec"]
+        empty = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+        [container] = pod["containers"]
+        writable = {m["mountPath"] for m in container["volumeMounts"] if m["name"] in empty}
+        assert writable == {"/tmp", "/home/data", "/home/LogFiles"}  # noqa: S108
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert "ASPNETCORE_URLS" not in env  # the image sets :8080; the pod must not undo it
+        assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+
+
+def _leaf_lines_without_comment(path: Path) -> list[str]:
+    """Lines of a values.yaml that set a value (not a parent mapping) without a comment on the
+    line itself or directly above it."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    missing = []
+    for i, line in enumerate(lines):
+        match = re.match(r"^(\s*)([A-Za-z_][\w-]*):(.*)$", line)
+        if not match or not match.group(3).strip() or match.group(3).strip().startswith("#"):
+            continue  # not a key, or a parent mapping
+        if "#" in match.group(3):
+            continue
+        above = lines[i - 1].strip() if i else ""
+        if not above.startswith("#"):
+            missing.append(line)
+    return missing
+
+
+@pytest.mark.parametrize("chart", [render.CHART, render.KEDA_CHART], ids=["tinyshop", "keda"])
+def test_every_value_is_documented(chart: Path):
+    assert _leaf_lines_without_comment(chart / "values.yaml") == []
+
+
+def test_the_documentation_check_finds_an_undocumented_value(tmp_path: Path):
+    values = tmp_path / "values.yaml"
+    values.write_text("# -- documented\na: 1\nparent:\n  b: 2\n", encoding="utf-8")
+    assert _leaf_lines_without_comment(values) == ["  b: 2"]
