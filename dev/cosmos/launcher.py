@@ -2,7 +2,8 @@
 stand-ins" and "Data ownership").
 
 `server.js` beside this module (npm `@vercel/cosmosdb-server` behind a small launcher) serves
-the Cosmos REST API over plain HTTP on http://127.0.0.1:8081/, in memory. This module
+the Cosmos REST API over plain HTTP on http://127.0.0.1:8081/, in memory, or kept across restarts
+in a journal (`--data-file`; `make dev` keeps it in .dev/cosmos/). This module
 
 - installs its Node dependencies (`npm ci` in dev/cosmos when node_modules is missing or stale);
 - gives the command that runs it (`python -m dev.cosmos` runs it in the foreground, the
