@@ -3,7 +3,12 @@
 - `send` drops a message whose id was seen within the duplicate-detection window.
 - `receive` locks up to N visible messages for the lock duration and raises their delivery
   count; `FOR UPDATE SKIP LOCKED` means parallel consumers never get the same message.
-- `complete` deletes a message; `abandon` (or an expired lock) makes it visible again.
+- `complete` deletes a message; `abandon` (or an expired lock) makes it visible again, at once
+  or after a delay (a per-message backoff, so one failing message does not spin at the head).
+- `release` gives back locked messages that were never handed to a handler and takes back the
+  delivery this receive counted (local only: Service Bus has no such call, but its Functions
+  host with `prefetchCount: 0` only locks the messages it is about to run, so there too a
+  delivery is counted only for a message actually attempted).
 - A message delivered `max_delivery_count` times without being completed moves to
   `dead_letters` with reason `MaxDeliveryCountExceeded`; `dead_letter` moves one explicitly.
 Settling with a lock that expired (another consumer may have it now) raises `LockLost`.
@@ -178,12 +183,31 @@ class LocalQueue:
             (message.lock_token,),
         )
 
-    def abandon(self, message: ReceivedMessage) -> None:
+    def abandon(self, message: ReceivedMessage, delay: float = 0) -> None:
+        """Unlock `message`; it is visible again after `delay` seconds (its delivery counted)."""
         self._settle(
-            "UPDATE messages SET lock_token = NULL, locked_until = NULL "
+            "UPDATE messages SET lock_token = NULL, "
+            "locked_until = CASE WHEN %s > 0 THEN now() + %s END "
             "WHERE lock_token = %s AND locked_until >= now()",
-            (message.lock_token,),
+            (delay, timedelta(seconds=delay), message.lock_token),
         )
+
+    def release(self, messages: list[ReceivedMessage]) -> None:
+        """Give back locked messages that were not attempted, uncounting this delivery.
+        Those whose lock expired meanwhile are skipped (another receive counted them)."""
+        if not messages:
+            return
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE messages SET lock_token = NULL, locked_until = NULL, "
+                "delivery_count = greatest(delivery_count - 1, 0) "
+                "WHERE lock_token = ANY(%s) AND locked_until >= now()",
+                ([m.lock_token for m in messages],),
+            )
+
+    @property
+    def lock_seconds(self) -> float:
+        return self.lock.total_seconds()
 
     def renew_lock(self, message: ReceivedMessage) -> None:
         self._settle(
