@@ -16,13 +16,14 @@ Settling with a lock that expired (another consumer may have it now) raises `Loc
 
 import threading
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -230,6 +231,64 @@ class LocalQueue:
                 (self.queue,),
             )
             return cur.fetchall()
+
+    # -- dead-letter tooling (functions/shared/eventbus/dead_letters.py)
+
+    _DEAD_LETTER_COLUMNS = (
+        "sequence_number, message_id, subject, reason, description, delivery_count, "
+        "enqueued_at, body"
+    )
+
+    def dead_letter_rows(
+        self, *, limit: int | None = None, sequence_numbers: list[int] | None = None
+    ) -> list[dict]:
+        """Dead letters oldest first, all of them or the given sequence numbers."""
+        with self._connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                f"SELECT {self._DEAD_LETTER_COLUMNS} FROM dead_letters WHERE queue = %s "
+                "AND (%s::bigint[] IS NULL OR sequence_number = ANY(%s)) "
+                "ORDER BY sequence_number LIMIT %s",
+                (self.queue, sequence_numbers, sequence_numbers, limit),
+            )
+            return [{**row, "body": bytes(row["body"])} for row in cur.fetchall()]
+
+    def replay_dead_letters(
+        self, sequence_numbers: list[int] | None, new_id: Callable[[str, int], str]
+    ) -> int:
+        """Move dead letters back into the queue, fresh (delivery count 0), with ids from
+        `new_id(message_id, sequence_number)`; in one transaction, so none is lost or doubled."""
+        with self._connect() as conn, conn.transaction():
+            moved = conn.execute(
+                "DELETE FROM dead_letters WHERE queue = %s "
+                "AND (%s::bigint[] IS NULL OR sequence_number = ANY(%s)) "
+                "RETURNING sequence_number, message_id, subject, content_type, body, "
+                "application_properties",
+                (self.queue, sequence_numbers, sequence_numbers),
+            ).fetchall()
+            for sequence_number, message_id, subject, content_type, body, properties in sorted(
+                moved
+            ):
+                conn.execute(
+                    "INSERT INTO messages (queue, message_id, subject, content_type, body, "
+                    "application_properties) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (
+                        self.queue,
+                        new_id(message_id, sequence_number),
+                        subject,
+                        content_type,
+                        body,
+                        Jsonb(properties),
+                    ),
+                )
+            return len(moved)
+
+    def purge_dead_letters(self, sequence_numbers: list[int] | None) -> int:
+        with self._connect() as conn:
+            return conn.execute(
+                "DELETE FROM dead_letters WHERE queue = %s "
+                "AND (%s::bigint[] IS NULL OR sequence_number = ANY(%s))",
+                (self.queue, sequence_numbers, sequence_numbers),
+            ).rowcount
 
     def depth(self) -> int:
         """Active messages (what KEDA's scaler would read as the queue length)."""
