@@ -295,7 +295,7 @@ server.listen(Number(opts.port), opts.host, async () => {
   console.log(`tinyshop-cosmos listening port=${port} endpoint=${endpoint}`);
 });
 
-// Stop promptly on Ctrl-C / honcho / tests: open (keep-alive) connections are dropped.
+// Stop promptly on Ctrl-C / the supervisor / tests: open (keep-alive) connections are dropped.
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     server.close(() => process.exit(0));
