@@ -21,8 +21,8 @@ from functions.orders.settings import OrdersSettings
 from functions.shared import migrations
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.shared.timeline_store import CosmosSettings
-from tests.support.issuer import Issuer, running_issuer
-from tests.support.servers import serve
+from dev.issuer import Issuer, running_issuer
+from dev.serve import serve
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOG_MIGRATIONS = REPO / "functions" / "catalog" / "migrations"

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 
 from functions.shared.asgi_function import LazyApp, handle
 from functions.shared.service_app import service_app
-from tests.support.servers import serve
+from dev.serve import serve
 
 
 @pytest.mark.parametrize("path", ["/products", "/products/tea-infuser", "/catalog/health/live"])

@@ -12,7 +12,7 @@ import pytest
 
 from functions.catalog.api import create_app
 from tests.conftest import REPO, catalog_settings
-from tests.support.servers import serve
+from dev.serve import serve
 
 TIMEOUT = 1.0
 

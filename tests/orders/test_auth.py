@@ -10,8 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import orders_settings
-from tests.support.issuer import Issuer, running_issuer
-from tests.support.servers import serve
+from dev.issuer import Issuer, running_issuer
+from dev.serve import serve
 
 PROTECTED = [
     ("GET", "/cart"),

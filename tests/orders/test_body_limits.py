@@ -10,7 +10,7 @@ import pytest
 
 from functions.shared.asgi_function import LazyApp, handle
 from tests.conftest import orders_settings
-from tests.support.issuer import Issuer
+from dev.issuer import Issuer
 
 ITEM = b'{"productId": "french-press", "quantity": 1'
 

@@ -7,8 +7,8 @@ import pytest
 
 from functions.catalog.seed import seed_products
 from tests.conftest import orders_settings
-from tests.support.issuer import Issuer
-from tests.support.servers import free_port, serve
+from dev.issuer import Issuer
+from dev.serve import free_port, serve
 
 PRODUCTS = {p.id: p for p in seed_products()}
 

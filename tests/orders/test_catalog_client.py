@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from functions.orders.catalog_client import CatalogClient, CatalogUnavailable
-from tests.support.servers import serve
+from dev.serve import serve
 
 
 def flaky_catalog(failures: int, status: int = 503) -> tuple[FastAPI, list[str]]:

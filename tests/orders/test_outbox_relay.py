@@ -19,8 +19,8 @@ from functions.shared.eventbus import PublishError
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.shared.events import OutgoingMessage
 from tests.conftest import orders_settings
-from tests.support.issuer import Issuer
-from tests.support.servers import serve
+from dev.issuer import Issuer
+from dev.serve import serve
 
 
 class DownBus:

@@ -20,8 +20,8 @@ from functions.shared.timeline_store import CosmosTimelineStore
 from functions.worker import local_consumer
 from functions.worker.settings import WorkerSettings
 from tests.conftest import REPO, cosmos_settings, orders_settings
-from tests.support.issuer import Issuer
-from tests.support.servers import serve
+from dev.issuer import Issuer
+from dev.serve import serve
 
 TIMELINE = ["OrderPlaced", "ConfirmationEmailSent", "OrderConfirmed"]
 

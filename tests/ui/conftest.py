@@ -29,7 +29,7 @@ from functions.shared.timeline_store import CosmosTimelineStore
 from functions.worker import local_consumer
 from functions.worker.settings import WorkerSettings
 from tests.conftest import cosmos_settings, orders_settings
-from tests.support.servers import serve
+from dev.serve import serve
 from ui.app import create_app
 from ui.app.schema import migrate
 from ui.app.services import EXTENSION
