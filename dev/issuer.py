@@ -1,5 +1,5 @@
-"""A real (test and lab) token issuer: OpenID configuration and JWKS over HTTP, RSA keys it can rotate,
-and tokens with any claims or header a test needs — including the forged and broken ones."""
+"""A real token issuer for tests and labs: OpenID configuration and JWKS over HTTP, RSA keys it
+can rotate, and tokens with any claims or header a test needs (forged and broken ones too)."""
 
 import time
 import uuid

@@ -54,9 +54,11 @@ def run(lab: Stack, say: Narrate, orders: int = 12, processes: int = 3) -> LabRe
         points = keda_model.simulate(rule, BURST, lambda n: n * per_replica)
         peak = max(p.replicas for p in points)
         drained = keda_model.drain_second(points)
-        say(f"KEDA replay (modelled): {BURST:,} messages at {per_replica:.1f} msg/s per replica, "
+        say(
+            f"KEDA replay (modelled): {BURST:,} messages at {per_replica:.1f} msg/s per replica, "
             f"messageCount={rule.message_count}, max {rule.max_replicas} -> peak {peak} "
-            f"replicas, drained after {drained} s")
+            f"replicas, drained after {drained} s"
+        )
     return LabResult(
         before,
         after,

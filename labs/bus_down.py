@@ -29,6 +29,10 @@ def run(lab: Stack, say: Narrate, orders: int = 3) -> LabResult:
     return LabResult(
         before,
         after,
-        {"checkouts_during": statuses, "held_in_outbox": held, "unpublished_after": left,
-         "complete_during": during.complete_timelines},
+        {
+            "checkouts_during": statuses,
+            "held_in_outbox": held,
+            "unpublished_after": left,
+            "complete_during": during.complete_timelines,
+        },
     )

@@ -12,9 +12,11 @@ def run(lab: Stack, say: Narrate) -> LabResult:
         say("FAULT: orders -> catalog connection refused")
         checkout = shopper.post("/checkout")
         cart = shopper.get("/cart")
-        say(f"shopper: checkout -> {checkout.status_code} "
+        say(
+            f"shopper: checkout -> {checkout.status_code} "
             f"{checkout.json().get('title') if checkout.content else ''}; "
-            f"GET /cart -> {cart.status_code}")
+            f"GET /cart -> {cart.status_code}"
+        )
         during = lab.counts()
         lab.proxies["catalog"].start()
         say("HEAL: catalog reachable again")

@@ -13,11 +13,15 @@ def run(lab: Stack, say: Narrate, orders: int = 3) -> LabResult:
         order_id = lab.order_ids()[-1]
         page = shopper.get(f"/orders/{order_id}")
         timeline = page.json()["timeline"]
-        say(f"shopper: {orders} checkouts -> {statuses}; order page -> {page.status_code} "
-            f"timeline available={timeline['available']}")
+        say(
+            f"shopper: {orders} checkouts -> {statuses}; order page -> {page.status_code} "
+            f"timeline available={timeline['available']}"
+        )
         during = lab.counts()
-        say(f"operator: {during.queued} message(s) waiting in the queue, not dead-lettered "
-            f"(dead letters {during.dead_letters})")
+        say(
+            f"operator: {during.queued} message(s) waiting in the queue, not dead-lettered "
+            f"(dead letters {during.dead_letters})"
+        )
         lab.proxies["cosmos"].start()
         say("HEAL: Cosmos DB reachable again")
         after = lab.settle()

@@ -22,9 +22,11 @@ def run(lab: Stack, say: Narrate) -> LabResult:
         flowing = lab.settle()
         record = next(r for r in dead.list() if r.message_id == poison_id)
         say(f"shopper: a checkout alongside -> {placed}; its timeline completes")
-        say(f"operator: python -m functions.worker dlq show {record.sequence_number} -> "
+        say(
+            f"operator: python -m functions.worker dlq show {record.sequence_number} -> "
             f"reason={record.reason!r} description={record.description!r} "
-            f"deliveries={record.delivery_count}")
+            f"deliveries={record.delivery_count}"
+        )
         during = flowing
         purged = dead.purge([record.sequence_number])
         say(f"operator: dlq purge {record.sequence_number} -> {purged} purged")

@@ -12,9 +12,11 @@ def run(lab: Stack, say: Narrate) -> LabResult:
         product = shopper.get(f"{lab.catalog_url}/products/french-press")
         ready = shopper.get(f"{lab.catalog_url}/catalog/health/ready")
         checkout = lab.checkout(shopper)
-        say(f"shopper: GET /products/french-press -> {product.status_code} "
+        say(
+            f"shopper: GET /products/french-press -> {product.status_code} "
             f"Retry-After={product.headers.get('retry-after')}; add to cart -> "
-            f"{checkout.status_code}")
+            f"{checkout.status_code}"
+        )
         say(f"operator: /catalog/health/ready -> {ready.status_code} {ready.json()['checks']}")
         lab.proxies["catalog-postgres"].start()
         say("HEAL: connection restored (no restart)")

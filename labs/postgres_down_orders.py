@@ -12,8 +12,10 @@ def run(lab: Stack, say: Narrate) -> LabResult:
         cart = shopper.get("/cart")
         checkout = lab.checkout(shopper)
         ready = shopper.get("/orders/health/ready")
-        say(f"shopper: GET /cart -> {cart.status_code}, checkout -> {checkout.status_code} "
-            f"Retry-After={checkout.headers.get('retry-after')}")
+        say(
+            f"shopper: GET /cart -> {cart.status_code}, checkout -> {checkout.status_code} "
+            f"Retry-After={checkout.headers.get('retry-after')}"
+        )
         say(f"operator: /orders/health/ready -> {ready.status_code}")
         during = lab.counts()
         lab.proxies["orders-postgres"].start()

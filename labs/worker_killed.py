@@ -19,8 +19,10 @@ def run(lab: Stack, say: Narrate) -> LabResult:
         doomed.close()  # ...and dies: no complete, no abandon
         say(f"FAULT: a worker locked {held.message_id} and was killed before settling it")
         during = lab.counts()
-        say(f"operator: queue depth {during.queued} (locked, invisible for "
-            f"{lab.queue.lock_seconds:g} s); order timeline {lab.timeline_types(order['id'])}")
+        say(
+            f"operator: queue depth {during.queued} (locked, invisible for "
+            f"{lab.queue.lock_seconds:g} s); order timeline {lab.timeline_types(order['id'])}"
+        )
         lab.start_workers(1)
         say("HEAL: a new worker starts; the lock expires and the message is delivered again")
         after = lab.settle(seconds=lab.queue.lock_seconds + 10)

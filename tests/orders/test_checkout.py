@@ -12,10 +12,10 @@ import httpx
 import psycopg
 import pytest
 
-from functions.shared.events import OrderPlaced
-from tests.conftest import orders_settings
 from dev.issuer import Issuer
 from dev.serve import free_port, serve
+from functions.shared.events import OrderPlaced
+from tests.conftest import orders_settings
 
 
 def fill(orders: httpx.Client, **quantities: int) -> None:
