@@ -7,6 +7,7 @@ LABS = (
     "postgres_down_orders",
     "catalog_down",
     "cosmos_down",
+    "cosmos_throttled",
     "bus_down",
     "poison_message",
     "duplicate_delivery",

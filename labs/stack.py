@@ -98,12 +98,13 @@ class Stack:
         return shopper.post("/checkout")
 
     # -- workers ---------------------------------------------------------------------------
-    def start_workers(self, count: int = 1) -> None:
+    def start_workers(self, count: int = 1, store: CosmosTimelineStore | None = None) -> None:
+        """Start `count` consumers writing through `store` (default: through the Cosmos proxy)."""
         for _ in range(count):
             stop = threading.Event()
             thread = threading.Thread(
                 target=local_consumer.run,
-                args=(self.queue, self.store, self.worker_settings, stop),
+                args=(self.queue, store or self.store, self.worker_settings, stop),
                 daemon=True,
             )
             thread.start()

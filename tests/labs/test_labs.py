@@ -12,6 +12,7 @@ from labs import (
     bus_down,
     catalog_down,
     cosmos_down,
+    cosmos_throttled,
     duplicate_delivery,
     poison_message,
     postgres_down_catalog,
@@ -77,6 +78,16 @@ def test_cosmos_down_takes_orders_and_fills_timelines_once_it_is_back(lab: Stack
     assert result.seen["timeline_available_during"] is False
     assert result.seen["queued_during"] == 3
     assert result.seen["dead_letters_during"] == result.before.dead_letters
+    assert_nothing_lost(result.before, result.after, new_orders=3)
+
+
+def test_cosmos_throttling_delays_timelines_and_loses_nothing(lab: Stack):
+    result = cosmos_throttled.run(lab, quiet)
+
+    assert result.seen["checkouts_during"] == [201, 201, 201]
+    assert result.seen["throttled"] >= 4  # 429s really reached the worker's client
+    assert result.seen["complete_during"] == 0
+    assert result.seen["dead_letters_during"] == result.before.dead_letters  # 429 is transient
     assert_nothing_lost(result.before, result.after, new_orders=3)
 
 
