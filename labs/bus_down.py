@@ -1,5 +1,7 @@
 """The bus down: checkouts commit to the outbox; the relay publishes once the bus is back."""
 
+import time
+
 import psycopg
 
 from labs.stack import LabResult, Narrate, Stack
@@ -10,6 +12,11 @@ def unpublished(lab: Stack) -> int:
         return conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]
 
 
+# Longer than the local queue's pool timeout (3 s): the publishes right after commit give up,
+# so only the outbox sweep can deliver the events.
+HOLD_SECONDS = 4
+
+
 def run(lab: Stack, say: Narrate, orders: int = 3) -> LabResult:
     with lab.shopper() as shopper:
         before = lab.counts()
@@ -17,6 +24,7 @@ def run(lab: Stack, say: Narrate, orders: int = 3) -> LabResult:
         lab.proxies["bus"].stop()
         say("FAULT: the publisher cannot reach the bus")
         statuses = [lab.checkout(shopper).status_code for _ in range(orders)]
+        time.sleep(HOLD_SECONDS)
         held = unpublished(lab)
         during = lab.counts()
         say(f"shopper: {orders} checkouts -> {statuses}")
