@@ -1,6 +1,7 @@
 """Write a cluster's per-cluster platform add-on values from its Terraform outputs.
 
-    terraform -chdir=infra/terraform/envs/dev output -json | python -m deploy.platform_values --env dev
+    terraform -chdir=infra/terraform/envs/dev output -json \
+        | python -m deploy.platform_values --env dev
 
 Writes `environments/<env>/platform/<addon>.values.yaml`, one file per Argo CD add-on
 (argocd/apps/*.yaml loads it after the shared argocd/platform/values/<addon>.yaml):
@@ -177,7 +178,10 @@ def identity_values(addon: str, outputs: Mapping[str, Any]) -> dict[str, Any]:
         }
     if addon == "cloudflared":
         return {
-            "keyVault": {"name": _require(o, "key_vault_name"), "tenantId": _require(o, "tenant_id")},
+            "keyVault": {
+                "name": _require(o, "key_vault_name"),
+                "tenantId": _require(o, "tenant_id"),
+            },
             "identity": {"clientId": _require(o, "cloudflared_identity_client_id")},
         }
     return {}
