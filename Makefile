@@ -79,6 +79,7 @@ values: ## Write environments/ENV/*.values.yaml from Terraform outputs: make val
 	@if [ "$(origin ENV)" != "command line" ]; then echo "usage: make values ENV=<env>" >&2; exit 2; fi
 	set -o pipefail; terraform -chdir=infra/terraform/envs/$(ENV) output -json \
 		| $(PYTHON) -m deploy.values --env $(ENV) --dest $(VALUES_DEST)
+	set -o pipefail; terraform -chdir=infra/terraform/envs/$(ENV) output -json | $(PYTHON) -m deploy.platform_values --env $(ENV) --dest $(VALUES_DEST)
 
 clean: ## Remove the virtualenv and local state (embedded Postgres data)
 	rm -rf $(VENV) .dev .pytest_cache .ruff_cache

@@ -341,7 +341,12 @@ def test_parents_wait_for_child_health(objects: list[dict[str, Any]]) -> None:
     assert "return hs" in lua
     self_managed = next(o for o in objects if o["metadata"]["name"] == "argo-cd")
     files = value_file_paths(self_managed)["argo-cd"]
-    assert files == [REPO_ROOT / "argocd/bootstrap/argocd-values.yaml"]
+    # The bootstrap values first (the health check), then only the generated per-cluster
+    # image registries (tests/gitops/test_platform_images.py).
+    assert files == [
+        REPO_ROOT / "argocd/bootstrap/argocd-values.yaml",
+        REPO_ROOT / "environments/dev/platform/argo-cd.values.yaml",
+    ]
 
 
 def test_migrations_are_presync_hooks_of_the_rollout(

@@ -217,6 +217,8 @@ variable "acr_cache_rules" {
     kube-state-metric = { source = "registry.k8s.io/kube-state-metrics/*", target = "cache/kube-state-metrics/*" }
     grafana           = { source = "docker.io/grafana/*", target = "cache/grafana/*" }
     redis             = { source = "docker.io/library/redis", target = "cache/library/redis" }
+    k8s-sidecar       = { source = "quay.io/kiwigrid/k8s-sidecar", target = "cache/kiwigrid/k8s-sidecar" }
+    webhook-certgen   = { source = "ghcr.io/jkroepke/kube-webhook-certgen", target = "cache/jkroepke/kube-webhook-certgen" }
   }
 
   validation {
