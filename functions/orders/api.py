@@ -30,6 +30,7 @@ from functions.orders.dependencies import (
     SettingsDep,
     TimelinesDep,
 )
+from functions.orders.outbox_metrics import observe_outbox
 from functions.orders.settings import OrdersSettings
 from functions.orders.timeline import TimelineReader
 from functions.shared.db import Database
@@ -238,6 +239,7 @@ def create_app(
     settings = settings or OrdersSettings()
     configure_logging("orders")
     db = Database(settings, "orders")
+    observe_outbox(db)
     publisher = publisher or configured_publisher()
     if events is None:
         cosmos = CosmosSettings()
