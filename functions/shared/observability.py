@@ -36,7 +36,6 @@ os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
 _log = logging.getLogger("tinyshop.observability")
 _lock = threading.Lock()
-_metrics_server_port: int | None = None
 
 # Request latency buckets (seconds): fine below the checkout SLO threshold (0.5 s, see
 # charts/tinyshop/rules/) and coarse above it, 12 buckets per series.
@@ -94,25 +93,26 @@ def views() -> list[View]:
     ]
 
 
-def _prometheus_reader() -> MetricReader | None:
-    """A Prometheus reader served on METRICS_PORT, or None when the variable is unset. A port
-    already taken (a second gunicorn worker) leaves this process without an endpoint rather
-    than failing it."""
-    global _metrics_server_port
-    port = os.getenv("METRICS_PORT")
-    if not port:
-        return None
+def prometheus_endpoint(port: int, address: str = "127.0.0.1") -> MetricReader | None:
+    """A metric reader whose metrics this process serves at http://address:port/metrics, or
+    None when the port is taken (a second gunicorn worker): that process goes without an
+    endpoint rather than failing."""
     from opentelemetry.exporter.prometheus import PrometheusMetricReader
     from prometheus_client import start_http_server
 
-    address = os.getenv("METRICS_ADDRESS", "127.0.0.1")
     try:
-        start_http_server(int(port), addr=address)
+        start_http_server(port, addr=address)
     except OSError as exc:
         _log.warning("no /metrics endpoint on %s:%s: %s", address, port, exc)
         return None
-    _metrics_server_port = int(port)
     return PrometheusMetricReader()
+
+
+def _prometheus_reader() -> MetricReader | None:
+    port = os.getenv("METRICS_PORT")
+    if not port:
+        return None
+    return prometheus_endpoint(int(port), os.getenv("METRICS_ADDRESS", "127.0.0.1"))
 
 
 def meter_provider(service_name: str, *readers: MetricReader) -> metrics.MeterProvider:
@@ -122,7 +122,7 @@ def meter_provider(service_name: str, *readers: MetricReader) -> metrics.MeterPr
         current = metrics.get_meter_provider()
         if isinstance(current, MeterProvider):
             return current
-        chosen = list(readers)
+        chosen = [reader for reader in readers if reader is not None]
         prometheus = _prometheus_reader()
         if prometheus is not None:
             chosen.append(prometheus)
