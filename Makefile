@@ -25,8 +25,10 @@ $(VENV)/.test-installed: $(VENV)/.dev-installed requirements-test.txt
 	$(PY) -m pip install --quiet --require-hashes -r requirements-test.txt
 	touch $@
 
-dev: $(VENV)/.dev-installed ## Run the whole shop locally (Ctrl-C stops it)
-	$(PY) -m dev.stack
+# PROMETHEUS=1 also installs and runs Debian's Prometheus (dev/prometheus/) on :9090.
+dev: $(VENV)/.dev-installed ## Run the whole shop locally (Ctrl-C stops it; PROMETHEUS=1 adds Prometheus)
+	@if [ "$(PROMETHEUS)" = 1 ]; then bash tools/apt_install.sh prometheus prometheus; fi
+	PROMETHEUS="$(PROMETHEUS)" $(PY) -m dev.stack
 
 lint: $(VENV)/.test-installed ## ruff lint and format check
 	$(PY) -m ruff check .
@@ -39,6 +41,7 @@ $(VENV)/bin/helm: deploy/install_helm.sh | $(PY)
 test: lint $(VENV)/bin/helm ## All tests and checks (installs Debian's chromium and shellcheck if missing)
 	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
 	bash tools/apt_install.sh shellcheck shellcheck
+	bash tools/apt_install.sh promtool prometheus
 	$(PY) -m pytest
 
 test-unit: $(VENV)/.test-installed ## The business rules against in-memory fakes (seconds; no Postgres, no network)
