@@ -83,7 +83,8 @@ OVERVIEW = Board(
                     "percentunit",
                     [
                         (
-                            f'sum by (service_name) (rate({HTTP}_count{{http_response_status_code=~"5.."}}{RATE}))'
+                            "sum by (service_name) (rate("
+                            f'{HTTP}_count{{http_response_status_code=~"5.."}}{RATE}))'
                             f" / sum by (service_name) (rate({HTTP}_count{RATE}))",
                             "{{service_name}}",
                         )
@@ -119,7 +120,8 @@ OVERVIEW = Board(
                     "ops",
                     [
                         (
-                            'sum by (reason) (rate(tinyshop_checkouts_total{outcome="refused"}[5m]))',
+                            "sum by (reason) "
+                            '(rate(tinyshop_checkouts_total{outcome="refused"}[5m]))',
                             "{{reason}}",
                         )
                     ],
