@@ -7,7 +7,7 @@ CHROMIUM ?= $(or $(TINYSHOP_CHROMIUM),/usr/bin/chromium)
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-unit lint bench token screenshots lock values clean
+.PHONY: help dev test test-unit lint bench token screenshots observability-screenshots lock values clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -50,6 +50,11 @@ test-unit: $(VENV)/.test-installed ## The business rules against in-memory fakes
 screenshots: $(VENV)/.test-installed ## Refresh the README's screenshots (docs/screenshots/)
 	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
 	TINYSHOP_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/ui/test_browser_journey.py
+
+observability-screenshots: $(VENV)/.test-installed ## Load run + local Prometheus graphs for docs/operations.md
+	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
+	bash tools/apt_install.sh prometheus prometheus
+	$(PY) -m tools.observability_screenshots
 
 token: $(VENV)/.dev-installed ## Print an access token for a local user: make token USER=alice
 	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make token USER=<name>" >&2; exit 2; fi

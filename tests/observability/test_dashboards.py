@@ -59,3 +59,12 @@ def test_promtool_accepts_every_panel_query(tmp_path: Path) -> None:
 def test_promtool_rejects_a_broken_query(tmp_path: Path) -> None:
     done = _promtool_check(["sum(rate(tinyshop_checkouts_total[5m])"], tmp_path)
     assert done.returncode != 0
+
+
+def test_every_panel_is_described_in_the_operations_guide() -> None:
+    guide = (dashboards.OUT.parents[2] / "docs" / "operations.md").read_text()
+    for board in dashboards.BOARDS:
+        assert f"**{board.title}**" in guide
+        for row in board.rows:
+            for panel in row.panels:
+                assert f"| {row.title} | {panel.title} |" in guide, panel.title
