@@ -120,6 +120,8 @@ def test_the_ui_image_gets_the_ui_and_only_the_shared_helper_and_identifiers(rep
         "functions/shared/__init__.py",
         "functions/shared/migrations.py",
         "functions/shared/identifiers.py",
+        "functions/shared/logs.py",
+        "functions/shared/observability.py",
     }
     assert "ui/app/views.py" in context
     assert not any(f.startswith("ui/") and "test" in f for f in context)
