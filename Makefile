@@ -7,7 +7,7 @@ CHROMIUM ?= $(or $(TINYSHOP_CHROMIUM),/usr/bin/chromium)
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-unit lint bench token screenshots observability-screenshots lock values clean
+.PHONY: help dev test test-unit lint bench bench-scaleout load token screenshots observability-screenshots lock values clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -55,6 +55,18 @@ observability-screenshots: $(VENV)/.test-installed ## Load run + local Prometheu
 	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
 	bash tools/apt_install.sh prometheus prometheus
 	$(PY) -m tools.observability_screenshots
+
+bench-scaleout: $(VENV)/.test-installed ## Worker drain rate at 1/2/4 replicas + KEDA replay -> docs/scaleout.md
+	$(PY) -m bench.scaleout
+
+# Shoppers against `make dev` (run it in another terminal first); LOAD_USERS, LOAD_SECONDS and the
+# TINYSHOP_LOAD_* variables of load/locustfile.py point it elsewhere (an AKS host).
+LOAD_USERS ?= 20
+LOAD_SECONDS ?= 60
+load: $(VENV)/.test-installed ## Headless shopper load against make dev; report in .dev/load/
+	mkdir -p .dev/load
+	$(PY) -m locust -f load/locustfile.py --headless --users $(LOAD_USERS) --spawn-rate 5 \
+		--run-time $(LOAD_SECONDS)s --only-summary --csv .dev/load/report --html .dev/load/report.html
 
 token: $(VENV)/.dev-installed ## Print an access token for a local user: make token USER=alice
 	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make token USER=<name>" >&2; exit 2; fi
