@@ -9,9 +9,7 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from functions.shared.access_log import AccessLogMiddleware
-from functions.shared.observability import setup, tracer_provider
-
-__all__ = ["instrument", "tracer_provider"]
+from functions.shared.observability import setup
 
 # Probes are neither traced nor counted: kubelet calls them every few seconds.
 PROBES = r".*/health/(live|ready)$"
