@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from opentelemetry import metrics
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.metrics import CallbackOptions, Observation
 
 _meter = metrics.get_meter("tinyshop")
@@ -107,7 +108,9 @@ def observe_gauges(
 
     def callback(_: CallbackOptions) -> Iterable[Observation]:
         try:
-            return [Observation(value, attributes) for value, attributes in read()]
+            # A collection is not work to trace: no psycopg span per scrape.
+            with suppress_instrumentation():
+                return [Observation(value, attributes) for value, attributes in read()]
         except Exception:
             return []
 

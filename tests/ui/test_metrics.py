@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from functions.shared.eventbus.local_queue import LocalQueue
 from functions.shared.eventbus.queue_metrics import observe_local_queue
-from tests.conftest import METRICS_URL, REPO
+from tests.conftest import METRICS_URL, REPO, SPANS
 from tests.support.promql import exposition_names, metric_names, rules
 from tests.ui.conftest import SignIn
 from tests.ui.test_pages import KEY, add, csrf
@@ -98,6 +98,14 @@ def test_business_and_pipeline_metrics_are_exported(exposition: str) -> None:
     assert _sample(exposition, "tinyshop_outbox_oldest_age_seconds") is not None
     assert _sample(exposition, "tinyshop_queue_depth", queue="ui-orders") is not None
     assert _sample(exposition, "tinyshop_queue_dead_letters", queue="ui-orders") is not None
+
+
+def test_a_scrape_reads_the_gauges_without_tracing_them(exposition: str) -> None:
+    SPANS.clear()
+    text = _scrape()
+    assert _sample(text, "tinyshop_outbox_backlog") is not None  # the gauges were read...
+    statements = [s.attributes.get("db.statement", "") for s in SPANS.get_finished_spans()]
+    assert not [q for q in statements if "FROM outbox" in q or "FROM messages" in q]  # untraced
 
 
 def _unknown(queries: list[str], exported: set[str], also: set[str]) -> dict[str, set[str]]:
