@@ -81,6 +81,7 @@ def test_a_checkout_is_one_trace_from_the_ui_to_the_worker_s_cosmos_writes(
     orders = [s for s in in_trace if s.kind == SpanKind.SERVER and s is not ui[0]]
     orders_checkout = [s for s in orders if s.attributes.get("http.route") == "/checkout"]
     assert len(orders_checkout) == 1
+    assert orders_checkout[0].attributes["tinyshop.order.id"] == order_id
     ui_call = by_id[orders_checkout[0].parent.span_id]
     assert ui_call.kind == SpanKind.CLIENT
     assert ui_call.parent.span_id == ui[0].context.span_id
