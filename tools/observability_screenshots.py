@@ -2,12 +2,13 @@
 run, for docs/operations.md (`make observability-screenshots`).
 
 What runs, all on free loopback ports and fresh databases, nothing mocked: catalog and orders
-as uvicorn processes, the worker as `python -m functions.worker`, each with its own METRICS_PORT;
-the Cosmos stand-in and the local OIDC provider; Debian's Prometheus with the config and rules
-of `make dev` (dev/prometheus/launcher.py) scraping every second. Shoppers fill carts and check
-out for `--seconds`, some check out an empty cart (refused), and two malformed messages are put
-on the queue (dead-lettered). Then headless Chromium (Debian's, driven by Playwright) opens
-Prometheus' graph page for each query and saves a PNG.
+as uvicorn processes, the worker as `python -m functions.worker` and the UI under gunicorn, each
+with its own METRICS_PORT; the Cosmos stand-in and the local OIDC provider; Debian's Prometheus
+with the config and rules of `make dev` (dev/prometheus/launcher.py) scraping every second.
+Shoppers fill carts and check out for `--seconds` while anonymous visitors browse the UI, some
+check out an empty cart (refused), and two malformed messages are put on the queue
+(dead-lettered). Then headless Chromium (Debian's, driven by Playwright) opens Prometheus'
+graph page for each query and saves a PNG.
 
 The queries are the dashboards' (tools/dashboards.py) with a 30 s window instead of 5 m, so a
 few minutes of load draw a readable graph.
@@ -42,6 +43,7 @@ from functions.shared import migrations
 from functions.shared.eventbus.local_queue import MIGRATIONS as BUS_MIGRATIONS
 from functions.shared.eventbus.local_queue import LocalQueue
 from functions.shared.events import OutgoingMessage
+from ui.app.schema import migrate as migrate_ui
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "screenshots" / "observability"
@@ -136,13 +138,27 @@ def _shopper(orders: str, token: str, stop: threading.Event, counts: dict[str, i
             stop.wait(random.uniform(0.05, 0.3))  # noqa: S311
 
 
-def _browse(catalog: str, stop: threading.Event) -> None:
-    with httpx.Client(base_url=catalog, timeout=10) as http:
+def _browse(catalog: str, ui: str, stop: threading.Event) -> None:
+    """Anonymous shoppers: the UI's product pages (which call catalog) and catalog's API."""
+    with httpx.Client(base_url=catalog, timeout=10) as http, httpx.Client(timeout=10) as web:
         while not stop.is_set():
             http.get("/products", params={"limit": 10})
-            http.get(f"/products/{random.choice(PRODUCTS)}")  # noqa: S311
             http.get("/products/no-such-product")  # a 404 now and then
+            web.get(f"{ui}/")
+            web.get(f"{ui}/products/{random.choice(PRODUCTS)}")  # noqa: S311
             stop.wait(0.2)
+
+
+def _wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
 
 
 def _screenshots(prometheus_url: str, out: Path, minutes: int) -> list[Path]:
@@ -179,11 +195,12 @@ def run(seconds: float, out: Path) -> list[Path]:
     if binary is None:
         raise SystemExit("prometheus is missing: bash tools/apt_install.sh prometheus prometheus")
     admin = postgres.admin_url()
-    ports = {name: _free_port() for name in ("catalog", "orders", "worker")}
+    ports = {name: _free_port() for name in ("catalog", "orders", "worker", "ui")}
     with (
         postgres.fresh_database(admin, "obs_catalog") as catalog_db,
         postgres.fresh_database(admin, "obs_orders") as orders_db,
         postgres.fresh_database(admin, "obs_bus") as bus_db,
+        postgres.fresh_database(admin, "obs_ui") as ui_db,
         local_oidc.running(port=0) as oidc,
         local_cosmos.running(port=0) as cosmos,
     ):
@@ -191,6 +208,7 @@ def run(seconds: float, out: Path) -> list[Path]:
         migrations.upgrade(catalog_db, REPO / "functions" / "catalog" / "migrations")
         seed(catalog_db)
         migrations.upgrade(orders_db, REPO / "functions" / "orders" / "migrations")
+        migrate_ui(ui_db)
         bus = {"EVENT_BUS": "local", "LOCAL_BUS_DATABASE_URL": bus_db, "LOG_LEVEL": "WARNING"}
         cosmos_env = {
             "COSMOS_ENDPOINT": cosmos.endpoint,
@@ -203,7 +221,7 @@ def run(seconds: float, out: Path) -> list[Path]:
         config = prometheus.config(ports)
         config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
         (state / "prometheus.yml").write_text(yaml.safe_dump(config))
-        prom_port = _free_port()
+        prom_port, ui_port = _free_port(), _free_port()
         with (
             uvicorn_process(
                 "functions.catalog.api:create_app",
@@ -232,6 +250,29 @@ def run(seconds: float, out: Path) -> list[Path]:
             ),
             _process(
                 [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    "ui/gunicorn.conf.py",
+                    "--bind",
+                    f"127.0.0.1:{ui_port}",
+                    "ui.app:create_app()",
+                ],
+                {
+                    "UI_WORKERS": "1",
+                    "METRICS_PORT": str(ports["ui"]),
+                    "UI_CATALOG_URL": catalog_url,
+                    "UI_ORDERS_URL": orders_url,
+                    "UI_OIDC_AUTHORITY": oidc.issuer,
+                    "UI_SESSION_DATABASE_URL": ui_db,
+                    "UI_SESSION_COOKIE_SECURE": "false",
+                    "LOG_LEVEL": "WARNING",
+                },
+                "ui",
+            ),
+            _process(
+                [
                     binary,
                     f"--config.file={state / 'prometheus.yml'}",
                     f"--storage.tsdb.path={state / 'data'}",
@@ -241,6 +282,8 @@ def run(seconds: float, out: Path) -> list[Path]:
                 "prometheus",
             ),
         ):
+            ui_url = f"http://127.0.0.1:{ui_port}"
+            _wait_for(f"{ui_url}/healthz/live")
             tokens = [oidc.token(f"load-shopper-{i}") for i in range(4)]
             stop = threading.Event()
             counts: dict[str, int] = {}
@@ -248,7 +291,7 @@ def run(seconds: float, out: Path) -> list[Path]:
                 threading.Thread(target=_shopper, args=(orders_url, t, stop, counts))
                 for t in tokens
             ]
-            threads.append(threading.Thread(target=_browse, args=(catalog_url, stop)))
+            threads.append(threading.Thread(target=_browse, args=(catalog_url, ui_url, stop)))
             for thread in threads:
                 thread.start()
             queue = LocalQueue(bus_db, queue="orders")
