@@ -43,6 +43,19 @@ def _require(values: Mapping[str, Any], name: str) -> Any:
     return value
 
 
+def _issuer(values: Mapping[str, Any], tenant: str) -> str:
+    """The token issuer orders validates: Terraform's entra_issuer, which must name the tenant.
+
+    External ID's `iss` uses the tenant id as host, not the subdomain of the authority; an
+    issuer built from the subdomain would make orders reject every token.
+    """
+    issuer = _require(values, "entra_issuer")
+    expected = f"https://{tenant}.ciamlogin.com/{tenant}/v2.0"
+    if issuer != expected:
+        raise OutputsError(f"entra_issuer {issuer!r} is not {expected!r}")
+    return issuer
+
+
 def tinyshop_values(outputs: Mapping[str, Any]) -> dict[str, Any]:
     """charts/tinyshop values of one environment."""
     o = _flatten(outputs)
@@ -52,7 +65,6 @@ def tinyshop_values(outputs: Mapping[str, Any]) -> dict[str, Any]:
     missing_dbs = REQUIRED_DATABASES - set(_require(o, "postgres_databases"))
     if missing_dbs:
         raise OutputsError(f"Postgres lacks the databases {sorted(missing_dbs)}")
-    external_tenant = _require(o, "entra_tenant_id")
     return {
         "namespace": _require(o, "namespace"),
         "images": {"registry": _require(o, "acr_login_server")},
@@ -78,8 +90,9 @@ def tinyshop_values(outputs: Mapping[str, Any]) -> dict[str, Any]:
         "entra": {
             "authority": _require(o, "entra_authority"),
             # Entra External ID tokens name the tenant id as host, whatever the subdomain the
-            # authority uses: https://<tenant-id>.ciamlogin.com/<tenant-id>/v2.0.
-            "issuer": f"https://{external_tenant}.ciamlogin.com/{external_tenant}/v2.0",
+            # authority uses: https://<tenant-id>.ciamlogin.com/<tenant-id>/v2.0 (Terraform
+            # outputs it as entra_issuer; checked against the tenant id here).
+            "issuer": _issuer(o, _require(o, "entra_tenant_id")),
             "apiClientId": _require(o, "entra_api_client_id"),
             "apiScope": _require(o, "entra_api_scope"),
             "uiClientId": _require(o, "entra_ui_client_id"),

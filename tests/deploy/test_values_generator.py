@@ -59,7 +59,8 @@ def test_each_value_comes_from_its_terraform_output(outputs, tmp_path):
         a: out[f"{a}_identity_client_id"] for a in ("catalog", "orders", "worker", "ui")
     }
     tenant = out["entra_tenant_id"]
-    assert app["entra"]["issuer"] == f"https://{tenant}.ciamlogin.com/{tenant}/v2.0"
+    assert app["entra"]["issuer"] == out["entra_issuer"]
+    assert out["entra_issuer"] == f"https://{tenant}.ciamlogin.com/{tenant}/v2.0"
     assert app["ingress"] == {"host": out["shop_hostname"]}
     assert keda["serviceBus"] == {"namespace": out["servicebus_namespace_name"], "queue": "orders"}
     assert keda["identity"] == {"clientId": out["keda_identity_client_id"]}
@@ -99,6 +100,13 @@ def test_the_committed_environment_files_have_the_generators_shape(outputs):
         ("storage_account_name", "", "'storage_account_name' is missing"),
         ("key_vault_secret_names", ["postgres-admin-password"], "flask-secret-key"),
         ("postgres_databases", ["catalog", "orders"], "['ui']"),
+        ("entra_issuer", "", "'entra_issuer' is missing"),
+        # The subdomain authority is not the issuer External ID puts in its tokens.
+        (
+            "entra_issuer",
+            "https://tinyshopdev.ciamlogin.com/9d8c7b6a-5e4f-4a3b-8c2d-1e0f9a8b7c6d/v2.0",
+            "is not 'https://9d8c7b6a",
+        ),
     ],
 )
 def test_missing_outputs_stop_the_generator(outputs, tmp_path, output, value, complaint):

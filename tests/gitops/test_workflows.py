@@ -299,8 +299,13 @@ def test_terraform_plans_pull_requests_and_applies_main_behind_approval() -> Non
     assert any(str(s.get("uses", "")).startswith("actions/upload-artifact@") for s in plan["steps"])
     assert "terraform apply" in " ".join(s.get("run", "") for s in apply["steps"])
     assert tf["env"]["ARM_USE_OIDC"] == "true"
+    # Remote state from the first apply: the backend block lives in envs/dev,
+    # the jobs only name the account.
+    backend = (REPO_ROOT / "infra/terraform/envs/dev/backend.tf").read_text(encoding="utf-8")
+    assert 'backend "azurerm"' in backend
     for job in (plan, apply):
-        assert 'backend "azurerm"' in " ".join(s.get("run", "") for s in job["steps"])
+        runs = " ".join(s.get("run", "") for s in job["steps"])
+        assert '-backend-config="storage_account_name=$TFSTATE_STORAGE_ACCOUNT"' in runs
 
 
 def test_federated_subjects_match_how_the_workflows_run() -> None:

@@ -16,9 +16,12 @@ provider schema JSON (the output of ``terraform providers schema -json``):
   that type.
 
 azurerm and azuread come from ``schemas/terraform`` (vendored, trimmed; see schemas/README.md). The
-Cloudflare (v5) and random providers have no schema file here, so small
+Cloudflare (v5), random and time providers have no schema file here, so small
 hand-written schemas cover exactly the types this repo may use; they follow the
-provider sources/docs named next to them.
+provider sources/docs named next to them. ``ephemeral`` blocks are checked like
+resources, and ``provider`` blocks (including azurerm's ``features``) against
+hand-written provider-configuration schemas (the vendored JSON files hold only
+resource and data source schemas).
 
 Run as a script: ``python tests/infra/tf_schema_check.py infra/terraform``.
 """
@@ -98,10 +101,16 @@ def _origin_request() -> dict[str, Any]:
     return _nested("single", **attrs)
 
 
-# Cloudflare provider v5 (cloudflare/terraform-provider-cloudflare,
-# internal/services/<type>/schema.go and data_source_schema.go, v5.11+):
-# every argument is an attribute (plugin framework), nested objects are
-# nested attributes.
+# Cloudflare provider v5, the pinned `~> 5.11` (source: github.com/cloudflare/
+# terraform-provider-cloudflare at tag v5.11.0, one file per type:
+#   internal/services/zero_trust_tunnel_cloudflared/schema.go
+#   internal/services/zero_trust_tunnel_cloudflared_config/schema.go
+#   internal/services/dns_record/schema.go
+#   internal/services/zero_trust_tunnel_cloudflared_token/data_source_schema.go
+# and the registry pages of 5.11.0, registry.terraform.io/providers/cloudflare/
+# cloudflare/5.11.0/docs/resources/<type>). Every argument is an attribute
+# (plugin framework), nested objects are nested attributes; only the
+# attributes those files declare are listed, with their required/computed flags.
 CLOUDFLARE_V5: dict[str, dict[str, Any]] = {
     "resource": {
         "cloudflare_zero_trust_tunnel_cloudflared": {
@@ -184,7 +193,10 @@ CLOUDFLARE_V5: dict[str, dict[str, Any]] = {
     },
 }
 
-# hashicorp/random 3.x (registry docs for random_password/random_string/random_uuid).
+# hashicorp/random 3.7 (registry docs for random_password/random_string/random_uuid,
+# https://registry.terraform.io/providers/hashicorp/random/3.7.2/docs, and the
+# ephemeral random_password added in 3.7.0:
+# https://registry.terraform.io/providers/hashicorp/random/3.7.2/docs/ephemeral-resources/password).
 _RANDOM_STRING_ATTRS = {
     "id": _attr(computed=True),
     "length": _attr(required=True),
@@ -217,6 +229,139 @@ RANDOM_3: dict[str, dict[str, Any]] = {
         },
     },
     "data": {},
+    "ephemeral": {
+        # The ephemeral password has no id and no keepers (nothing is stored).
+        "random_password": {
+            "block": {
+                "attributes": {
+                    **{k: v for k, v in _RANDOM_STRING_ATTRS.items() if k not in {"id", "keepers"}},
+                    "bcrypt_hash": _attr(computed=True),
+                }
+            }
+        },
+    },
+}
+
+# hashicorp/time 0.13 time_sleep (registry docs,
+# https://registry.terraform.io/providers/hashicorp/time/0.13.1/docs/resources/sleep:
+# create_duration, destroy_duration, triggers; id is computed).
+TIME_0: dict[str, dict[str, Any]] = {
+    "resource": {
+        "time_sleep": {
+            "block": {
+                "attributes": {
+                    "id": _attr(computed=True),
+                    "create_duration": _attr(),
+                    "destroy_duration": _attr(),
+                    "triggers": _attr(),
+                }
+            }
+        },
+    },
+    "data": {},
+}
+
+
+def _features_block(**blocks: dict[str, Any]) -> dict[str, Any]:
+    """A single optional nested block of optional attributes (max one)."""
+    return {"nesting_mode": "list", "max_items": 1, "block": {"attributes": blocks}}
+
+
+# Provider configuration blocks. The vendored JSON files carry no provider
+# schema, so these follow the providers' documented arguments:
+# * azurerm 4.x: https://registry.terraform.io/providers/hashicorp/azurerm/4.79.0/docs
+#   (Argument Reference) and the features block guide,
+#   https://registry.terraform.io/providers/hashicorp/azurerm/4.79.0/docs/guides/features-block
+#   (features is required, exactly one block; only its documented sub-blocks);
+# * azuread 3.x: https://registry.terraform.io/providers/hashicorp/azuread/3.7.0/docs;
+# * cloudflare 5.x: https://registry.terraform.io/providers/cloudflare/cloudflare/5.11.0/docs.
+_AUTH_ARGS = {
+    name: _attr()
+    for name in (
+        "client_id",
+        "client_id_file_path",
+        "client_secret",
+        "client_secret_file_path",
+        "client_certificate",
+        "client_certificate_password",
+        "client_certificate_path",
+        "environment",
+        "metadata_host",
+        "msi_endpoint",
+        "oidc_request_token",
+        "oidc_request_url",
+        "oidc_token",
+        "oidc_token_file_path",
+        "ado_pipeline_service_connection_id",
+        "tenant_id",
+        "use_aks_workload_identity",
+        "use_cli",
+        "use_msi",
+        "use_oidc",
+        "partner_id",
+        "disable_terraform_partner_id",
+    )
+}
+PROVIDERS: dict[str, dict[str, Any]] = {
+    "azurerm": {
+        "attributes": {
+            **_AUTH_ARGS,
+            "subscription_id": _attr(),
+            "auxiliary_tenant_ids": _attr(),
+            "resource_provider_registrations": _attr(),
+            "resource_providers_to_register": _attr(),
+            "storage_use_azuread": _attr(),
+            "disable_correlation_request_id": _attr(),
+        },
+        "block_types": {
+            "features": {
+                "nesting_mode": "list",
+                "min_items": 1,
+                "max_items": 1,
+                "block": {
+                    "attributes": {},
+                    "block_types": {
+                        "key_vault": _features_block(
+                            purge_soft_delete_on_destroy=_attr(),
+                            purge_soft_deleted_certificates_on_destroy=_attr(),
+                            purge_soft_deleted_keys_on_destroy=_attr(),
+                            purge_soft_deleted_secrets_on_destroy=_attr(),
+                            purge_soft_deleted_hardware_security_modules_on_destroy=_attr(),
+                            recover_soft_deleted_certificates=_attr(),
+                            recover_soft_deleted_key_vaults=_attr(),
+                            recover_soft_deleted_keys=_attr(),
+                            recover_soft_deleted_secrets=_attr(),
+                        ),
+                        "resource_group": _features_block(
+                            prevent_deletion_if_contains_resources=_attr()
+                        ),
+                        "storage": _features_block(data_plane_available=_attr()),
+                        "virtual_machine": _features_block(
+                            detach_implicit_data_disk_on_deletion=_attr(),
+                            delete_os_disk_on_deletion=_attr(),
+                            skip_shutdown_and_force_delete=_attr(),
+                        ),
+                        "log_analytics_workspace": _features_block(
+                            permanently_delete_on_destroy=_attr()
+                        ),
+                        "cognitive_account": _features_block(purge_soft_delete_on_destroy=_attr()),
+                        "postgresql_flexible_server": _features_block(
+                            restart_server_on_configuration_value_change=_attr()
+                        ),
+                    },
+                },
+            }
+        },
+    },
+    "azuread": {"attributes": dict(_AUTH_ARGS)},
+    "cloudflare": {
+        "attributes": {
+            name: _attr()
+            for name in ("api_token", "api_key", "api_user_service_key", "email", "base_url")
+        }
+    },
+    "random": {"attributes": {}},
+    "time": {"attributes": {}},
 }
 
 
@@ -245,9 +390,10 @@ class SchemaSet:
             }
         self.schemas["cloudflare"] = CLOUDFLARE_V5
         self.schemas["random"] = RANDOM_3
+        self.schemas["time"] = TIME_0
 
     def lookup(self, kind: str, type_name: str) -> dict[str, Any] | None:
-        """Return the schema ``block`` of a resource (kind=resource) or data source."""
+        """Return the schema ``block`` of a resource, data source or ephemeral resource."""
         provider = type_name.split("_", 1)[0]
         entry = self.schemas.get(provider, {}).get(kind, {}).get(type_name)
         return entry["block"] if entry else None
@@ -307,7 +453,7 @@ class _Checker:
                     self.report(where, f"missing required attribute {key!r}")
 
     def check_body(
-        self, body: dict[str, Any], schema: dict[str, Any], address: str, top: bool
+        self, body: dict[str, Any], schema: dict[str, Any], address: str, top: bool | str
     ) -> None:
         """Check one block body against its schema block."""
         attributes: dict[str, Any] = schema.get("attributes", {})
@@ -318,7 +464,9 @@ class _Checker:
         for key, value in body.items():
             if key in HCL_INTERNAL:
                 continue
-            if top and key in META_ARGUMENTS:
+            if top is True and key in META_ARGUMENTS:
+                continue
+            if top == "provider" and key in {"alias", "version"}:
                 continue
             if key == "dynamic":
                 for label, content in self._dynamic_items(value):
@@ -424,7 +572,7 @@ def iter_tf_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 _REFERENCE = re.compile(
-    r"(?<![\w.\"])(data\.)?((?:azurerm|azuread|cloudflare|random)_[a-z0-9_]+)\.([a-z0-9_-]+)"
+    r"(?<![\w.\"])(data\.|ephemeral\.)?((?:azurerm|azuread|cloudflare|random|time)_[a-z0-9_]+)\.([a-z0-9_-]+)"
     r"(?:\[[^\]]*\])?\.([a-z_][a-z0-9_]*)"
 )
 
@@ -439,17 +587,16 @@ def check_references(path: Path, schemas: SchemaSet) -> list[Finding]:
     """Check ``type.name.attr`` references against the referenced type's schema."""
     findings: list[Finding] = []
     for match in _REFERENCE.finditer(_strip_comments(path.read_text(encoding="utf-8"))):
-        is_data, type_name, name, attr = match.groups()
-        kind = "data" if is_data else "resource"
+        prefix, type_name, name, attr = match.groups()
+        kind = {"data.": "data", "ephemeral.": "ephemeral"}.get(prefix or "", "resource")
         schema = schemas.lookup(kind, type_name)
         if schema is None:
             continue  # unknown types are reported by the block check
         if attr not in schema.get("attributes", {}) and attr not in schema.get("block_types", {}):
-            prefix = "data." if is_data else ""
             findings.append(
                 Finding(
                     str(path),
-                    f"{prefix}{type_name}.{name}",
+                    f"{prefix or ''}{type_name}.{name}",
                     f"reference to unknown attribute {attr!r}",
                 )
             )
@@ -463,15 +610,33 @@ def check_file(path: Path, schemas: SchemaSet) -> list[Finding]:
         parsed = parse_hcl(path)
     except Exception as exc:
         return [Finding(str(path), "-", f"HCL parse error: {exc}")]
-    for kind in ("resource", "data"):
+    for entry in parsed.get("provider", []):
+        for provider, body in entry.items():
+            if provider in HCL_INTERNAL:
+                continue
+            address = f"provider.{provider}"
+            if isinstance(body, dict) and body.get("alias"):
+                address += f".{body['alias']}"
+            schema = PROVIDERS.get(provider)
+            if schema is None:
+                checker.report(address, f"no provider schema for {provider!r}")
+                continue
+            checker.check_body(body, schema, address, top="provider")
+    for kind in ("resource", "data", "ephemeral"):
         for entry in parsed.get(kind, []):
             for type_name, instances in entry.items():
+                if type_name in HCL_INTERNAL:
+                    continue
                 for name, body in instances.items():
-                    prefix = "data." if kind == "data" else ""
+                    if name in HCL_INTERNAL:
+                        continue
+                    prefix = {"data": "data.", "ephemeral": "ephemeral."}.get(kind, "")
                     address = f"{prefix}{type_name}.{name}"
                     schema = schemas.lookup(kind, type_name)
                     if schema is None:
-                        what = "resource type" if kind == "resource" else "data source"
+                        what = {"resource": "resource type", "data": "data source"}.get(
+                            kind, "ephemeral resource"
+                        )
                         why = (
                             ""
                             if schemas.knows_provider(type_name)

@@ -1,21 +1,18 @@
-# State is local for now (terraform.tfstate next to this file, git-ignored).
+# Remote state from the first apply: an Azure Storage blob, reached with Entra
+# ID (no access keys), locked with a blob lease during every plan/apply that
+# writes, encrypted at rest by the storage service (plus infrastructure
+# encryption, versioning and soft delete on the account: docs/infra.md,
+# "Remote state"). The account itself is created once by hand, before the first
+# `terraform init`; its names come from a backend config file:
+#
+#   cp backend.hcl.example backend.hcl     # git-ignored; fill in the names
+#   terraform init -backend-config=backend.hcl
+#
+# CI passes the same two names with -backend-config (.github/workflows/terraform.yml).
 terraform {
-  backend "local" {
-    path = "terraform.tfstate"
+  backend "azurerm" {
+    container_name   = "tfstate"
+    key              = "envs/dev.terraform.tfstate"
+    use_azuread_auth = true
   }
 }
-
-# Ready-to-use remote state. To migrate (see docs/infra.md, "Remote state"):
-#   1. create the storage account/container (az CLI commands in the docs),
-#   2. replace the backend "local" block above with the block below,
-#   3. run `terraform init -migrate-state` and confirm the copy.
-#
-# terraform {
-#   backend "azurerm" {
-#     resource_group_name  = "rg-tinyshop-tfstate"
-#     storage_account_name = "sttinyshoptfstate"   # globally unique
-#     container_name       = "tfstate"
-#     key                  = "envs/dev.terraform.tfstate"
-#     use_azuread_auth     = true                  # Entra ID, no access keys
-#   }
-# }

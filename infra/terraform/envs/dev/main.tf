@@ -47,6 +47,9 @@ locals {
     blob       = "privatelink.blob.core.windows.net"
     queue      = "privatelink.queue.core.windows.net"
     table      = "privatelink.table.core.windows.net"
+    # The private API server's zone (our own instead of AKS's "System" zone,
+    # so it is linked to the hub, where the firewall's DNS proxy resolves).
+    aks = "privatelink.${var.location}.azmk8s.io"
   }
 
   # Kubernetes service accounts federated with their own identity. KEDA's
@@ -69,6 +72,10 @@ locals {
     "flask-secret-key",
     "cloudflare-tunnel-token",
   ])
+  # Generated here and written write-only (never in state); the others keep a
+  # regular value because their source keeps them in state anyway.
+  write_only_secret_names = toset(["postgres-admin-password", "flask-secret-key"])
+  stored_secret_names     = setsubtract(local.secret_names, local.write_only_secret_names)
 }
 
 resource "azurerm_resource_group" "this" {
@@ -95,8 +102,11 @@ module "network" {
   location                   = var.location
   resource_group_name        = azurerm_resource_group.this.name
   bastion_enabled            = var.bastion_enabled
+  zones                      = var.firewall_zones
+  firewall_sku_tier          = var.firewall_sku_tier
   log_analytics_workspace_id = module.monitoring.id
   private_dns_zones          = local.private_dns_zones
+  hub_only_dns_zones         = ["aks"]
   # Standard Service Bus has no private endpoint: allow exactly this namespace.
   servicebus_namespace_fqdn = var.servicebus_sku == "Premium" ? null : "${local.names.servicebus}.servicebus.windows.net"
   tags                      = local.tags
@@ -111,12 +121,19 @@ module "acr" {
   location                      = var.location
   resource_group_name           = azurerm_resource_group.this.name
   public_network_access_enabled = var.acr_public_network_access_enabled
+  cache_rules                   = var.acr_cache_rules
   private_endpoint_subnet_id    = module.network.private_endpoints_subnet_id
   private_dns_zone_id           = module.network.private_dns_zone_ids["acr"]
   tags                          = local.tags
 }
 
-resource "random_password" "postgres_admin" {
+# Ephemeral (random >= 3.7): a fresh value in every run that is never stored in
+# plan or state. It reaches Azure only through write-only arguments, which
+# send it when their version changes: the Postgres server's
+# administrator_password_wo and the Key Vault secret's value_wo carry the
+# same version (var.postgres_admin_password_version), so both get the value
+# of the same run. Bump the version to rotate.
+ephemeral "random_password" "postgres_admin" {
   length           = 32
   special          = true
   override_special = "-_.~"
@@ -125,7 +142,7 @@ resource "random_password" "postgres_admin" {
   min_numeric      = 2
 }
 
-resource "random_password" "flask_secret_key" {
+ephemeral "random_password" "flask_secret_key" {
   length  = 64
   special = false
 }
@@ -139,9 +156,14 @@ module "postgres" {
   tenant_id              = data.azurerm_client_config.current.tenant_id
   delegated_subnet_id    = module.network.postgres_subnet_id
   private_dns_zone_id    = module.network.private_dns_zone_ids["postgres"]
-  administrator_password = random_password.postgres_admin.result
+  administrator_password = ephemeral.random_password.postgres_admin.result
   databases              = ["catalog", "orders", "ui"]
   tags                   = local.tags
+
+  # Same version as the Key Vault secret: both are written in one run.
+  administrator_password_version = var.postgres_admin_password_version
+  sku_name                       = var.postgres_sku_name
+  zone                           = var.postgres_zone
 }
 
 module "cosmos" {
@@ -227,12 +249,21 @@ module "keyvault" {
   tenant_id                    = data.azurerm_client_config.current.tenant_id
   allowed_ip_ranges            = var.operator_ip_ranges
   secrets_officer_principal_id = data.azurerm_client_config.current.object_id
-  secret_names                 = local.secret_names
+  secret_names                 = local.stored_secret_names
+  # Values that already live in state at their source (the azuread client
+  # secret, the Cloudflare token data source) are stored here as well.
   secret_values = {
-    "postgres-admin-password" = random_password.postgres_admin.result
     "ui-client-secret"        = module.entra.ui_client_secret
-    "flask-secret-key"        = random_password.flask_secret_key.result
     "cloudflare-tunnel-token" = module.cloudflare.tunnel_token
+  }
+  # Generated secrets: write-only, never in state (docs/infra.md, "Secrets").
+  write_only_secret_versions = {
+    "postgres-admin-password" = var.postgres_admin_password_version
+    "flask-secret-key"        = var.flask_secret_key_version
+  }
+  write_only_secret_values = {
+    "postgres-admin-password" = ephemeral.random_password.postgres_admin.result
+    "flask-secret-key"        = ephemeral.random_password.flask_secret_key.result
   }
   private_endpoint_subnet_id = module.network.private_endpoints_subnet_id
   private_dns_zone_id        = module.network.private_dns_zone_ids["keyvault"]
@@ -252,6 +283,13 @@ module "aks" {
   kubernetes_version         = var.kubernetes_version
   sku_tier                   = var.aks_sku_tier
   subnet_id                  = module.network.aks_subnet_id
+  vnet_id                    = module.network.spoke_vnet_id
+  private_dns_zone_id        = module.network.private_dns_zone_ids["aks"]
+  zones                      = var.aks_zones
+  system_node_vm_size        = var.aks_system_node_vm_size
+  user_node_vm_size          = var.aks_user_node_vm_size
+  user_pool_enabled          = var.aks_user_pool_enabled
+  user_node_min_count        = var.aks_user_node_min_count
   route_table_id             = module.network.aks_route_table_id
   acr_id                     = module.acr.id
   log_analytics_workspace_id = module.monitoring.id
@@ -393,6 +431,7 @@ module "github_oidc" {
     "Key Vault Secrets User",
     "Managed Identity Operator",
     "Network Contributor",
+    "Private DNS Zone Contributor",
     "Storage Blob Data Owner",
   ]
   tags = local.tags

@@ -22,6 +22,11 @@ output "acr_login_server" {
   value       = module.acr.login_server
 }
 
+output "acr_cache_repositories" {
+  description = "Repositories of the registry's cache rules keyed by rule name; platform add-ons pull <acr_login_server>/<repository> (the firewall opens no public registry)."
+  value       = module.acr.cache_repositories
+}
+
 output "key_vault_name" {
   description = "Key Vault name (SecretProviderClass keyvaultName)."
   value       = module.keyvault.name
@@ -145,6 +150,11 @@ output "entra_ui_client_id" {
 output "entra_authority" {
   description = "Entra External ID authority (MSAL oidc_authority / token issuer base)."
   value       = module.entra.authority
+}
+
+output "entra_issuer" {
+  description = "Issuer (iss) of the External ID access tokens, https://<tenant-id>.ciamlogin.com/<tenant-id>/v2.0 (orders ORDERS_OIDC_ISSUER)."
+  value       = module.entra.issuer
 }
 
 output "entra_tenant_id" {

@@ -1,5 +1,9 @@
+# Every provider names its tenant: after the walkthrough's
+# `az login --tenant <external tenant>` the Azure CLI's default tenant is the
+# external one, and a provider without tenant_id would follow it.
 provider "azurerm" {
   subscription_id     = var.subscription_id
+  tenant_id           = var.tenant_id
   storage_use_azuread = true
 
   features {
@@ -23,15 +27,19 @@ provider "azurerm" {
   }
 }
 
-# Entra External ID tenant (the shoppers' directory). Authenticate with
-# `az login --tenant <external tenant> --allow-no-subscriptions` or set
-# ARM_CLIENT_ID/ARM_CLIENT_SECRET for an app registered in that tenant.
+# Entra External ID tenant (the shoppers' directory). Its credentials are its
+# own arguments, never ARM_* variables: those belong to azurerm (workforce
+# tenant) and would be picked up by both providers.
+#   locally:  `az login --tenant <external tenant> --allow-no-subscriptions`
+#             (external_tenant_client_id = null -> Azure CLI)
+#   CI:       the external tenant's own app (TF_VAR_external_tenant_client_id)
+#             with the workflow's GitHub OIDC token (federated credential).
 provider "azuread" {
   alias     = "external"
   tenant_id = var.external_tenant_id
-  # In GitHub Actions: the external tenant's own CI app, logged in with the
-  # workflow's OIDC token (ARM_USE_OIDC); locally null = the Azure CLI login.
   client_id = var.external_tenant_client_id
+  use_oidc  = var.external_tenant_client_id != null
+  use_cli   = var.external_tenant_client_id == null
 }
 
 # Reads CLOUDFLARE_API_TOKEN from the environment (never put it in tfvars).

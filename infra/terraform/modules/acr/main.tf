@@ -44,3 +44,17 @@ resource "azurerm_private_endpoint" "this" {
     private_dns_zone_ids = [var.private_dns_zone_id]
   }
 }
+
+# Artifact cache: the cluster pulls the platform add-ons' public images as
+# <registry>/cache/... over the private endpoint; the registry fetches them
+# from the upstream on first pull. The firewall therefore opens no public
+# registry ("Artifact cache in Azure Container Registry",
+# https://learn.microsoft.com/azure/container-registry/artifact-cache-overview).
+resource "azurerm_container_registry_cache_rule" "this" {
+  for_each = var.cache_rules
+
+  name                  = each.key
+  container_registry_id = azurerm_container_registry.this.id
+  source_repo           = each.value.source
+  target_repo           = each.value.target
+}

@@ -38,6 +38,20 @@ variable "public_network_access_enabled" {
   default     = false
 }
 
+variable "cache_rules" {
+  description = "Artifact cache rules keyed by name: upstream source repository (docker.io/..., a trailing /* for a namespace) and target repository in this registry."
+  type = map(object({
+    source = string
+    target = string
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, r in var.cache_rules : can(regex("^[a-zA-Z0-9-]{5,50}$", k)) && can(regex("^[a-z0-9.-]+\\.[a-z]+/", r.source))])
+    error_message = "Cache rule names are 5-50 letters, digits or hyphens; sources are <registry host>/<repository>."
+  }
+}
+
 variable "untagged_retention_days" {
   description = "Days after which untagged manifests are purged (Premium only)."
   type        = number

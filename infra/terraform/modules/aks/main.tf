@@ -19,9 +19,21 @@ resource "azurerm_user_assigned_identity" "kubelet" {
   tags                = var.tags
 }
 
-resource "azurerm_role_assignment" "control_plane_subnet" {
-  scope                = var.subnet_id
+# With a bring-your-own private DNS zone AKS links the zone to the cluster's
+# VNet itself, which needs Network Contributor on the VNet (not only the
+# subnet) and Private DNS Zone Contributor on the zone ("Create a private AKS
+# cluster" > "Configure a private DNS zone",
+# https://learn.microsoft.com/azure/aks/private-clusters).
+resource "azurerm_role_assignment" "control_plane_vnet" {
+  scope                = var.vnet_id
   role_definition_name = "Network Contributor"
+  principal_id         = azurerm_user_assigned_identity.control_plane.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+resource "azurerm_role_assignment" "control_plane_private_dns_zone" {
+  scope                = var.private_dns_zone_id
+  role_definition_name = "Private DNS Zone Contributor"
   principal_id         = azurerm_user_assigned_identity.control_plane.principal_id
   principal_type       = "ServicePrincipal"
 }
@@ -63,20 +75,26 @@ resource "azurerm_kubernetes_cluster" "this" {
   node_resource_group                 = "rg-${var.name_suffix}-aks-nodes"
   private_cluster_enabled             = true
   private_cluster_public_fqdn_enabled = false
-  private_dns_zone_id                 = "System"
-  local_account_disabled              = true
-  role_based_access_control_enabled   = true
-  oidc_issuer_enabled                 = true
-  workload_identity_enabled           = true
-  azure_policy_enabled                = true
-  image_cleaner_enabled               = true
-  image_cleaner_interval_hours        = 48
-  automatic_upgrade_channel           = "patch"
-  node_os_upgrade_channel             = "NodeImage"
-  tags                                = var.tags
+  # Our own privatelink.<region>.azmk8s.io zone, linked to the spoke AND the
+  # hub: the spoke resolves through the firewall's DNS proxy, which asks Azure
+  # DNS from the hub. With "System" the zone would be linked to the spoke only
+  # and the nodes (and a jump host in the hub) could not resolve the API server.
+  private_dns_zone_id               = var.private_dns_zone_id
+  local_account_disabled            = true
+  role_based_access_control_enabled = true
+  oidc_issuer_enabled               = true
+  workload_identity_enabled         = true
+  azure_policy_enabled              = true
+  image_cleaner_enabled             = true
+  image_cleaner_interval_hours      = 48
+  automatic_upgrade_channel         = "patch"
+  node_os_upgrade_channel           = "NodeImage"
+  tags                              = var.tags
 
   default_node_pool {
-    # System pool: only critical add-ons; workloads go to the user pool.
+    # With user_pool_enabled the system pool is tainted CriticalAddonsOnly
+    # (only critical add-ons) and the workloads go to the user pool; without
+    # it this one pool runs everything (cheaper, the mission's default).
     name                         = "system"
     vm_size                      = var.system_node_vm_size
     vnet_subnet_id               = var.subnet_id
@@ -89,13 +107,21 @@ resource "azurerm_kubernetes_cluster" "this" {
     os_disk_type                 = "Ephemeral"
     os_disk_size_gb              = var.os_disk_size_gb
     host_encryption_enabled      = true
-    only_critical_addons_enabled = true
+    only_critical_addons_enabled = var.user_pool_enabled
     temporary_name_for_rotation  = "systemtmp"
     tags                         = var.tags
 
     upgrade_settings {
       max_surge = "33%"
     }
+  }
+
+  # Cluster autoscaler tuning (applies to every autoscaling pool).
+  auto_scaler_profile {
+    balance_similar_node_groups = true
+    expander                    = "least-waste"
+    scale_down_unneeded         = var.autoscaler_scale_down_unneeded
+    skip_nodes_with_system_pods = true
   }
 
   identity {
@@ -138,16 +164,20 @@ resource "azurerm_kubernetes_cluster" "this" {
   }
 
   depends_on = [
-    azurerm_role_assignment.control_plane_subnet,
+    azurerm_role_assignment.control_plane_vnet,
+    azurerm_role_assignment.control_plane_private_dns_zone,
     azurerm_role_assignment.control_plane_route_table,
     azurerm_role_assignment.control_plane_kubelet_operator,
   ]
 }
 
-# User pool for the TinyShop workloads. Kept minimal (one pool) but labelled
-# and tainted-free so the planned split (e.g. a dedicated pool for the KEDA-
-# scaled worker) is just another instance of this resource.
+# User pool for the TinyShop workloads (var.user_pool_enabled): the cluster
+# autoscaler keeps it between user_node_min_count and user_node_max_count.
+# Labelled, not tainted, so the workloads need no toleration; a further split
+# (e.g. a pool for the KEDA-scaled worker) is another instance of this resource.
 resource "azurerm_kubernetes_cluster_node_pool" "user" {
+  count = var.user_pool_enabled ? 1 : 0
+
   name                        = "user"
   kubernetes_cluster_id       = azurerm_kubernetes_cluster.this.id
   mode                        = "User"
@@ -185,4 +215,52 @@ resource "azurerm_monitor_diagnostic_setting" "aks" {
       category = enabled_log.value
     }
   }
+}
+
+# Container Insights: the oms_agent add-on collects nothing until a data
+# collection rule (DCR) says what to send where and is associated with the
+# cluster ("Enable Container insights" with managed identity auth,
+# https://learn.microsoft.com/azure/azure-monitor/containers/kubernetes-monitoring-enable;
+# the stream and extension names are those of its Terraform sample).
+resource "azurerm_monitor_data_collection_rule" "container_insights" {
+  name                = "dcr-ci-${var.name_suffix}"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  kind                = "Linux"
+  description         = "Container Insights of aks-${var.name_suffix}"
+  tags                = var.tags
+
+  destinations {
+    log_analytics {
+      name                  = "ciworkspace"
+      workspace_resource_id = var.log_analytics_workspace_id
+    }
+  }
+
+  data_flow {
+    streams      = var.container_insights_streams
+    destinations = ["ciworkspace"]
+  }
+
+  data_sources {
+    extension {
+      name           = "ContainerInsightsExtension"
+      extension_name = "ContainerInsights"
+      streams        = var.container_insights_streams
+      extension_json = jsonencode({
+        dataCollectionSettings = {
+          interval               = "1m"
+          namespaceFilteringMode = "Off"
+          enableContainerLogV2   = true
+        }
+      })
+    }
+  }
+}
+
+resource "azurerm_monitor_data_collection_rule_association" "container_insights" {
+  name                    = "ContainerInsightsExtension"
+  target_resource_id      = azurerm_kubernetes_cluster.this.id
+  data_collection_rule_id = azurerm_monitor_data_collection_rule.container_insights.id
+  description             = "Container Insights data collection of the cluster"
 }

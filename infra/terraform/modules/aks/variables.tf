@@ -33,9 +33,14 @@ variable "tenant_id" {
 }
 
 variable "admin_group_object_ids" {
-  description = "Entra ID groups whose members are cluster admins (Azure RBAC for Kubernetes is enabled too)."
+  description = "Entra ID groups whose members are cluster admins (Azure RBAC for Kubernetes is enabled too); at least one: local accounts are disabled."
   type        = list(string)
-  default     = []
+  nullable    = false
+
+  validation {
+    condition     = length(var.admin_group_object_ids) > 0
+    error_message = "admin_group_object_ids needs at least one group: local accounts are disabled, so nobody could administer the cluster otherwise."
+  }
 
   validation {
     condition     = alltrue([for g in var.admin_group_object_ids : can(regex("^[0-9a-fA-F-]{36}$", g))])
@@ -75,6 +80,23 @@ variable "route_table_id" {
   description = "Resource id of the route table associated with the node subnet."
   type        = string
   nullable    = false
+}
+
+variable "vnet_id" {
+  description = "Resource id of the VNet of the node subnet (the control-plane identity links the private DNS zone to it)."
+  type        = string
+  nullable    = false
+}
+
+variable "private_dns_zone_id" {
+  description = "Id of the privatelink.<region>.azmk8s.io private DNS zone of the API server (linked to the spoke and the hub)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("/privateDnsZones/privatelink\\.[a-z0-9]+\\.azmk8s\\.io$", var.private_dns_zone_id))
+    error_message = "private_dns_zone_id must be the id of a privatelink.<region>.azmk8s.io zone."
+  }
 }
 
 variable "acr_id" {
@@ -126,6 +148,11 @@ variable "system_node_vm_size" {
   description = "VM size of the system pool (needs a temp/cache disk of at least os_disk_size_gb for ephemeral OS disks)."
   type        = string
   default     = "Standard_D4ds_v5"
+
+  validation {
+    condition     = can(regex("^Standard_[A-Za-z0-9_]+$", var.system_node_vm_size))
+    error_message = "system_node_vm_size must be an Azure VM size such as Standard_D4ds_v5."
+  }
 }
 
 variable "system_node_min_count" {
@@ -148,12 +175,50 @@ variable "system_node_max_count" {
     condition     = var.system_node_max_count >= 1 && var.system_node_max_count <= 100
     error_message = "system_node_max_count must be between 1 and 100."
   }
+
+  validation {
+    condition     = var.system_node_max_count >= var.system_node_min_count
+    error_message = "system_node_max_count must be >= system_node_min_count."
+  }
 }
 
 variable "user_node_vm_size" {
   description = "VM size of the user (workload) pool."
   type        = string
   default     = "Standard_D4ds_v5"
+
+  validation {
+    condition     = can(regex("^Standard_[A-Za-z0-9_]+$", var.user_node_vm_size))
+    error_message = "user_node_vm_size must be an Azure VM size such as Standard_D4ds_v5."
+  }
+}
+
+variable "user_pool_enabled" {
+  description = "Split system and user pools: the system pool is tainted CriticalAddonsOnly and an autoscaling user pool runs the workloads. false = one pool runs everything."
+  type        = bool
+  default     = true
+}
+
+variable "autoscaler_scale_down_unneeded" {
+  description = "How long a node must be unneeded before the cluster autoscaler removes it (Go duration)."
+  type        = string
+  default     = "10m"
+
+  validation {
+    condition     = can(regex("^[0-9]+(s|m|h)$", var.autoscaler_scale_down_unneeded))
+    error_message = "autoscaler_scale_down_unneeded must be a duration like 10m."
+  }
+}
+
+variable "container_insights_streams" {
+  description = "Container Insights streams the data collection rule sends to Log Analytics (Microsoft-ContainerInsights-Group-Default = the recommended set)."
+  type        = list(string)
+  default     = ["Microsoft-ContainerInsights-Group-Default"]
+
+  validation {
+    condition     = length(var.container_insights_streams) > 0 && alltrue([for s in var.container_insights_streams : startswith(s, "Microsoft-")])
+    error_message = "container_insights_streams needs at least one Microsoft-* stream."
+  }
 }
 
 variable "user_node_min_count" {
@@ -175,6 +240,11 @@ variable "user_node_max_count" {
   validation {
     condition     = var.user_node_max_count >= 1 && var.user_node_max_count <= 1000
     error_message = "user_node_max_count must be between 1 and 1000."
+  }
+
+  validation {
+    condition     = var.user_node_max_count >= var.user_node_min_count
+    error_message = "user_node_max_count must be >= user_node_min_count."
   }
 }
 

@@ -8,6 +8,15 @@ output "authority" {
   value       = "https://${var.tenant_subdomain}.ciamlogin.com/${var.tenant_id}/v2.0"
 }
 
+# External ID issues tokens whose `iss` names the tenant id as host, whatever
+# subdomain the authority uses ("Token claims reference" > iss, and the
+# issuer in https://<subdomain>.ciamlogin.com/<tenant-id>/v2.0/.well-known/openid-configuration;
+# https://learn.microsoft.com/entra/external-id/customers/concept-supported-features-customers).
+output "issuer" {
+  description = "Token issuer (iss) of the external tenant, https://<tenant-id>.ciamlogin.com/<tenant-id>/v2.0: what the orders API validates."
+  value       = "https://${var.tenant_id}.ciamlogin.com/${var.tenant_id}/v2.0"
+}
+
 output "api_client_id" {
   description = "Client id of the orders API registration (the access token audience)."
   value       = azuread_application.api.client_id

@@ -13,7 +13,8 @@
 data "azurerm_subscription" "current" {}
 
 locals {
-  issuer = "https://token.actions.githubusercontent.com"
+  issuer            = "https://token.actions.githubusercontent.com"
+  resource_group_id = "${data.azurerm_subscription.current.id}/resourceGroups/${var.resource_group_name}"
 
   subjects = {
     build = "repo:${var.github_repository}:ref:refs/heads/main"
@@ -53,44 +54,50 @@ locals {
     )
   EOT
 
+  # Plain maps (not inline in merge()) so tests/infra reads the role matrix
+  # from the parsed HCL.
+  base_role_assignments = {
+    build-acr-push = {
+      identity = "build"
+      scope    = var.acr_id
+      role     = "AcrPush"
+    }
+    # `terraform plan` refreshes every resource: read access to the
+    # subscription's resources and to the Key Vault secrets it manages.
+    plan-reader = {
+      identity = "plan"
+      scope    = data.azurerm_subscription.current.id
+      role     = "Reader"
+    }
+    plan-kv-secrets-user = {
+      identity = "plan"
+      scope    = var.key_vault_id
+      role     = "Key Vault Secrets User"
+    }
+    apply-contributor = {
+      identity = "apply"
+      scope    = data.azurerm_subscription.current.id
+      role     = "Contributor"
+    }
+  }
+
+  # Plans run with -lock=false and only read the state.
+  tfstate_role_assignments = {
+    plan-tfstate-reader = {
+      identity = "plan"
+      scope    = var.tfstate_storage_account_id
+      role     = "Storage Blob Data Reader"
+    }
+    apply-tfstate-contributor = {
+      identity = "apply"
+      scope    = var.tfstate_storage_account_id
+      role     = "Storage Blob Data Contributor"
+    }
+  }
+
   role_assignments = merge(
-    {
-      build-acr-push = {
-        identity = "build"
-        scope    = var.acr_id
-        role     = "AcrPush"
-      }
-      # `terraform plan` refreshes every resource: read access to the
-      # subscription's resources and to the Key Vault secrets it manages.
-      plan-reader = {
-        identity = "plan"
-        scope    = data.azurerm_subscription.current.id
-        role     = "Reader"
-      }
-      plan-kv-secrets-user = {
-        identity = "plan"
-        scope    = var.key_vault_id
-        role     = "Key Vault Secrets User"
-      }
-      apply-contributor = {
-        identity = "apply"
-        scope    = data.azurerm_subscription.current.id
-        role     = "Contributor"
-      }
-    },
-    var.tfstate_storage_account_id == null ? {} : {
-      # Plans run with -lock=false and only read the state.
-      plan-tfstate-reader = {
-        identity = "plan"
-        scope    = var.tfstate_storage_account_id
-        role     = "Storage Blob Data Reader"
-      }
-      apply-tfstate-contributor = {
-        identity = "apply"
-        scope    = var.tfstate_storage_account_id
-        role     = "Storage Blob Data Contributor"
-      }
-    },
+    local.base_role_assignments,
+    var.tfstate_storage_account_id == null ? {} : local.tfstate_role_assignments,
   )
 }
 
@@ -132,6 +139,39 @@ resource "azurerm_role_assignment" "this" {
 
 # Terraform creates role assignments (workload identities, AKS, Key Vault):
 # the apply identity may assign exactly the roles in var.assignable_role_names.
+# The images workflow pushes from a GitHub-hosted runner, outside the VNets,
+# while the registry's public endpoint is closed. It opens the endpoint for
+# its own egress IP only (default action Deny + one IP rule), pushes, and
+# closes it again in an always() step (.github/workflows/images.yml;
+# docs/infra.md, "Images into ACR"). Changing network rules is a registry
+# write: no built-in role carries it without much more (Contributor), so the
+# build identity gets this custom role with exactly read + write of
+# registries, on this one registry. Custom roles cannot be assignable at
+# resource scope, hence the resource group as assignable scope.
+resource "azurerm_role_definition" "acr_network_rule_editor" {
+  name        = "TinyShop ACR network rule editor (${var.name_suffix})"
+  scope       = local.resource_group_id
+  description = "Open/close the registry's public endpoint for one IP while CI pushes (images workflow)."
+
+  permissions {
+    actions = [
+      "Microsoft.ContainerRegistry/registries/read",
+      "Microsoft.ContainerRegistry/registries/write",
+    ]
+    not_actions = []
+  }
+
+  assignable_scopes = [local.resource_group_id]
+}
+
+resource "azurerm_role_assignment" "build_acr_network_rule" {
+  scope              = var.acr_id
+  role_definition_id = azurerm_role_definition.acr_network_rule_editor.role_definition_resource_id
+  principal_id       = azurerm_user_assigned_identity.this["build"].principal_id
+  principal_type     = "ServicePrincipal"
+  description        = "tinyshop github: build may open the registry for its runner IP while pushing"
+}
+
 resource "azurerm_role_assignment" "apply_rbac_admin" {
   scope                = data.azurerm_subscription.current.id
   role_definition_name = "Role Based Access Control Administrator"

@@ -29,6 +29,21 @@ resource "azurerm_role_assignment" "secrets_officer" {
   principal_id         = var.secrets_officer_principal_id
 }
 
+# Azure RBAC is eventually consistent: a new role assignment can take minutes
+# to reach Key Vault's data plane, and a secret written before then fails with
+# 403 ForbiddenByRbac ("Troubleshoot Azure RBAC": changes can take up to 10
+# minutes; https://learn.microsoft.com/azure/role-based-access-control/troubleshooting).
+# time_sleep (hashicorp/time, registry.terraform.io/providers/hashicorp/time/latest/docs/resources/sleep)
+# holds the secrets back until the assignment has propagated; a new principal
+# (triggers) waits again.
+resource "time_sleep" "rbac_propagation" {
+  create_duration = var.rbac_propagation_wait
+
+  triggers = {
+    role_assignment_id = azurerm_role_assignment.secrets_officer.id
+  }
+}
+
 resource "azurerm_key_vault_secret" "this" {
   #checkov:skip=CKV_AZURE_41:Secrets are rotated by Terraform (new random value / new client secret) and re-read by the CSI driver; a hard expiry would make Key Vault refuse reads and break running pods.
   for_each = var.secret_names
@@ -39,7 +54,24 @@ resource "azurerm_key_vault_secret" "this" {
   content_type = "text/plain"
   tags         = var.tags
 
-  depends_on = [azurerm_role_assignment.secrets_officer]
+  depends_on = [time_sleep.rbac_propagation]
+}
+
+# Secrets whose value never reaches plan or state: value_wo is a write-only
+# argument (azurerm 4.x, Terraform >= 1.11), written again only when its
+# version number changes (bump it to rotate).
+resource "azurerm_key_vault_secret" "write_only" {
+  #checkov:skip=CKV_AZURE_41:Secrets are rotated by bumping their write-only version and re-read by the CSI driver; a hard expiry would make Key Vault refuse reads and break running pods.
+  for_each = var.write_only_secret_versions
+
+  name             = each.key
+  value_wo         = var.write_only_secret_values[each.key]
+  value_wo_version = each.value
+  key_vault_id     = azurerm_key_vault.this.id
+  content_type     = "text/plain"
+  tags             = var.tags
+
+  depends_on = [time_sleep.rbac_propagation]
 }
 
 resource "azurerm_private_endpoint" "this" {

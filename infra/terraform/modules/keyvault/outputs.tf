@@ -15,5 +15,8 @@ output "uri" {
 
 output "secret_resource_ids" {
   description = "Versionless ARM resource ids of the secrets keyed by name (scopes for per-secret role assignments)."
-  value       = { for k, s in azurerm_key_vault_secret.this : k => s.resource_versionless_id }
+  value = merge(
+    { for k, s in azurerm_key_vault_secret.this : k => s.resource_versionless_id },
+    { for k, s in azurerm_key_vault_secret.write_only : k => s.resource_versionless_id },
+  )
 }

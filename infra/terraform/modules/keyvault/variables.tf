@@ -44,9 +44,14 @@ variable "soft_delete_retention_days" {
 }
 
 variable "allowed_ip_ranges" {
-  description = "Public IPs/CIDRs allowed through the vault firewall (the machine or runner that applies Terraform)."
+  description = "Public IPs/CIDRs allowed through the vault firewall (the machine or runner that applies Terraform); at least one, or nobody outside the VNets can write the secrets."
   type        = list(string)
-  default     = []
+  nullable    = false
+
+  validation {
+    condition     = length(var.allowed_ip_ranges) > 0
+    error_message = "allowed_ip_ranges needs at least one address: the vault is default-deny and Terraform writes its secrets from outside the VNets."
+  }
 
   validation {
     condition     = alltrue([for c in var.allowed_ip_ranges : can(cidrhost(strcontains(c, "/") ? c : "${c}/32", 0))])
@@ -76,6 +81,36 @@ variable "secret_values" {
   type        = map(string)
   default     = {}
   sensitive   = true
+}
+
+variable "write_only_secret_versions" {
+  description = "Secrets written through the write-only value_wo (never stored in state), keyed by name, with the version number that triggers a rewrite."
+  type        = map(number)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for n, v in var.write_only_secret_versions : can(regex("^[0-9a-zA-Z-]{1,127}$", n)) && v >= 1])
+    error_message = "Write-only secret names are 1-127 letters, digits and hyphens; versions start at 1."
+  }
+}
+
+variable "write_only_secret_values" {
+  description = "Values of write_only_secret_versions, keyed by name (ephemeral: never stored in plan or state)."
+  type        = map(string)
+  default     = {}
+  ephemeral   = true
+}
+
+variable "rbac_propagation_wait" {
+  description = "How long to wait after granting Key Vault Secrets Officer before writing secrets (Azure RBAC propagation)."
+  type        = string
+  default     = "120s"
+
+  validation {
+    condition     = can(regex("^[0-9]+(s|m)$", var.rbac_propagation_wait))
+    error_message = "rbac_propagation_wait must be a duration like 90s or 2m."
+  }
 }
 
 variable "private_endpoint_subnet_id" {

@@ -176,6 +176,20 @@ resource "azurerm_firewall" "this" {
 
 # Egress allow-list for the cluster. Everything not listed is denied by the
 # firewall's implicit deny. Sources are restricted to the AKS node subnet.
+#
+# Sources of the list (each rule cites its section):
+#   [egress]   Microsoft, "Outbound network and FQDN rules for AKS clusters",
+#              https://learn.microsoft.com/azure/aks/outbound-rules-control-egress
+#   [fw]       Microsoft, "Limit network traffic with Azure Firewall in AKS",
+#              https://learn.microsoft.com/azure/aks/limit-egress-traffic
+#   [baseline] AKS baseline reference implementation (mspnp/aks-baseline,
+#              networking/hub-regionA.bicep: AKS FQDN tag, Azure Monitor,
+#              Azure Policy, GitOps source rules),
+#              https://github.com/mspnp/aks-baseline
+# Not allowed on purpose: Docker Hub, quay.io, registry.k8s.io and general
+# GitHub content hosts (raw./gist./*.githubusercontent.com). Container images
+# of the platform come through the registry's cache rules (modules/acr,
+# docs/infra.md "Egress"), i.e. over the private endpoint.
 resource "azurerm_firewall_policy_rule_collection_group" "aks" {
   name               = "rcg-aks-egress"
   firewall_policy_id = azurerm_firewall_policy.this.id
@@ -186,7 +200,11 @@ resource "azurerm_firewall_policy_rule_collection_group" "aks" {
     priority = 200
     action   = "Allow"
 
-    # Node time sync (AKS outbound requirements).
+    # [egress] "Azure Global required network rules": ntp.ubuntu.com:123/UDP
+    # (FQDN network rules need the firewall as the VNet's DNS proxy: see
+    # azurerm_virtual_network_dns_servers.spoke). The *:1194/UDP and
+    # *:9000/TCP rules to AzureCloud.<region> are "not required for private
+    # clusters" [egress], so they are absent.
     rule {
       name              = "ntp"
       protocols         = ["UDP"]
@@ -195,7 +213,10 @@ resource "azurerm_firewall_policy_rule_collection_group" "aks" {
       destination_ports = ["123"]
     }
 
-    # cloudflared's outbound tunnel connections to the Cloudflare edge.
+    # cloudflared's outbound tunnel connections to the Cloudflare edge
+    # (Cloudflare, "Tunnel with firewall": region1/region2.v2.argotunnel.com,
+    # 7844 TCP and UDP/QUIC;
+    # https://developers.cloudflare.com/cloudflare-one/connections/connect-networks/configure-tunnels/tunnel-with-firewall/).
     rule {
       name              = "cloudflare-tunnel-edge"
       protocols         = ["TCP", "UDP"]
@@ -224,9 +245,12 @@ resource "azurerm_firewall_policy_rule_collection_group" "aks" {
     priority = 300
     action   = "Allow"
 
-    # AKS required FQDNs: *.hcp.<region>.azmk8s.io, mcr.microsoft.com,
-    # *.data.mcr.microsoft.com, management.azure.com, login.microsoftonline.com,
-    # packages.microsoft.com, acs-mirror.azureedge.net, packages.aks.azure.com.
+    # [egress] "Azure Global required FQDN / application rules" through the
+    # AzureKubernetesService FQDN tag [fw]: *.hcp.<region>.azmk8s.io,
+    # mcr.microsoft.com, *.data.mcr.microsoft.com, mcr-0001.mcr-msedge.net,
+    # management.azure.com, login.microsoftonline.com, packages.microsoft.com,
+    # acs-mirror.azureedge.net, packages.aks.azure.com (HTTPS 443; HTTP 80 for
+    # the node image's package mirrors).
     rule {
       name                  = "aks-fqdn-tag"
       source_addresses      = [var.aks_nodes_subnet_prefix]
@@ -243,8 +267,10 @@ resource "azurerm_firewall_policy_rule_collection_group" "aks" {
       }
     }
 
-    # Entra ID (workload identity token exchange) and Entra External ID
-    # (the UI's MSAL calls to <tenant>.ciamlogin.com).
+    # [egress] "Microsoft Entra Workload ID": login.microsoftonline.com (the
+    # token exchange of every workload identity); Entra External ID for the
+    # UI's MSAL calls and the orders API's OpenID discovery/JWKS:
+    # <subdomain>.ciamlogin.com and <tenant-id>.ciamlogin.com.
     rule {
       name              = "entra"
       source_addresses  = [var.aks_nodes_subnet_prefix]
@@ -256,7 +282,9 @@ resource "azurerm_firewall_policy_rule_collection_group" "aks" {
       }
     }
 
-    # Azure Monitor / Container Insights (AKS add-on outbound requirements).
+    # [egress] "Azure Monitor for containers" (Container Insights with managed
+    # identity auth and a data collection rule): the legacy ingestion hosts
+    # plus the DCR control/ingestion endpoints of the cluster's region.
     rule {
       name             = "azure-monitor"
       source_addresses = [var.aks_nodes_subnet_prefix]
@@ -266,9 +294,8 @@ resource "azurerm_firewall_policy_rule_collection_group" "aks" {
         "*.oms.opinsights.azure.com",
         "*.monitoring.azure.com",
         "global.handler.control.monitor.azure.com",
-        "*.handler.control.monitor.azure.com",
+        "${var.location}.handler.control.monitor.azure.com",
         "*.ingest.monitor.azure.com",
-        "*.metrics.ingest.monitor.azure.com",
       ]
 
       protocols {
@@ -277,11 +304,27 @@ resource "azurerm_firewall_policy_rule_collection_group" "aks" {
       }
     }
 
-    # Public registries and chart repositories the platform add-ons
-    # (ingress-nginx, KEDA, ArgoCD, cert-manager, Prometheus/Grafana, OTel,
-    # cloudflared) are pulled from, plus the Cloudflare API for cloudflared.
+    # [egress] "Azure Policy": data.policy.core.windows.net (policies and
+    # compliance reports) and store.policy.core.windows.net (Gatekeeper
+    # artifacts of the built-in policies); [baseline] allows the same.
     rule {
-      name              = "registries-and-charts"
+      name              = "azure-policy"
+      source_addresses  = [var.aks_nodes_subnet_prefix]
+      destination_fqdns = ["data.policy.core.windows.net", "store.policy.core.windows.net"]
+
+      protocols {
+        type = "Https"
+        port = 443
+      }
+    }
+
+    # GitOps source and Helm charts of the platform add-ons (var.allowed_egress_fqdns):
+    # the Git repository ArgoCD syncs, the chart repositories' index.yaml
+    # hosts and the GitHub release-asset hosts their chart .tgz files
+    # redirect to; the Cloudflare API for cloudflared. [baseline] allows
+    # github.com for its GitOps source the same way.
+    rule {
+      name              = "gitops-and-charts"
       source_addresses  = [var.aks_nodes_subnet_prefix]
       destination_fqdns = var.allowed_egress_fqdns
 
@@ -307,6 +350,19 @@ resource "azurerm_firewall_policy_rule_collection_group" "aks" {
       }
     }
   }
+}
+
+# The spoke resolves DNS through the firewall's DNS proxy. Two reasons:
+# FQDN *network* rules (ntp, the Cloudflare edge, Service Bus AMQP) only match
+# when the firewall resolved the name itself ("Azure Firewall DNS proxy",
+# https://learn.microsoft.com/azure/firewall/dns-settings), and the answers
+# the nodes get are the ones the firewall filters on. The firewall forwards to
+# Azure DNS from the hub, so every private DNS zone (privatelink.* and the
+# cluster's privatelink.<region>.azmk8s.io) is linked to the hub too.
+resource "azurerm_virtual_network_dns_servers" "spoke" {
+  #checkov:skip=CKV_AZURE_182:The one DNS server is Azure Firewall's DNS proxy, itself highly available across zones; a second server (e.g. Azure DNS) would let nodes resolve around the proxy and break the FQDN network rules.
+  virtual_network_id = azurerm_virtual_network.spoke.id
+  dns_servers        = [azurerm_firewall.this.ip_configuration[0].private_ip_address]
 }
 
 resource "azurerm_monitor_diagnostic_setting" "firewall" {
@@ -392,7 +448,9 @@ resource "azurerm_private_dns_zone" "this" {
 # Zones are linked to both VNets: the spoke resolves its private endpoints,
 # the hub lets the firewall's DNS proxy (and a Bastion jump host) resolve them.
 resource "azurerm_private_dns_zone_virtual_network_link" "spoke" {
-  for_each = var.private_dns_zones
+  # Zones whose owner links the spoke itself (AKS links its API server zone
+  # to the cluster VNet) are linked to the hub only.
+  for_each = { for k, z in var.private_dns_zones : k => z if !contains(var.hub_only_dns_zones, k) }
 
   name                  = "link-spoke"
   resource_group_name   = var.resource_group_name

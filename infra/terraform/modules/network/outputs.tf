@@ -11,8 +11,16 @@ output "spoke_vnet_id" {
 output "aks_subnet_id" {
   description = "Resource id of the AKS node subnet (already associated with the firewall route table)."
   # Consumers (AKS) must not start before the UDR is in place.
-  value      = azurerm_subnet.aks.id
-  depends_on = [azurerm_subnet_route_table_association.aks, azurerm_subnet_network_security_group_association.spoke]
+  value = azurerm_subnet.aks.id
+  # Nodes must boot with their egress in place: default route, NSG, DNS via
+  # the firewall's proxy and the allow-list (without the rule collection group
+  # the firewall denies everything and node bootstrap fails).
+  depends_on = [
+    azurerm_subnet_route_table_association.aks,
+    azurerm_subnet_network_security_group_association.spoke,
+    azurerm_virtual_network_dns_servers.spoke,
+    azurerm_firewall_policy_rule_collection_group.aks,
+  ]
 }
 
 output "aks_route_table_id" {

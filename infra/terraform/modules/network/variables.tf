@@ -127,38 +127,41 @@ variable "firewall_sku_tier" {
 }
 
 variable "allowed_egress_fqdns" {
-  description = "Extra FQDNs (HTTPS/443) the cluster may reach: the public image registries and Helm chart repositories of the platform add-ons."
+  description = "FQDNs (HTTPS/443) beyond the AKS, Entra, Azure Monitor and Azure Policy rules: the GitOps source, the Helm chart repositories of the platform add-ons and the hosts their charts download from, and the Cloudflare API. No container registry: images come through ACR cache rules."
   type        = list(string)
   default = [
-    # image registries
-    "registry.k8s.io",
-    "*.pkg.dev",
+    # GitOps source (ArgoCD clones the repository) and GitHub release assets,
+    # where the GitHub Pages chart indexes below point their .tgz downloads.
+    "github.com",
+    "release-assets.githubusercontent.com",
+    "objects.githubusercontent.com",
+    # Helm chart indexes (argocd/apps): argo-cd, kube-prometheus-stack,
+    # opentelemetry-collector, keda.
+    "argoproj.github.io",
+    "prometheus-community.github.io",
+    "open-telemetry.github.io",
+    "kedacore.github.io",
+    # nginx-ingress is an OCI chart on ghcr.io/nginx/charts; its blobs come
+    # from pkg-containers.githubusercontent.com.
     "ghcr.io",
     "pkg-containers.githubusercontent.com",
-    "quay.io",
-    "*.quay.io",
-    "registry-1.docker.io",
-    "auth.docker.io",
-    "production.cloudflare.docker.com",
-    # Helm chart repositories / GitOps source
-    "github.com",
-    "objects.githubusercontent.com",
-    "raw.githubusercontent.com",
-    "argoproj.github.io",
-    "kedacore.github.io",
-    "kubernetes.github.io",
-    "charts.jetstack.io",
-    "prometheus-community.github.io",
-    "grafana.github.io",
-    "open-telemetry.github.io",
-    # cloudflared control plane
+    # cloudflared control plane.
     "api.cloudflare.com",
-    "update.argotunnel.com",
   ]
 
   validation {
     condition     = alltrue([for f in var.allowed_egress_fqdns : can(regex("^(\\*\\.)?[a-z0-9.-]+$", f))])
     error_message = "allowed_egress_fqdns entries must be lowercase FQDNs, optionally starting with \"*.\"."
+  }
+
+  validation {
+    # Docker Hub and general GitHub content hosts stay closed: images come
+    # through the registry's cache rules, charts from the hosts above.
+    condition = length(setintersection(toset(var.allowed_egress_fqdns), toset([
+      "registry-1.docker.io", "auth.docker.io", "production.cloudflare.docker.com", "*.docker.io",
+      "raw.githubusercontent.com", "*.githubusercontent.com", "*.github.com", "*",
+    ]))) == 0
+    error_message = "allowed_egress_fqdns must not open Docker Hub or general GitHub content hosts (use ACR cache rules)."
   }
 }
 
@@ -184,6 +187,12 @@ variable "private_dns_zones" {
   description = "Private DNS zones to create and link to both VNets, keyed by a short name (acr, keyvault, cosmos, servicebus, postgres, blob, queue, table)."
   type        = map(string)
   default     = {}
+}
+
+variable "hub_only_dns_zones" {
+  description = "Keys of private_dns_zones linked to the hub only, because their service links the spoke itself (aks: AKS links its API server zone to the cluster VNet)."
+  type        = list(string)
+  default     = []
 }
 
 variable "tags" {

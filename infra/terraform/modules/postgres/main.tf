@@ -19,8 +19,11 @@ resource "azurerm_postgresql_flexible_server" "this" {
   private_dns_zone_id           = var.private_dns_zone_id
   public_network_access_enabled = false
   administrator_login           = var.administrator_login
-  administrator_password        = var.administrator_password
-  tags                          = var.tags
+  # Write-only (Terraform >= 1.11): the password is sent to Azure but never
+  # stored in plan or state; it is sent again only when the version changes.
+  administrator_password_wo         = var.administrator_password
+  administrator_password_wo_version = var.administrator_password_version
+  tags                              = var.tags
 
   authentication {
     active_directory_auth_enabled = true
@@ -34,6 +37,13 @@ resource "azurerm_postgresql_flexible_server" "this" {
   }
 }
 
+# One change at a time on the server: parallel configuration/database
+# operations on one Flexible Server fail intermittently with ServerBusy. The
+# configurations form an explicit depends_on chain and the databases come after
+# the last one. Instances of one for_each cannot be ordered by Terraform; the
+# azurerm provider serialises them itself (its database Create takes a lock on
+# the server name: internal/services/postgres/
+# postgresql_flexible_server_database_resource.go, locks.ByName).
 resource "azurerm_postgresql_flexible_server_database" "this" {
   for_each = var.databases
 
@@ -41,6 +51,8 @@ resource "azurerm_postgresql_flexible_server_database" "this" {
   server_id = azurerm_postgresql_flexible_server.this.id
   charset   = "UTF8"
   collation = "en_US.utf8"
+
+  depends_on = [azurerm_postgresql_flexible_server_configuration.connection_throttling]
 }
 
 # TLS is enforced (the server default, pinned here so drift is visible).
@@ -54,16 +66,22 @@ resource "azurerm_postgresql_flexible_server_configuration" "log_connections" {
   name      = "log_connections"
   server_id = azurerm_postgresql_flexible_server.this.id
   value     = "on"
+
+  depends_on = [azurerm_postgresql_flexible_server_configuration.require_secure_transport]
 }
 
 resource "azurerm_postgresql_flexible_server_configuration" "log_checkpoints" {
   name      = "log_checkpoints"
   server_id = azurerm_postgresql_flexible_server.this.id
   value     = "on"
+
+  depends_on = [azurerm_postgresql_flexible_server_configuration.log_connections]
 }
 
 resource "azurerm_postgresql_flexible_server_configuration" "connection_throttling" {
   name      = "connection_throttle.enable"
   server_id = azurerm_postgresql_flexible_server.this.id
   value     = "on"
+
+  depends_on = [azurerm_postgresql_flexible_server_configuration.log_checkpoints]
 }
