@@ -75,12 +75,20 @@ def tracer_provider(
         return provider
 
 
+# The labels of the RED histogram: what dashboards and alerts group by, nothing more (no
+# url.scheme, protocol version or error.type, which repeats the status code). One fixed set also
+# keeps the Prometheus exporter's rows aligned when two instrumentations (Flask and FastAPI, as
+# in the test process) report the same metric: it reuses the first one's label names.
+HTTP_SERVER_LABELS = {"http.request.method", "http.response.status_code", "http.route"}
+
+
 def views() -> list[View]:
     """Histogram buckets chosen for TinyShop's latencies instead of the SDK's defaults."""
     return [
         View(
             instrument_name="http.server.request.duration",
             aggregation=ExplicitBucketHistogramAggregation(HTTP_DURATION_BUCKETS),
+            attribute_keys=HTTP_SERVER_LABELS,
         ),
         View(
             instrument_name="http.client.request.duration",
