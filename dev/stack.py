@@ -1,15 +1,16 @@
-"""`make dev`: prepare the local databases, then run every TinyShop process under honcho.
+"""`make dev`: prepare the local databases, then run every TinyShop process of dev/Procfile
+under dev/supervisor.py, which restarts a process that dies while the others keep running.
 
 Re-runnable: databases are created only when missing, migrations and seed are idempotent.
-Ctrl-C stops honcho's processes, then the embedded Postgres if this run started one.
+Ctrl-C stops every process, then the embedded Postgres if this run started one.
 """
 
 import os
 import signal
 import socket
-import subprocess
 import sys
 
+from dev import supervisor
 from dev.cosmos import launcher as local_cosmos
 from dev.oidc import launcher as local_oidc
 from dev.postgres import launcher as postgres
@@ -77,17 +78,13 @@ def main() -> int:
         "                (a token for curl: make token USER=alice)\n"
         f"  identity      {local_oidc.ISSUER} (local OIDC, any user name signs in)\n"
         f"  Cosmos DB     {local_cosmos.ENDPOINT} (stand-in; the worker writes order timelines)\n"
-        "Ctrl-C stops everything.\n",
+        "A process that dies is restarted; Ctrl-C stops everything.\n",
         flush=True,
     )
-    honcho = subprocess.Popen(
-        [sys.executable, "-m", "honcho", "-f", str(PROCFILE), "-d", str(postgres.REPO), "start"],
-        env=env,
-    )
-    # Ctrl-C reaches honcho too (same process group); wait for it to stop its children.
-    signal.signal(signal.SIGINT, lambda *_: None)
-    signal.signal(signal.SIGTERM, lambda *_: honcho.terminate())
-    return honcho.wait()
+    try:
+        return supervisor.supervise(supervisor.read_procfile(PROCFILE), env, postgres.REPO)
+    finally:
+        postgres.stop_embedded()
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ from tests.conftest import REPO
 
 EXPECTED_HTTP_FUNCTIONS = {
     # name (the Deployment's allow-list entry): (route, methods)
-    "catalog_products": ("products/{*path}", ["GET"]),
-    "catalog_ops": ("catalog/{*path}", ["GET"]),
-    "orders_cart": ("cart/{*path}", ["GET", "POST", "DELETE"]),
-    "orders_checkout": ("checkout", ["GET", "POST", "DELETE"]),
-    "orders_history": ("orders/{*path}", ["GET", "POST", "DELETE"]),
+    "catalog_products": ("products/{*path}", ["GET", "HEAD"]),
+    "catalog_ops": ("catalog/{*path}", ["GET", "HEAD"]),
+    "orders_cart": ("cart/{*path}", ["GET", "HEAD", "POST", "DELETE"]),
+    "orders_checkout": ("checkout", ["GET", "HEAD", "POST", "DELETE"]),
+    "orders_history": ("orders/{*path}", ["GET", "HEAD", "POST", "DELETE"]),
 }
 
 

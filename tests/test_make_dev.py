@@ -1,8 +1,8 @@
 """`make dev`'s stack (dev/stack.py): prepares the databases, serves catalog on :7071, orders on
 :7072, the local OIDC provider on :8443, the Cosmos stand-in on :8081 and the shop on :8000,
-runs the worker,
+runs the worker (restarted by the supervisor when it crashes),
 supports the README's curl session (whose order's timeline fills in), stops everything on
-Ctrl-C, and can be run again."""
+Ctrl-C, and can be run again — with the first run's order timeline kept."""
 
 import os
 import signal
@@ -74,10 +74,21 @@ def _ctrl_c(stack: subprocess.Popen) -> str:
     return out
 
 
-def _readme_curl_session() -> list[dict]:
-    """token -> add to cart -> checkout -> timeline fills in -> list orders (the README's curl
-    session)."""
-    token = subprocess.run(
+def _kill_worker(stack: subprocess.Popen) -> int:
+    """SIGKILL the stack's worker process (a crash, as in a failure drill); returns its pid."""
+    import psutil
+
+    [worker] = [
+        p
+        for p in psutil.Process(stack.pid).children(recursive=True)
+        if "functions.worker" in " ".join(p.cmdline())
+    ]
+    worker.kill()
+    return worker.pid
+
+
+def _token() -> str:
+    return subprocess.run(
         [sys.executable, "-m", "dev.token", "alice"],
         cwd=REPO,
         capture_output=True,
@@ -85,7 +96,18 @@ def _readme_curl_session() -> list[dict]:
         check=True,
         timeout=30,
     ).stdout.strip()
-    auth = {"Authorization": f"Bearer {token}"}
+
+
+def _timeline(order_id: str) -> list[str]:
+    auth = {"Authorization": f"Bearer {_token()}"}
+    order = httpx.get(f"{ORDERS}/orders/{order_id}", headers=auth).json()
+    return [e["type"] for e in order["timeline"]["events"]]
+
+
+def _readme_curl_session() -> list[dict]:
+    """token -> add to cart -> checkout -> timeline fills in -> list orders (the README's curl
+    session)."""
+    auth = {"Authorization": f"Bearer {_token()}"}
     added = httpx.post(
         f"{ORDERS}/cart/items", headers=auth, json={"productId": "french-press", "quantity": 2}
     )
@@ -118,11 +140,16 @@ def test_make_dev_serves_the_shop_stops_on_ctrl_c_and_reruns(postgres_admin_url:
             "LOCAL_BUS_DATABASE_URL": bus_db,
             "UI_SESSION_DATABASE_URL": ui_db,
         }
+        first_order = None
         for run in (1, 2):
             stack = _run_stack_until_serving(env)
             try:
                 products = httpx.get(f"{CATALOG}/products", params={"limit": 100}).json()["items"]
                 shop_front = httpx.get(SHOP)
+                if run == 1:  # a crashed worker comes back; the session's timeline still fills
+                    killed = _kill_worker(stack)
+                else:  # the first run's timeline was kept by the Cosmos stand-in
+                    kept = _timeline(first_order)
                 orders = _readme_curl_session()
             finally:
                 output = _ctrl_c(stack)
@@ -136,4 +163,11 @@ def test_make_dev_serves_the_shop_stops_on_ctrl_c_and_reruns(postgres_admin_url:
             assert "http://127.0.0.1:7071/products" in output
             seeded = "26 products seeded" if run == 1 else "0 products seeded"
             assert seeded in output
+            if run == 1:
+                first_order = orders[0]["id"]
+                assert f"started worker (pid {killed})" in output
+                assert "worker exited with signal SIGKILL" in output
+                assert output.count("started worker (pid") == 2
+            else:
+                assert kept == ["OrderPlaced", "ConfirmationEmailSent", "OrderConfirmed"]
             assert not [port for port in PORTS if _port_open(port)], "still listening"

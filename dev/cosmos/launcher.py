@@ -2,7 +2,8 @@
 stand-ins" and "Data ownership").
 
 `server.js` beside this module (npm `@vercel/cosmosdb-server` behind a small launcher) serves
-the Cosmos REST API over plain HTTP on http://127.0.0.1:8081/, in memory. This module
+the Cosmos REST API over plain HTTP on http://127.0.0.1:8081/, in memory, or kept across restarts
+in a journal (`--data-file`; `make dev` keeps it in .dev/cosmos/). This module
 
 - installs its Node dependencies (`npm ci` in dev/cosmos when node_modules is missing or stale);
 - gives the command that runs it (`python -m dev.cosmos` runs it in the foreground, the
@@ -109,11 +110,13 @@ def server_command(
     containers: Sequence[ContainerSpec] = CONTAINERS,
     *,
     quiet: bool = False,
+    data_file: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The argv and extra environment that run the stand-in in the foreground (for a Procfile
     or a subprocess); call `ensure_node_modules()` first. Port 0 lets it pick a free port (it
     prints `tinyshop-cosmos listening port=N endpoint=URL` when ready). `quiet` drops the
-    per-request log lines."""
+    per-request log lines. `data_file` keeps the data across restarts (a journal, see
+    server.js); without it the store is in memory."""
     node = shutil.which("node")
     if node is None:
         raise CosmosStandInError("node is not on PATH: the local Cosmos stand-in needs Node >= 20")
@@ -121,6 +124,8 @@ def server_command(
     argv += [spec.argument() for spec in containers]
     if quiet:
         argv.append("--quiet")
+    if data_file is not None:
+        argv.append(f"--data-file={data_file}")
     return argv, {}
 
 
@@ -129,8 +134,9 @@ def server_command(
 
 class LocalCosmos:
     """A stand-in run as a subprocess (see `running()`); `stop()` and `start()` restart it on
-    the same port, which is how tests simulate a Cosmos outage. The store is in memory: a
-    restart loses every document, and only the `containers` exist again afterwards."""
+    the same port, which is how tests simulate a Cosmos outage. Without `data_file` the store
+    is in memory: a restart loses every document, and only the `containers` exist again
+    afterwards; with it, a restart finds every acknowledged write again."""
 
     def __init__(
         self,
@@ -138,8 +144,10 @@ class LocalCosmos:
         host: str = HOST,
         containers: Sequence[ContainerSpec] = CONTAINERS,
         timeout: float = 30.0,
+        data_file: Path | None = None,
     ) -> None:
         self.host = host
+        self.data_file = data_file
         self.port = port  # 0 until the first start picked one; kept for every restart
         self.key = KEY
         self.containers = tuple(containers)
@@ -169,7 +177,9 @@ class LocalCosmos:
         if self.is_running:
             return
         ensure_node_modules()
-        argv, extra_env = server_command(self.port, self.host, self.containers, quiet=True)
+        argv, extra_env = server_command(
+            self.port, self.host, self.containers, quiet=True, data_file=self.data_file
+        )
         self._process = ServerProcess(
             argv, LISTENING, name="local Cosmos", env=extra_env, timeout=self.timeout
         )
@@ -198,10 +208,11 @@ def running(
     host: str = HOST,
     containers: Sequence[ContainerSpec] = CONTAINERS,
     timeout: float = 30.0,
+    data_file: Path | None = None,
 ) -> Iterator[LocalCosmos]:
     """Run a stand-in until the block exits (tests: port 0 picks a free port, kept across
     `stop()`/`start()`). Node is always stopped on exit, also after a failed start."""
-    cosmos = LocalCosmos(port, host, containers, timeout)
+    cosmos = LocalCosmos(port, host, containers, timeout, data_file)
     try:
         cosmos.start()
         yield cosmos
@@ -219,12 +230,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    parser.add_argument(
+        "--data-file",
+        type=Path,
+        help="keep the data in this journal across restarts (`make dev`: .dev/cosmos/data.jsonl)",
+    )
     args = parser.parse_args(argv)
     ensure_node_modules()
-    command, extra_env = server_command(args.port, args.host, quiet=args.quiet)
+    command, extra_env = server_command(
+        args.port, args.host, quiet=args.quiet, data_file=args.data_file
+    )
     where = endpoint_for(args.port, args.host) if args.port else "a free port (printed below)"
+    kept = f"kept in {args.data_file}" if args.data_file else "in memory (lost when it stops)"
     print(
-        f"local Cosmos: {where}, in memory (data is lost when it stops), any key works "
+        f"local Cosmos: {where}, data {kept}, any key works "
         f"(KEY in dev/cosmos/launcher.py is the emulator's); "
         f"{DATABASE}/{CONTAINER} by {PARTITION_KEY_PATH}",
         flush=True,

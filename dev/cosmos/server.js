@@ -2,7 +2,10 @@
 //
 // Stands in for Azure Cosmos DB for NoSQL on a developer machine and in tests
 // (docs/architecture.md, "Local stand-ins"):
-//   * Plain HTTP on 127.0.0.1:8081 (the emulator's port). In memory: a restart loses all data.
+//   * Plain HTTP on 127.0.0.1:8081 (the emulator's port). In memory, unless `--data-file` names
+//     a journal: then every acknowledged write is appended to it before the response is sent,
+//     and a restart replays it (databases, containers, documents), so `make dev` keeps order
+//     timelines across runs and crashes (see "Persistence" below).
 //   * Any account key is accepted (clients sign with the emulator's well-known key).
 //   * `--container tinyshop/order-events=/orderId` creates a database and container before the
 //     server reports that it listens, so a restarted stand-in is usable again at once.
@@ -20,10 +23,13 @@
 //
 // Started by launcher.py; run by hand with
 //   node server.js [--host 127.0.0.1] [--port 8081] [--container DB/CONTAINER=/pk]... [--quiet]
+//                  [--data-file PATH]
 // (or TINYSHOP_COSMOS_HOST/_PORT). Port 0 picks a free port. It prints
 // `tinyshop-cosmos listening port=N endpoint=URL` once it accepts connections.
 
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 const require = createRequire(import.meta.url);
@@ -39,6 +45,7 @@ const { values: opts } = parseArgs({
     // DATABASE/CONTAINER=/PARTITION/KEY/PATH, repeatable: created before the server reports
     // that it listens, as Terraform creates them in Azure (the store is empty on every start).
     container: { type: 'string', multiple: true, default: [] },
+    'data-file': { type: 'string' }, // the journal that keeps the data across restarts
   },
 });
 const CONTAINER_SPEC = /^([^/\\#?]+)\/([^/\\#?]+)=(\/[^\s]+)$/;
@@ -101,6 +108,106 @@ if (probe('GET', '/dbs/d/colls/c/docs/x') !== readDocumentOr404 || probe('GET', 
   process.exit(1);
 }
 
+// ---------------------------------------------------------------------------- persistence
+// A journal of JSON lines, one per acknowledged write: database and container creations and
+// drops, and each document as the server stored it (create, upsert, replace, patch) or its
+// deletion. It is appended synchronously before the response leaves, so a write the client saw
+// succeed survives even a SIGKILL. At start the journal is folded into the final state,
+// rewritten compactly (temporary file, then rename) and replayed through the REST API before
+// the ready line. Transactional batches are not journalled (TinyShop uses none; README.md).
+const journalPath = opts['data-file'] ? path.resolve(opts['data-file']) : null;
+const SYSTEM_PROPERTIES = ['_rid', '_self', '_etag', '_attachments', '_ts'];
+const DOCS_PATH = /^\/dbs\/([^/]+)\/colls\/([^/]+)\/docs(?:\/([^/]+))?\/?$/;
+const COLLS_PATH = /^\/dbs\/([^/]+)\/colls(?:\/([^/]+))?\/?$/;
+const DBS_PATH = /^\/dbs(?:\/([^/]+))?\/?$/;
+
+function journalEntry(req, body) {
+  const url = req.url.split('?')[0];
+  const decode = (part) => (part === undefined ? undefined : decodeURIComponent(part));
+  const header = (name) => String(req.headers[name] ?? '').toLowerCase();
+  let match = DOCS_PATH.exec(url);
+  if (match) {
+    const [db, coll, id] = [decode(match[1]), decode(match[2]), decode(match[3])];
+    if (req.method === 'DELETE' && id !== undefined) return { op: 'delete', db, coll, id };
+    if (header('x-ms-documentdb-isquery') === 'true' || header('x-ms-cosmos-is-batch-request') === 'true') return null;
+    if (['POST', 'PUT', 'PATCH'].includes(req.method) && body) return { op: 'put', db, coll, doc: JSON.parse(body) };
+    return null;
+  }
+  match = COLLS_PATH.exec(url);
+  if (match) {
+    const db = decode(match[1]);
+    if (req.method === 'DELETE' && match[2]) return { op: 'drop-container', db, coll: decode(match[2]) };
+    if (req.method === 'POST' && body) {
+      const coll = JSON.parse(body);
+      return { op: 'container', db, coll: coll.id, partitionKey: coll.partitionKey };
+    }
+    return null;
+  }
+  match = DBS_PATH.exec(url);
+  if (match) {
+    if (req.method === 'DELETE' && match[1]) return { op: 'drop-database', db: decode(match[1]) };
+    if (req.method === 'POST' && body) return { op: 'database', db: JSON.parse(body).id };
+  }
+  return null;
+}
+
+// The state a journal describes: { db: { coll: { partitionKey, docs: { id: doc } } } }, on top
+// of the `--container` containers (created at every start, so never journalled themselves).
+function fold(entries) {
+  const state = {};
+  for (const { database, container, partitionKey } of containers) {
+    (state[database] ??= {})[container] = {
+      partitionKey: { paths: [partitionKey], kind: 'Hash', version: 2 },
+      docs: {},
+    };
+  }
+  for (const e of entries) {
+    if (e.op === 'database') state[e.db] ??= {};
+    else if (e.op === 'drop-database') delete state[e.db];
+    else if (e.op === 'container') (state[e.db] ??= {})[e.coll] ??= { partitionKey: e.partitionKey, docs: {} };
+    else if (e.op === 'drop-container') delete state[e.db]?.[e.coll];
+    else if (e.op === 'put') {
+      const doc = Object.fromEntries(Object.entries(e.doc).filter(([k]) => !SYSTEM_PROPERTIES.includes(k)));
+      const coll = state[e.db]?.[e.coll];
+      if (coll) coll.docs[doc.id] = doc;
+    } else if (e.op === 'delete') delete state[e.db]?.[e.coll]?.docs[e.id];
+  }
+  return state;
+}
+
+function compactJournal() {
+  if (!journalPath || !fs.existsSync(journalPath)) return {};
+  const entries = [];
+  for (const line of fs.readFileSync(journalPath, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      entries.push(JSON.parse(line));
+    } catch {
+      console.error(`tinyshop-cosmos: skipping a torn journal line (a crash mid-write): ${line.slice(0, 80)}`);
+    }
+  }
+  const state = fold(entries);
+  const lines = [];
+  for (const [db, colls] of Object.entries(state)) {
+    lines.push({ op: 'database', db });
+    for (const [coll, { partitionKey, docs }] of Object.entries(colls)) {
+      lines.push({ op: 'container', db, coll, partitionKey });
+      for (const doc of Object.values(docs)) lines.push({ op: 'put', db, coll, doc });
+    }
+  }
+  const temporary = `${journalPath}.tmp`;
+  fs.writeFileSync(temporary, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+  fs.renameSync(temporary, journalPath);
+  return state;
+}
+
+let journalReady = false; // no journalling while the journal itself is replayed
+function record(req, body) {
+  if (!journalPath || !journalReady) return;
+  const entry = journalEntry(req, body);
+  if (entry) fs.appendFileSync(journalPath, `${JSON.stringify(entry)}\n`);
+}
+
 // ---------------------------------------------------------------------------- server
 const server = createHttpServer();
 server.keepAliveTimeout = IDLE_KEEP_ALIVE_MS;
@@ -117,6 +224,13 @@ server.prependListener('request', (req, res) => {
     if (header === 'content-location') value = String(value).replace(/^https:/, 'http:');
     return setHeader.call(this, name, value);
   };
+  if (journalPath && req.method !== 'GET') {
+    const end = res.end;
+    res.end = function endAfterJournal(chunk, ...rest) {
+      if (res.statusCode < 300) record(req, typeof chunk === 'string' ? chunk : chunk?.toString());
+      return end.call(this, chunk, ...rest);
+    };
+  }
   if (!opts.quiet) {
     const started = Date.now();
     const path = req.url.split('?')[0];
@@ -148,6 +262,23 @@ async function createContainers(endpoint) {
     });
     console.log(`tinyshop-cosmos: created ${database}/${container} (partition key ${partitionKey})`);
   }
+  if (!journalPath) return;
+  fs.mkdirSync(path.dirname(journalPath), { recursive: true });
+  const state = compactJournal();
+  let restored = 0;
+  for (const [db, colls] of Object.entries(state)) {
+    await post('/dbs', { id: db });
+    for (const [coll, { partitionKey, docs }] of Object.entries(colls)) {
+      const collPath = `/dbs/${encodeURIComponent(db)}/colls`;
+      await post(collPath, { id: coll, partitionKey });
+      for (const doc of Object.values(docs)) {
+        await post(`${collPath}/${encodeURIComponent(coll)}/docs`, doc);
+        restored += 1;
+      }
+    }
+  }
+  journalReady = true;
+  console.log(`tinyshop-cosmos: ${restored} documents restored from ${journalPath}`);
 }
 
 server.listen(Number(opts.port), opts.host, async () => {
@@ -164,7 +295,7 @@ server.listen(Number(opts.port), opts.host, async () => {
   console.log(`tinyshop-cosmos listening port=${port} endpoint=${endpoint}`);
 });
 
-// Stop promptly on Ctrl-C / honcho / tests: open (keep-alive) connections are dropped.
+// Stop promptly on Ctrl-C / the supervisor / tests: open (keep-alive) connections are dropped.
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     server.close(() => process.exit(0));

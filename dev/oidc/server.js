@@ -424,7 +424,7 @@ server.listen(Number(opts.port), opts.host, () => {
   // launcher.py waits for this exact line.
   console.log(`tinyshop-oidc listening port=${port} issuer=${issuer.url}`);
 });
-// Stop promptly on Ctrl-C / honcho / tests: open connections are dropped, not drained.
+// Stop promptly on Ctrl-C / the supervisor / tests: open connections are dropped, not drained.
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     server.close(() => process.exit(0));

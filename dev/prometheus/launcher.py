@@ -4,7 +4,7 @@ can run the dashboards' and alerts' queries locally at http://127.0.0.1:9090.
 
 It runs when Debian's `prometheus` is installed, or when asked with `make dev PROMETHEUS=1`
 (which installs it through tools/apt_install.sh); `PROMETHEUS=0` turns it off. Turned off or
-missing, this process just waits, because honcho stops the whole stack when one process ends.
+missing, this process just waits: dev/supervisor.py would report and restart one that exits.
 
 Each process serves its metrics on its own port (METRICS_PORT in dev/Procfile, the numbers
 below); the scrape config labels each target with `service_name`, the label the collector

@@ -17,12 +17,15 @@ from functions.catalog.settings import CatalogSettings
 from functions.shared.db import Database
 from functions.shared.identifiers import PRODUCT_ID_PATTERN, ProductId
 from functions.shared.logs import configure_logging
-from functions.shared.problems import Problem, invalid_field
+from functions.shared.problems import Problem, documented, invalid_field
 from functions.shared.service_app import service_app
 
 MAX_PAGE_SIZE = 100
 MAX_BATCH_IDS = 100
 _PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
+# `ids=`: 1..MAX_BATCH_IDS product ids separated by commas, exactly as the document says.
+_ID = PRODUCT_ID_PATTERN.removeprefix("^").removesuffix("$")
+IDS_PATTERN = rf"^{_ID}(,{_ID}){{0,{MAX_BATCH_IDS - 1}}}$"
 
 
 def _etag(body: bytes) -> str:
@@ -79,14 +82,19 @@ def list_products(
     cursor: Annotated[str | None, Query(pattern=PRODUCT_ID_PATTERN)] = None,
     ids: Annotated[
         str | None,
-        Query(description=f"Comma-separated product ids (at most {MAX_BATCH_IDS})."),
+        Query(
+            pattern=IDS_PATTERN,
+            description=f"Comma-separated product ids (at most {MAX_BATCH_IDS}): every one "
+            "that exists is returned in one page (after `cursor` when given; `limit` pages "
+            "only the full list).",
+        ),
     ] = None,
 ) -> Response:
     if ids is not None:
-        if cursor is not None:
-            raise invalid_field("cursor", "cannot be combined with ids")
         with db.connection() as conn:
-            page = ProductPage(items=repository.get_many(conn, _parse_ids(ids)), next_cursor=None)
+            found = repository.get_many(conn, _parse_ids(ids))
+        items = [p for p in found if cursor is None or p.id > cursor]
+        page = ProductPage(items=items, next_cursor=None)
         return _cacheable(request, page, settings.cache_max_age)
     with db.connection() as conn:
         rows = repository.list_page(conn, limit + 1, cursor)
@@ -100,7 +108,7 @@ def list_products(
     "/products/{product_id}",
     response_model=Product,
     summary="One product",
-    responses={404: {"description": "Unknown product (problem+json)"}},
+    responses=documented({404: "No product with this id."}),
 )
 def get_product(
     request: Request,
@@ -133,4 +141,5 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         checks={"database": db.ping},
         routers=[router],
         dependencies=CatalogDependencies(settings=settings, db=db),
+        errors={503: "The catalog database is unavailable; retry after `Retry-After`."},
     )

@@ -13,4 +13,4 @@ ROUTES = {
 }
 
 app = LazyApp(create_app)
-bp = asgi_blueprint(app, ROUTES, methods=("GET",))
+bp = asgi_blueprint(app, ROUTES, methods=("GET", "HEAD"))

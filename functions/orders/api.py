@@ -5,11 +5,9 @@ into bodies (bodies.py); `problem_for` is the one place where domain errors beco
 statuses. Dependencies are built in `create_app` and reached through dependencies.py.
 """
 
-import base64
-import json
 import logging
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -38,11 +36,13 @@ from functions.shared.eventbus import EventPublisher
 from functions.shared.eventbus.factory import publisher as configured_publisher
 from functions.shared.identifiers import PRODUCT_ID_PATTERN
 from functions.shared.logs import configure_logging
-from functions.shared.problems import Problem, invalid_field
+from functions.shared.problems import Problem, documented, invalid_field
 from functions.shared.service_app import service_app
 from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore, TimelineStore
 
 MAX_PAGE_SIZE = 50
+# Request body limits per route (body_limit.py): `{"productId", "quantity"}` needs < 100 bytes.
+BODY_LIMITS = {"POST /cart/items": 1024}
 _log = logging.getLogger("tinyshop.orders")
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, like Stripe's keys
 
@@ -106,25 +106,62 @@ def _no_store(
     )
 
 
+# A page cursor is the keyset position of the page's last order: its creation time in
+# microseconds since the epoch, and its id. The document gives this exact shape (CURSOR_PATTERN),
+# so every cursor it allows decodes: a client can be told precisely what a cursor is.
+CURSOR_PATTERN = r"^[0-9]{1,16}-[0-9a-f]{32}$"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _encode_cursor(order: OrderSummary) -> str:
-    raw = json.dumps([order.created_at.isoformat(), str(order.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return f"{(order.created_at - _EPOCH) // _MICROSECOND}-{order.id.hex}"
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """The keyset position in a cursor of CURSOR_PATTERN's shape; anything else (only possible
+    if the pattern and this drift apart) is the client's error, a 422, never a 500."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, order_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), UUID(order_id)
-    except (ValueError, TypeError) as exc:
+        micros, order_id = cursor.split("-")
+        return _EPOCH + int(micros) * _MICROSECOND, UUID(hex=order_id)
+    except Exception as exc:
         raise invalid_field("cursor", "not a cursor this API returned") from exc
+
+
+# OpenAPI links: how a client (and schemathesis's stateful phase) goes from one response to
+# the next request — a filled cart to its checkout, an order to its page.
+_LINK_PARAMETERS = {
+    "placeOrder": {},
+    "deleteCartItem": {"product_id": "$response.body#/items/0/productId"},
+    "getOrder": {"order_id": "$response.body#/id"},
+    "listOrders": {"cursor": "$response.body#/nextCursor"},
+}
+
+
+def _links(status: int, **links: str) -> dict[int | str, dict]:
+    parameters = dict(_LINK_PARAMETERS)
+    if "next_page" in links:  # from a page of orders: its first order, and the next page
+        parameters["getOrder"] = {"order_id": "$response.body#/items/0/id"}
+    return {
+        status: {
+            "links": {
+                name: {"operationId": operation, "parameters": parameters[operation]}
+                for name, operation in links.items()
+            }
+        }
+    }
 
 
 router = APIRouter()
 
 
 @router.get(
-    "/cart", response_model=CartView, tags=["cart"], summary="The caller's cart, priced now"
+    "/cart",
+    operation_id="getCart",
+    response_model=CartView,
+    tags=["cart"],
+    summary="The caller's cart, priced now",
+    responses=_links(200, checkout="placeOrder", remove="deleteCartItem"),
 )
 def get_cart(user: CurrentUser, db: DatabaseDep, catalog: CatalogDep) -> JSONResponse:
     return _no_store(CartView.of(cart.view(db, catalog, user.user_id)))
@@ -134,7 +171,15 @@ def get_cart(user: CurrentUser, db: DatabaseDep, catalog: CatalogDep) -> JSONRes
     "/cart/items",
     response_model=CartView,
     tags=["cart"],
+    operation_id="setCartItem",
     summary="Set a product's quantity (0 removes it)",
+    responses=_links(200, checkout="placeOrder", remove="deleteCartItem")
+    | documented(
+        {
+            409: "The cart holds the most distinct products it may.",
+            422: "Invalid body (`errors`), or the product is unknown to catalog.",
+        }
+    ),
 )
 def set_cart_item(
     user: CurrentUser,
@@ -150,7 +195,11 @@ def set_cart_item(
 
 
 @router.delete(
-    "/cart/items/{product_id}", status_code=204, tags=["cart"], summary="Remove a product"
+    "/cart/items/{product_id}",
+    operation_id="deleteCartItem",
+    status_code=204,
+    tags=["cart"],
+    summary="Remove a product",
 )
 def delete_cart_item(
     user: CurrentUser,
@@ -166,12 +215,16 @@ def delete_cart_item(
     status_code=201,
     response_model=OrderView,
     tags=["orders"],
+    operation_id="placeOrder",
     summary="Place an order from the cart",
-    responses={
-        409: {"description": "Empty cart, or it changed during checkout"},
-        422: {"description": "A product is no longer sold, or the key was reused"},
-        503: {"description": "catalog unavailable; nothing was written"},
-    },
+    responses=_links(201, order="getOrder")
+    | documented(
+        {
+            409: "Empty cart, or it kept changing during checkout.",
+            422: "A product is no longer sold, currencies are mixed, the Idempotency-Key was "
+            "used for another cart, or the key is malformed.",
+        }
+    ),
 )
 def place_order(
     user: CurrentUser,
@@ -200,13 +253,18 @@ def place_order(
     "/orders",
     response_model=OrderPage,
     tags=["orders"],
+    operation_id="listOrders",
     summary="The caller's orders, newest first",
+    responses=_links(200, order="getOrder", next_page="listOrders"),
 )
 def list_orders(
     user: CurrentUser,
     db: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=CURSOR_PATTERN, description="`nextCursor` of the previous page."),
+    ] = None,
 ) -> JSONResponse:
     before = _decode_cursor(cursor) if cursor else None
     orders = history.list_orders(db, user.user_id, limit + 1, before)
@@ -219,8 +277,9 @@ def list_orders(
     "/orders/{order_id}",
     response_model=OrderView,
     tags=["orders"],
+    operation_id="getOrder",
     summary="One of the caller's orders, with its timeline",
-    responses={404: {"description": "No such order for this user"}},
+    responses=documented({404: "No such order for this user."}),
 )
 def get_order(
     user: CurrentUser, order_id: UUID, db: DatabaseDep, timelines: TimelinesDep
@@ -240,6 +299,16 @@ def create_app(
     configure_logging("orders")
     db = Database(settings, "orders")
     observe_outbox(db)
+    # The relay (publish after commit, sweep) has its own small pool: requests holding every
+    # request connection cannot starve it ("couldn't get a connection"), and a sweep through a
+    # backlog cannot take connections from requests. Per replica: db_pool_max_size +
+    # relay_pool_max_size connections at most.
+    relay_db = Database(
+        settings.model_copy(
+            update={"db_pool_min_size": 0, "db_pool_max_size": settings.relay_pool_max_size}
+        ),
+        "orders-relay",
+    )
     publisher = publisher or configured_publisher()
     if events is None:
         cosmos = CosmosSettings()
@@ -250,11 +319,12 @@ def create_app(
     deps = OrdersDependencies(
         settings=settings,
         db=db,
+        relay_db=relay_db,
         catalog=CatalogClient(
             str(settings.catalog_url), settings.catalog_timeout, settings.catalog_attempts
         ),
         publisher=publisher,
-        after_commit=relay.PublishAfterCommit(db, publisher),
+        after_commit=relay.PublishAfterCommit(relay_db, publisher),
         timelines=TimelineReader(events, settings.timeline_timeout),
         token_validator=TokenValidator(
             settings.oidc_issuer,
@@ -263,7 +333,9 @@ def create_app(
             settings.oidc_jwks_refresh_cooldown,
         ),
     )
-    sweeper = relay.Sweeper(db, publisher, settings.outbox_sweep_seconds, deps.outbox_retention)
+    sweeper = relay.Sweeper(
+        relay_db, publisher, settings.outbox_sweep_seconds, deps.outbox_retention
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -276,6 +348,7 @@ def create_app(
         deps.timelines.close()
         deps.catalog.close()
         publisher.close()
+        relay_db.close()
         db.close()
 
     return service_app(
@@ -286,4 +359,11 @@ def create_app(
         routers=[router],
         dependencies=deps,
         domain_errors={domain.OrdersError: problem_for, CatalogUnavailable: problem_for},
+        body_limits=BODY_LIMITS,
+        errors={
+            401: "No valid bearer token (`WWW-Authenticate` says why).",
+            403: "The token lacks the Orders.ReadWrite scope.",
+            503: "The database, catalog or token issuer is unavailable; nothing was changed. "
+            "Retry after `Retry-After`.",
+        },
     )

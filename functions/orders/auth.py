@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import httpx
 import jwt
 
+from functions.orders.domain import valid_user_id
 from functions.shared.problems import Problem
 
 LEEWAY_SECONDS = 30  # clock skew tolerated on exp/nbf/iat
 DISCOVERY_RETRY_SECONDS = 10  # after a failed discovery, answer 503 at once for this long
 REALM = 'Bearer realm="tinyshop-orders"'
+_BAD_SUBJECT = "The token's subject is not a valid user id."
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ class TokenValidator:
             raise unauthorized("The token is for another audience.") from None
         except jwt.InvalidIssuerError:
             raise unauthorized("The token is from another issuer.") from None
+        except jwt.exceptions.InvalidSubjectError:
+            raise unauthorized(_BAD_SUBJECT) from None
         except jwt.InvalidTokenError:
             raise unauthorized("The token is invalid.") from None
         if self.required_scope not in str(claims.get("scp", "")).split():
@@ -127,4 +131,9 @@ class TokenValidator:
                     f'scope="{self.required_scope}"'
                 },
             )
-        return Principal(user_id=str(claims["sub"]), name=claims.get("name"))
+        # Every claim that is stored or echoed is checked here, so a token the issuer signed
+        # with an odd `sub` is a 401, never a database error on the first write.
+        if not valid_user_id(claims["sub"]):
+            raise unauthorized(_BAD_SUBJECT)
+        name = claims.get("name")
+        return Principal(user_id=claims["sub"], name=name if isinstance(name, str) else None)

@@ -2,9 +2,10 @@
 strings), built from the domain's objects (domain.py) — the wire format lives here only."""
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from functions.orders.domain import Order, OrderItem, PricedCart, PricedLine
@@ -16,11 +17,27 @@ class _Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+def _json_integer(value: object) -> object:
+    """JSON Schema's `integer` includes 2.0 (the document's type); strings and booleans, which
+    Python's int would take, stay refused by the strict validation after this."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class SetCartItem(_Body):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    """A request body: camelCase only, exactly as the document names its fields (with
+    `populate_by_name` a snake_case `product_id` was accepted although extra fields are
+    forbidden)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=False, validate_by_alias=True, extra="forbid"
+    )
 
     product_id: ProductId
-    quantity: int = Field(ge=0, le=99, strict=True, description="0 removes the item.")
+    quantity: Annotated[int, BeforeValidator(_json_integer)] = Field(
+        ge=0, le=99, strict=True, description="0 removes the item."
+    )
 
 
 class CartLineView(_Body):

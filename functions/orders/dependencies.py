@@ -23,7 +23,8 @@ from functions.shared.problems import Problem
 @dataclass(frozen=True)
 class OrdersDependencies:
     settings: OrdersSettings
-    db: Database
+    db: Database  # the requests' pool
+    relay_db: Database  # the outbox relay's own pool (see create_app)
     catalog: CatalogClient
     publisher: EventPublisher
     after_commit: PublishAfterCommit

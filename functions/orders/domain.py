@@ -16,6 +16,14 @@ from functions.shared.events import OrderPlaced, OrderPlacedItem
 from functions.shared.money import to_cents
 
 CHECKOUT_ATTEMPTS = 2  # re-price once if the cart changed between pricing and locking
+# A shopper's id (the token's `sub`) as the orders database stores it: the `user_id` columns
+# check `length(user_id) BETWEEN 1 AND 255` (migration 0001); Postgres text holds no NUL.
+USER_ID_MAX_LENGTH = 255
+
+
+def valid_user_id(value: object) -> bool:
+    """Whether `value` can be stored as a shopper's id: 1..255 printable characters."""
+    return isinstance(value, str) and 1 <= len(value) <= USER_ID_MAX_LENGTH and value.isprintable()
 
 
 # --- objects ---------------------------------------------------------------------------------
@@ -246,9 +254,23 @@ def new_order(
         for line in lines
     ]
     total = to_cents(sum((i.unit_price * i.quantity for i in items), start=Decimal(0)))
-    event = OrderPlaced(
+    event = order_placed(event_id, order_id, user_id, currency, total, now, items)
+    return NewOrder(items=items, total=total, event=event)
+
+
+def order_placed(
+    event_id: UUID,
+    order_id: UUID,
+    user_id: str,
+    currency: str,
+    total: Decimal,
+    occurred_at: datetime,
+    items: list[OrderItem],
+) -> OrderPlaced:
+    """The `OrderPlaced` event of an order: at checkout, and again when it is re-published."""
+    return OrderPlaced(
         event_id=event_id,
-        occurred_at=now,
+        occurred_at=occurred_at,
         order_id=order_id,
         user_id=user_id,
         currency=currency,
@@ -260,4 +282,3 @@ def new_order(
             for i in items
         ],
     )
-    return NewOrder(items=items, total=total, event=event)

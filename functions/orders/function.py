@@ -20,7 +20,7 @@ ROUTES = {
 OUTBOX_SWEEP_SCHEDULE = "*/10 * * * * *"  # NCRONTAB with seconds: every 10 s
 
 app = LazyApp(create_app)
-bp = asgi_blueprint(app, ROUTES, methods=("GET", "POST", "DELETE"))
+bp = asgi_blueprint(app, ROUTES, methods=("GET", "HEAD", "POST", "DELETE"))
 
 
 @bp.function_name("orders_outbox_sweep")
@@ -28,4 +28,4 @@ bp = asgi_blueprint(app, ROUTES, methods=("GET", "POST", "DELETE"))
 def outbox_sweep(timer: func.TimerRequest) -> None:
     """Publish outbox rows that the post-commit publish missed (bus outage, crash)."""
     deps: OrdersDependencies = app.get().state.dependencies
-    relay.sweep(deps.db, deps.publisher, deps.outbox_retention)
+    relay.sweep(deps.relay_db, deps.publisher, deps.outbox_retention)

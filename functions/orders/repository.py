@@ -1,6 +1,7 @@
 """orders' repository: the SQL of carts, orders, the outbox and idempotency keys (always
 parameterized), reading and writing the domain's objects. Callers own the transaction."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
@@ -106,6 +107,41 @@ def get_order(
             (order_id,),
         )
         return order, cur.fetchall()
+
+
+def orders_placed(
+    conn: psycopg.Connection, order_ids: list[UUID], since: datetime | None
+) -> list[tuple[Order, list[OrderItem]]]:
+    """Any user's orders with their items (an operator's view): those in `order_ids`, and
+    those placed at or after `since`; oldest first."""
+    with conn.cursor(row_factory=class_row(Order)) as cur:
+        cur.execute(
+            f"SELECT {_ORDER_COLUMNS} FROM orders o WHERE o.id = ANY(%s) "
+            "OR (%s::timestamptz IS NOT NULL AND o.created_at >= %s) ORDER BY o.created_at, o.id",
+            (order_ids, since, since),
+        )
+        orders = cur.fetchall()
+    with conn.cursor(row_factory=class_row(_ItemOf)) as cur:
+        cur.execute(
+            "SELECT order_id, product_id, name, unit_price, quantity FROM order_items "
+            "WHERE order_id = ANY(%s) ORDER BY product_id",
+            ([o.id for o in orders],),
+        )
+        items: dict[UUID, list[OrderItem]] = {}
+        for row in cur.fetchall():
+            items.setdefault(row.order_id, []).append(
+                OrderItem(row.product_id, row.name, row.unit_price, row.quantity)
+            )
+    return [(o, items.get(o.id, [])) for o in orders]
+
+
+@dataclass(frozen=True)
+class _ItemOf:
+    order_id: UUID
+    product_id: str
+    name: str
+    unit_price: Decimal
+    quantity: int
 
 
 def list_orders(

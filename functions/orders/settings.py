@@ -45,6 +45,13 @@ class OrdersSettings(ServiceSettings):
         description="Interval of the in-process outbox sweep under uvicorn (0: off). Under the "
         "Functions host the timer function `orders_outbox_sweep` sweeps instead.",
     )
+    relay_pool_max_size: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Connections of the outbox relay's own pool (publish after commit, sweep): "
+        "apart from the requests' pool, so neither can starve the other.",
+    )
     outbox_retention_hours: float = Field(
         default=168, gt=0, description="Published outbox rows are kept this long, then pruned."
     )

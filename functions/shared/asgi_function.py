@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 
 from functions.shared.problems import PROBLEM_JSON
 
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 App = TypeVar("App", bound=ASGIApp)
 _log = logging.getLogger(__name__)
 
@@ -67,9 +67,9 @@ def _internal_error() -> func.HttpResponse:
 async def handle(
     app: LazyApp, req: func.HttpRequest, context: func.Context | None
 ) -> func.HttpResponse:
-    """Forward one request. Starlette re-raises unhandled errors after its own 500 response,
-    and AsgiMiddleware passes them on to the host (which would answer with its own, non-RFC 9457
-    500): turn them into the problem+json the apps promise."""
+    """Forward one request. The apps answer their own errors (problems.py, logged once there);
+    what still escapes — e.g. an app that cannot be built — AsgiMiddleware would pass on to the
+    host, which answers with its own, non-RFC 9457 500: turn it into the promised problem+json."""
     try:
         return await app.middleware.handle_async(req, context)
     except Exception:

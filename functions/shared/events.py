@@ -86,7 +86,20 @@ class PoisonMessage(Exception):
 
 
 def parse_order_placed(subject: str | None, body: bytes | str) -> OrderPlaced:
-    """The `OrderPlaced` event in a received message, or `PoisonMessage` saying why not."""
+    """The `OrderPlaced` event in a received message, or `PoisonMessage` saying why not.
+
+    Every failure to read a body is poison, whatever its exception (a deeply nested body makes
+    `json.loads` raise `RecursionError`, not `ValueError`): the same bytes fail the same way on
+    every delivery, so retrying them only delays the messages behind them."""
+    try:
+        return _parse(subject, body)
+    except PoisonMessage:
+        raise
+    except Exception as exc:
+        raise PoisonMessage("MalformedBody", f"{type(exc).__name__}: {exc}") from exc
+
+
+def _parse(subject: str | None, body: bytes | str) -> OrderPlaced:
     if subject not in (None, "", ORDER_PLACED):
         raise PoisonMessage("UnknownEventType", f"subject {subject!r} is not {ORDER_PLACED}")
     try:

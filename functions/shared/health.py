@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from functions.shared.problems import problem_response
+from functions.shared.problems import documented, problem_response
 
 Check = Callable[[], None]
 _log = logging.getLogger(__name__)
@@ -25,7 +25,11 @@ def health_router(prefix: str, checks: Mapping[str, Check]) -> APIRouter:
     async def live() -> dict[str, str]:  # async: never waits for a busy threadpool
         return {"status": "ok"}
 
-    @router.get("/ready", summary="Readiness probe: checks the app's own dependencies")
+    @router.get(
+        "/ready",
+        summary="Readiness probe: checks the app's own dependencies",
+        responses=documented({503: "A dependency is unavailable (`checks` says which)."}),
+    )
     def ready() -> JSONResponse:
         results: dict[str, str] = {}
         for name, check in checks.items():

@@ -6,8 +6,8 @@ in the cluster from a Job that runs before the rollout. Upgrading is idempotent,
 runs serialise on an advisory lock, so two Jobs (or two developers) racing cannot apply a
 revision twice.
 
-The UI image copies this file (with the two package `__init__.py` files, which stay empty of
-imports), so it imports only alembic, psycopg, SQLAlchemy and the standard library.
+The UI image copies this file and db_roles.py (with the two package `__init__.py` files, which
+stay empty of imports), so they import only alembic, psycopg, SQLAlchemy and the standard library.
 """
 
 import logging

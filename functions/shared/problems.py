@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger(__name__)
@@ -41,6 +42,68 @@ class Problem(Exception):
         self.type = type_
         self.headers = dict(headers or {})
         self.extensions = extensions
+
+
+# The problem+json body as the OpenAPI documents describe it (components.schemas.Problem).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; further members depend on the problem.",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "With 422: each invalid field and why.",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def documented(statuses: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route: each status, with why it is given, answered as problem+json."""
+    return {
+        status: {"description": description, "content": _PROBLEM_CONTENT}
+        for status, description in statuses.items()
+    }
+
+
+def document_problems(
+    schema: dict[str, Any], every_operation: Mapping[int, str], apart: str | None = None
+) -> None:
+    """Complete an OpenAPI document in place: the Problem schema, `every_operation`'s statuses
+    on each operation (except paths under `apart`, e.g. the probes), 422 on each operation that
+    takes input, 400 on each that takes a body, and 413 (body_limit.py) on all of them."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            extra = dict(every_operation) if not (apart and path.startswith(apart)) else {}
+            if operation.get("parameters") or operation.get("requestBody"):
+                extra[422] = "A parameter or the body is invalid; `errors` says which and why."
+            if operation.get("requestBody"):  # FastAPI's answer to a body that is not UTF-8
+                extra[400] = "The body could not be read as UTF-8 JSON."
+            extra[413] = "The request body is larger than this route accepts."
+            for status, description in extra.items():
+                documented_by_route = responses.get(str(status), {})
+                if documented_by_route.get("content") != _PROBLEM_CONTENT:  # absent or FastAPI's
+                    responses[str(status)] = {
+                        "description": description,
+                        "content": _PROBLEM_CONTENT,
+                    }
+    # FastAPI's own 422 body, replaced above: the APIs never answer with it.
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema["components"]["schemas"].pop(unused, None)
 
 
 def invalid_request(errors: list[dict[str, str]]) -> Problem:
@@ -152,7 +215,38 @@ def install_problem_handlers(
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        _log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, "An unexpected error occurred.", instance=request.url.path)
+    # Last, so outermost: it sees whatever no handler above took.
+    app.add_middleware(_UnexpectedErrors)
+
+
+class _UnexpectedErrors:
+    """Answers an exception no handler took with a 500 problem and logs it exactly once.
+
+    Not an `Exception` handler: Starlette runs those in its ServerErrorMiddleware, which
+    re-raises after answering, so uvicorn (or the Functions glue) logged every 500 a second
+    time. If the response had already started, the error is logged and the response is left
+    cut short (nothing else can be sent)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            _log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if not started:
+                response = problem_response(
+                    500, "An unexpected error occurred.", instance=scope["path"]
+                )
+                await response(scope, receive, send)

@@ -6,12 +6,19 @@ tracing."""
 
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 
+from functions.shared.body_limit import BodyLimit
+from functions.shared.head_requests import HeadAsGet
 from functions.shared.health import Check, health_router
-from functions.shared.problems import DomainErrorMapper, install_problem_handlers
+from functions.shared.problems import (
+    DomainErrorMapper,
+    document_problems,
+    install_problem_handlers,
+)
 from functions.shared.telemetry import instrument
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -25,8 +32,13 @@ def service_app(
     routers: Iterable[APIRouter],
     dependencies: object,
     domain_errors: Mapping[type[Exception], DomainErrorMapper] | None = None,
+    body_limits: Mapping[str, int] | None = None,
+    errors: Mapping[int, str] | None = None,
 ) -> FastAPI:
-    """An app with `/{name}/health/live|ready`, `/{name}/docs`, `/{name}/openapi.json`."""
+    """An app with `/{name}/health/live|ready`, `/{name}/docs`, `/{name}/openapi.json`; request
+    bodies are bounded by `body_limits` (`"METHOD /path"` -> bytes; body_limit.py). `errors` are
+    the statuses every route of `routers` can answer (e.g. 401 without a token); the OpenAPI
+    document lists them, with 413 and 422, as problem+json on each operation."""
     app = FastAPI(
         title=f"TinyShop {name}",
         version="1.0.0",
@@ -37,15 +49,26 @@ def service_app(
         lifespan=lifespan,
     )
     app.state.dependencies = dependencies
-    install_problem_handlers(app, domain_errors)
     # Probes first, so e.g. `/orders/health/live` is never read as an order id.
     app.include_router(health_router(f"/{name}", checks))
     for router in routers:
         app.include_router(router)
 
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_problems(generate(), errors or {}, apart=f"/{name}/health/")
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.get("/docs", include_in_schema=False)  # convenience under uvicorn (one app per port)
     def docs() -> RedirectResponse:
         return RedirectResponse(f"/{name}/docs")
 
+    app.add_middleware(BodyLimit, limits=body_limits or {})
+    app.add_middleware(HeadAsGet)
+    install_problem_handlers(app, domain_errors)  # its 500 catch-all wraps the middleware too
     instrument(app, name)
     return app

@@ -3,14 +3,32 @@ KEDA scales 0..N on the queue's length.
 
 `connection="ServiceBusConnection"` resolves, identity-based, to the setting
 `ServiceBusConnection__fullyQualifiedNamespace` (workload identity; the Service Bus Data
-Receiver role), or to a connection string in `ServiceBusConnection`. Messages are completed when
-the function returns and abandoned when it raises (host.json: autoCompleteMessages). Cosmos
-outages are retried in the function (retry_policy.py, shared with the local consumer), then
-raise, so the message is redelivered later. The queue name comes from the `EVENT_BUS_QUEUE`
-app setting, the one orders publishes to. A poison message also raises — the Python trigger
-cannot dead-letter explicitly without the preview settlement bindings — so Service Bus
-dead-letters it after the queue's max delivery count (reason `MaxDeliveryCountExceeded`), and
-every attempt logs the validation reason. The local consumer dead-letters it at once.
+Receiver role), or to a connection string in `ServiceBusConnection`. The queue name comes from
+the `EVENT_BUS_QUEUE` app setting, the one orders publishes to.
+
+How the host treats messages (host.json `extensions.serviceBus`), and why no valid event is
+lost to a bad neighbour:
+- each message is its own invocation (single cardinality); up to `maxConcurrentCalls` (8) run
+  at once per replica, and `prefetchCount: 0` means the host locks only messages it is about to
+  run, so no delivery is counted for a message that was never attempted;
+- `autoCompleteMessages`: the host completes a message when the function returns and abandons
+  it when it raises — that message only; the others it holds are unaffected;
+- while a message runs the host renews its lock (`maxAutoLockRenewalDuration` 5 min, within
+  `functionTimeout` 5 min);
+- a Cosmos outage is retried inside the function (retry_policy.py, shared with the local
+  consumer) for up to 90 s, then raises: that delivery is counted. With the queue's max delivery
+  count of 10 (Terraform `max_delivery_count`), an outage of about 15 minutes is ridden out;
+  beyond that, valid events reach the dead-letter queue as `MaxDeliveryCountExceeded`. The
+  operator's remedy once Cosmos is back: re-publish the affected orders from the source of
+  truth (`python -m functions.orders republish --since <time>`; the worker is idempotent) or
+  resubmit the dead letters (docs/architecture.md, "Event bus adapters");
+- a poison message also raises — the Python trigger cannot dead-letter explicitly without the
+  preview settlement bindings — so Service Bus dead-letters it after the max delivery count
+  (reason `MaxDeliveryCountExceeded`), and every attempt logs the validation reason. It is
+  never retried in the function, so it costs its neighbours nothing. The local consumer
+  dead-letters it at once;
+- any other exception (a bug) is not retried in the function either: the delivery is abandoned
+  and the message redelivered until the max delivery count.
 """
 
 import logging

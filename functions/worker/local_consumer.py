@@ -2,10 +2,17 @@
 Service Bus trigger. Several consumers may run at once: the queue's locks keep each message
 with one of them.
 
-Settlement mirrors the Functions host's: success completes the message, a poison message is
-dead-lettered at once with its reason, any other failure abandons it (it comes back with its
-delivery count raised, and is dead-lettered after the maximum delivery count) and the consumer
-pauses as retry_policy.py says.
+Each message of a received batch is attempted and settled on its own (retry_policy.py says
+why each failure kind gets its answer):
+- handled: completed;
+- poison: dead-lettered at once with its reason;
+- any other error (a bug): abandoned with a per-message backoff, counted, dead-lettered after
+  the max delivery count — while the rest of the batch proceeds;
+- a dependency outage (Cosmos): the rest of the batch is released uncounted (never attempted)
+  and the failing message is held, its lock renewed, and retried with growing pauses until the
+  store answers — consumption pauses, delivery counts do not move, however long the outage.
+  Stopping the consumer meanwhile releases it uncounted too.
+A delivery is thus counted only for a message that was attempted and failed for its own sake.
 """
 
 import contextlib
@@ -27,24 +34,36 @@ from functions.shared.logs import configure_logging
 from functions.shared.observability import setup
 from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore, TimelineStore
 from functions.worker.handler import handle
-from functions.worker.retry_policy import RetryPolicy
+from functions.worker.retry_policy import TRANSIENT, RetryPolicy
 from functions.worker.settings import WorkerSettings
 
 _log = logging.getLogger("tinyshop.worker")
+UNAVAILABLE = "unavailable"
+_BUS_ERRORS = (psycopg.Error, PoolTimeout)
 
 
 class Settlement(Protocol):
-    """How `process` settles a locked message: the local queue, or a fake in tests/unit."""
+    """How the consumer settles locked messages: the local queue, or a fake in tests/unit."""
+
+    @property
+    def lock_seconds(self) -> float: ...
 
     def complete(self, message: ReceivedMessage) -> None: ...
 
-    def abandon(self, message: ReceivedMessage) -> None: ...
+    def abandon(self, message: ReceivedMessage, delay: float = 0) -> None: ...
 
     def dead_letter(self, message: ReceivedMessage, reason: str, description: str = "") -> None: ...
 
+    def renew_lock(self, message: ReceivedMessage) -> None: ...
 
-def process(queue: Settlement, message: ReceivedMessage, store: TimelineStore) -> str:
-    """Handle and settle one message; returns what happened to it."""
+    def release(self, messages: list[ReceivedMessage]) -> None: ...
+
+
+def process(
+    queue: Settlement, message: ReceivedMessage, store: TimelineStore, policy: RetryPolicy
+) -> str:
+    """Handle one message and settle it on its own; returns what happened to it. On a
+    dependency outage it stays locked and unsettled (`UNAVAILABLE`): the caller holds it."""
     try:
         with consuming(message.message_id, message.delivery_count, message.application_properties):
             handle(message.subject, message.body, store)
@@ -52,15 +71,69 @@ def process(queue: Settlement, message: ReceivedMessage, store: TimelineStore) -
         _log.warning("dead-lettering %s: %s", message.message_id, exc)
         queue.dead_letter(message, exc.reason, exc.description)
         return "dead-lettered"
-    except Exception as exc:  # transient or unknown: retry later, bounded by the delivery count
-        _log.warning(
-            "abandoning %s (delivery %d): %s", message.message_id, message.delivery_count, exc
+    except TRANSIENT as exc:
+        _log.warning("dependency unavailable handling %s: %s", message.message_id, exc)
+        return UNAVAILABLE
+    except Exception:  # a bug: retried later, bounded by the delivery count
+        delay = policy.redelivery_delay(message.delivery_count)
+        _log.exception(
+            "abandoning %s (delivery %d, back in %.1f s)",
+            message.message_id,
+            message.delivery_count,
+            delay,
         )
         with contextlib.suppress(LockLost):
-            queue.abandon(message)
+            queue.abandon(message, delay)
         return "abandoned"
     queue.complete(message)
     return "completed"
+
+
+def hold(
+    queue: Settlement,
+    message: ReceivedMessage,
+    store: TimelineStore,
+    policy: RetryPolicy,
+    stop: threading.Event,
+) -> str:
+    """Retry `message` in place through a dependency outage, keeping its lock, until it is
+    settled, its lock is lost, or `stop` (then it is released uncounted)."""
+    pause = min(policy.first_pause, queue.lock_seconds / 3)
+    while True:
+        try:
+            queue.renew_lock(message)
+        except LockLost:
+            _log.warning("lock lost on %s while holding it", message.message_id)
+            return "lock lost"
+        if stop.wait(pause):
+            with contextlib.suppress(LockLost, *_BUS_ERRORS):
+                queue.release([message])
+            return "released"
+        outcome = process(queue, message, store, policy)
+        if outcome != UNAVAILABLE:
+            _log.info("dependency back: %s %s", message.message_id, outcome)
+            return outcome
+        pause = policy.hold_pause(pause, queue.lock_seconds)
+
+
+def _attempt(
+    queue: Settlement, message: ReceivedMessage, store: TimelineStore, policy: RetryPolicy
+) -> str:
+    try:
+        return process(queue, message, store, policy)
+    except LockLost:
+        _log.warning("lock lost on %s; another consumer has it", message.message_id)
+        return "lock lost"
+    except _BUS_ERRORS as exc:
+        # Settling failed (the bus database blipped): the message comes back when its lock
+        # expires, and the handler's writes are idempotent.
+        _log.warning("could not settle %s: %s", message.message_id, exc)
+        return "unsettled"
+
+
+def _release(queue: Settlement, messages: list[ReceivedMessage]) -> None:
+    with contextlib.suppress(*_BUS_ERRORS):  # else their locks expire: counted, still safe
+        queue.release(messages)
 
 
 def run(
@@ -79,30 +152,18 @@ def run(
             stop.wait(pause)
             pause = policy.next_pause(pause)
             continue
-        outcomes = []
-        for message in messages:
-            try:
-                outcomes.append(process(queue, message, store))
-            except LockLost:
-                _log.warning("lock lost on %s; another consumer has it", message.message_id)
-            except (psycopg.Error, PoolTimeout) as exc:
-                # Settling failed (the bus database blipped): the message comes back when its
-                # lock expires, and the handler's writes are idempotent.
-                _log.warning("could not settle %s: %s", message.message_id, exc)
-                outcomes.append("abandoned")
-            if outcomes and outcomes[-1] == "abandoned":
-                # A dependency is failing: release the rest of the batch and back off.
-                for rest in messages[messages.index(message) + 1 :]:
-                    with contextlib.suppress(LockLost, psycopg.Error, PoolTimeout):
-                        queue.abandon(rest)
-                break
-        if "abandoned" in outcomes:
-            stop.wait(pause)
-            pause = policy.next_pause(pause)
-            continue
         pause = policy.first_pause
         if not messages:
             stop.wait(settings.idle_seconds)
+            continue
+        for index, message in enumerate(messages):
+            if stop.is_set():
+                _release(queue, messages[index:])
+                break
+            if _attempt(queue, message, store, policy) == UNAVAILABLE:
+                _release(queue, messages[index + 1 :])
+                hold(queue, message, store, policy, stop)
+                break
 
 
 def main() -> None:

@@ -1,16 +1,22 @@
-"""The worker's retry policy for transient failures (a Cosmos outage), shared by the Functions
-trigger and the local consumer.
+"""The worker's retry policy, shared by the Functions trigger and the local consumer.
 
-Service Bus redelivers an abandoned message at once, so a short outage would burn the queue's
-max delivery count in seconds. Both consumers therefore back off, doubling the pause from
-`first_pause` up to `max_pause` while failures last:
-- the Functions trigger retries inside the function (`retrying()`, with jitter) for at most
-  `in_function_deadline` seconds — well inside the host's lock renewal
-  (maxAutoLockRenewalDuration 5 min) and functionTimeout (5 min), see host.json — then raises,
-  so the message is abandoned and redelivered later;
-- the local consumer abandons the message at once (it renews no locks) and waits `next_pause`
-  before its next receive.
-Only `TRANSIENT` failures are retried in the function; a poison message never is.
+Three kinds of failure, three answers:
+- poison (`PoisonMessage`): never retried; dead-lettered (at once locally; by Service Bus after
+  max delivery count under the Functions host, see function.py).
+- `TRANSIENT` (a Cosmos outage): the dependency, not the message, is at fault, so the message
+  is retried in place while it stays locked, doubling the pause from `first_pause` up to
+  `max_pause`:
+  - the Functions trigger retries inside the function (`retrying()`, with jitter) for at most
+    `in_function_deadline` seconds — inside the host's lock renewal (maxAutoLockRenewalDuration
+    5 min) and functionTimeout (5 min), see host.json — then raises, so that delivery is
+    abandoned and counted: 90 s x the queue's max delivery count (10) bounds the outage the
+    host path rides out; longer ones dead-letter valid events (docs/architecture.md, "Event
+    bus adapters", says how operators replay them);
+  - the local consumer holds the message, renewing its lock, for as long as the outage lasts
+    (`hold_pause` stays below the lock duration), so no delivery is burnt however long.
+- anything else (a bug): abandoned, counted, and redelivered after `redelivery_delay` — a
+  per-message backoff, so one failing message does not spin at the head of the queue while
+  the messages behind it proceed; it is dead-lettered after the max delivery count.
 """
 
 import time
@@ -33,6 +39,14 @@ class RetryPolicy:
     def next_pause(self, pause: float) -> float:
         """The pause after one more failure: doubled, at most `max_pause`."""
         return min(pause * 2, self.max_pause)
+
+    def redelivery_delay(self, delivery_count: int) -> float:
+        """How long a message that failed unexpectedly stays invisible after its `n`th delivery."""
+        return min(self.first_pause * 2 ** max(delivery_count - 1, 0), self.max_pause)
+
+    def hold_pause(self, pause: float, lock_seconds: float) -> float:
+        """The next pause while holding a locked message: short enough to renew its lock."""
+        return min(self.next_pause(pause), lock_seconds / 3)
 
     def retrying(self, sleep: Callable[[float], None] = time.sleep) -> Retrying:
         """Retries of one handler call on `TRANSIENT` failures (the Functions trigger)."""

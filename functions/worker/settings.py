@@ -12,8 +12,8 @@ class WorkerSettings(BaseSettings):
         default=1,
         gt=0,
         le=60,
-        description="Pause after a failed message (doubling while failures last, up to 30 s), so "
-        "an outage is not a tight redelivery loop that burns the max delivery count.",
+        description="First pause of the retry policy (retry_policy.py): before a failed message "
+        "is redelivered, and between retries while an outage is held out (doubling, up to 30 s).",
     )
     idle_seconds: float = Field(
         default=0.5, gt=0, le=10, description="Pause when the local queue is empty."

@@ -7,6 +7,7 @@ import httpx
 import psycopg
 import pytest
 
+from functions.catalog.api import IDS_PATTERN
 from functions.catalog.seed import seed_products
 
 SEEDED = {p.id: p for p in seed_products()}
@@ -93,19 +94,33 @@ def test_ids_returns_the_known_products_and_skips_unknown_ones(catalog: httpx.Cl
 
 @pytest.mark.parametrize(
     "ids",
-    ["", " , ", "UPPER", "a,b;c", ",".join(f"p{i}" for i in range(101))],
-    ids=["empty", "blank", "uppercase", "bad-separator", "too-many"],
+    ["", " , ", "UPPER", "a,b;c", ",".join(f"p{i}" for i in range(101)), "a,,b", "\x05x"],
+    ids=["empty", "blank", "uppercase", "bad-separator", "too-many", "empty-part", "control"],
 )
 def test_invalid_ids_are_a_422_naming_ids(catalog: httpx.Client, ids: str):
     body = assert_problem(catalog.get("/products", params={"ids": ids}), 422)
     assert [e["field"] for e in body["errors"]] == ["ids"]
 
 
-def test_ids_cannot_be_combined_with_a_cursor(catalog: httpx.Client):
-    body = assert_problem(
-        catalog.get("/products", params={"ids": "french-press", "cursor": "a"}), 422
-    )
-    assert body["errors"][0]["field"] == "cursor"
+def test_the_document_gives_the_exact_shape_of_ids(catalog: httpx.Client):
+    [ids] = [
+        p
+        for p in catalog.get("/catalog/openapi.json").json()["paths"]["/products"]["get"][
+            "parameters"
+        ]
+        if p["name"] == "ids"
+    ]
+    assert ids["schema"]["anyOf"][0]["pattern"] == IDS_PATTERN
+
+
+def test_ids_with_a_cursor_returns_the_known_ids_after_the_cursor(catalog: httpx.Client):
+    """The document allows both parameters at once, so the API accepts them together."""
+    ids = "french-press,burr-grinder,tea-infuser,nope"
+
+    response = catalog.get("/products", params={"ids": ids, "cursor": "c"})
+
+    assert response.status_code == 200
+    assert [p["id"] for p in response.json()["items"]] == ["french-press", "tea-infuser"]
 
 
 def test_reads_carry_an_etag_and_cache_control(catalog: httpx.Client):

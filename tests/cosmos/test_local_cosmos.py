@@ -306,6 +306,41 @@ def test_stop_then_start_serves_again_on_the_same_port() -> None:
             assert [e["type"] for e in timeline(container, order_id)] == ["OrderConfirmed"]
 
 
+def test_with_a_data_file_documents_survive_a_restart_and_a_new_process(tmp_path: Path) -> None:
+    """`make dev` keeps the stand-in's data under .dev/: a restarted stand-in, or the next run,
+    still has every order's timeline (instead of an empty one, indistinguishable from "not
+    processed yet")."""
+    data = tmp_path / "cosmos" / "data.json"
+    order_id = new_order()
+    with local_cosmos.running(0, data_file=data) as cosmos, sync_client(cosmos) as client:
+        container = client.get_database_client(DATABASE).get_container_client(CONTAINER)
+        container.create_item(event(order_id, "OrderPlaced", "2030-01-01T10:00:00Z"))
+        container.create_item(event(order_id, "OrderConfirmed", "2030-01-01T10:00:01Z"))
+        container.delete_item(f"{order_id}:OrderConfirmed", partition_key=order_id)
+
+        cosmos.stop()
+        cosmos.start()
+        assert [e["type"] for e in timeline(container, order_id)] == ["OrderPlaced"]
+
+    with local_cosmos.running(0, data_file=data) as cosmos, sync_client(cosmos) as client:
+        container = client.get_database_client(DATABASE).get_container_client(CONTAINER)
+        assert [e["type"] for e in timeline(container, order_id)] == ["OrderPlaced"]
+
+
+def test_a_killed_stand_in_keeps_the_writes_it_acknowledged(tmp_path: Path) -> None:
+    data = tmp_path / "data.json"
+    order_id = new_order()
+    with local_cosmos.running(0, data_file=data) as cosmos, sync_client(cosmos) as client:
+        container = client.get_database_client(DATABASE).get_container_client(CONTAINER)
+        container.create_item(event(order_id, "OrderPlaced", "2030-01-01T10:00:00Z"))
+        assert cosmos.pid is not None
+        os.kill(cosmos.pid, 9)  # no chance to save on the way out
+        cosmos.stop()
+
+        cosmos.start()
+        assert [e["type"] for e in timeline(container, order_id)] == ["OrderPlaced"]
+
+
 def test_node_is_stopped_when_the_block_fails() -> None:
     pids = []
 

@@ -509,3 +509,149 @@ def check_no_secret_values(manifests: list[Manifest]) -> list[str]:
     text = json.dumps(manifests)
     problems += [f"secret-looking value: {m.group(0)}" for m in SECRET_VALUE.finditer(text)]
     return problems
+
+
+# ------------------------------------------------------------- 8 who may read which secret
+
+
+def spc_objects(spc: Manifest) -> set[str]:
+    """Every Key Vault object a SecretProviderClass fetches: a pod that mounts it sees them all."""
+    objects = yaml.safe_load(spc["spec"]["parameters"]["objects"])["array"]
+    return {yaml.safe_load(item)["objectName"] for item in objects}
+
+
+def _is_migration_job(manifest: Manifest) -> bool:
+    if manifest["kind"] != "Job":
+        return False
+    labels = manifest["spec"]["template"]["metadata"].get("labels", {})
+    return labels.get("app.kubernetes.io/component") == "migrations"
+
+
+def _env_secret(
+    container: Mapping[str, Any], name: str, produced: Mapping[tuple[str, str], str]
+) -> str | None:
+    """The Key Vault object behind env `name` of a container (None: not from a Secret)."""
+    for item in container.get("env", []):
+        ref = item.get("valueFrom", {}).get("secretKeyRef")
+        if item["name"] == name and ref:
+            return produced.get((ref["name"], ref["key"]))
+    return None
+
+
+def check_secret_access(
+    manifests: list[Manifest],
+    secret_readers: Mapping[str, Iterable[str]],
+    admin_secret: str,
+) -> list[str]:
+    """Every Key Vault secret a pod can reach (the classes it mounts, the Secrets it reads) is
+    one its ServiceAccount's identity may read per Terraform's role assignments, fetched with
+    that identity; no app Deployment reaches the Postgres administrator's secret, and every
+    migration Job logs in with it."""
+    problems = []
+    classes = by_kind(manifests, "SecretProviderClass")
+    accounts = by_kind(manifests, "ServiceAccount")
+    produced = {key: obj for spc in classes.values() for key, obj in spc_outputs(spc).items()}
+    by_secret: dict[str, set[str]] = {}
+    for (secret, _key), obj in produced.items():
+        by_secret.setdefault(secret, set()).add(obj)
+    for m in manifests:
+        if m["kind"] not in {"Deployment", "Job"}:
+            continue
+        workload = f"{m['kind']}/{m['metadata']['name']}"
+        pod = m["spec"]["template"]["spec"]
+        account = pod.get("serviceAccountName", "default")
+        subject = f"system:serviceaccount:{m['metadata']['namespace']}:{account}"
+        annotations = accounts.get(account, {}).get("metadata", {}).get("annotations", {})
+        client_id = annotations.get("azure.workload.identity/client-id")
+        reached: set[str] = set()
+        for volume in pod.get("volumes", []):
+            class_name = (
+                volume.get("csi", {}).get("volumeAttributes", {}).get("secretProviderClass")
+            )
+            if class_name:
+                spc = classes.get(class_name)
+                if spc is None:
+                    problems.append(
+                        f"{workload}: mounts a missing SecretProviderClass {class_name}"
+                    )
+                    continue
+                if spc["spec"]["parameters"].get("clientID") != client_id:
+                    problems.append(
+                        f"{workload}: {class_name} fetches with another identity than "
+                        f"ServiceAccount {account}'s"
+                    )
+                reached |= spc_objects(spc)
+            if "secret" in volume:
+                reached |= by_secret.get(volume["secret"].get("secretName", ""), set())
+        for container in containers(pod):
+            for item in container.get("env", []):
+                ref = item.get("valueFrom", {}).get("secretKeyRef")
+                if ref and (ref["name"], ref["key"]) in produced:
+                    reached.add(produced[(ref["name"], ref["key"])])
+            for source in container.get("envFrom", []):
+                if "secretRef" in source:
+                    reached |= by_secret.get(source["secretRef"]["name"], set())
+        allowed = set(secret_readers.get(subject, ()))
+        problems += [
+            f"{workload}: reaches Key Vault secret {obj}, which {subject} may not read"
+            for obj in sorted(reached - allowed)
+        ]
+        if m["kind"] == "Deployment" and admin_secret in reached:
+            problems.append(f"{workload}: an app pod reaches the administrator's {admin_secret}")
+        if _is_migration_job(m):
+            logins = {_env_secret(c, "PGPASSWORD", produced) for c in containers(pod)}
+            if logins != {admin_secret}:
+                problems.append(f"{workload}: PGPASSWORD from {sorted(map(str, logins))}")
+    if not any(_is_migration_job(m) for m in manifests):
+        problems.append("no migration Job rendered")
+    return problems
+
+
+# App -> the setting that holds its database URL (the login is the URL's user).
+DATABASE_URL_SETTINGS = {
+    "catalog": "CATALOG_DATABASE_URL",
+    "orders": "ORDERS_DATABASE_URL",
+    "ui": "UI_SESSION_DATABASE_URL",
+}
+
+
+def check_database_logins(
+    manifests: list[Manifest], app_roles: Mapping[str, tuple[str, str]], admin_login: str
+) -> list[str]:
+    """Each app logs in as its own Terraform-named role with that role's password; its
+    migration Job logs in as the administrator and sets exactly that role and password."""
+    problems = []
+    classes = by_kind(manifests, "SecretProviderClass")
+    produced = {key: obj for spc in classes.values() for key, obj in spc_outputs(spc).items()}
+    workloads = {f"{m['kind']}/{m['metadata']['name']}": m for m in manifests}
+    for app, (role, secret) in app_roles.items():
+        setting = DATABASE_URL_SETTINGS[app]
+        expected = {
+            f"Deployment/{app}": (role, {"PGPASSWORD": secret}),
+            f"Job/{app}-migrate": (
+                admin_login,
+                {"MIGRATE_APP_ROLE_PASSWORD": secret, "MIGRATE_APP_ROLE": role},
+            ),
+        }
+        for workload, (login, env) in expected.items():
+            if workload not in workloads:
+                problems.append(f"no {workload}")
+                continue
+            pod = workloads[workload]["spec"]["template"]["spec"]
+            for container in containers(pod):
+                url = env_of(container).get(setting)
+                if not isinstance(url, str):
+                    continue  # e.g. a sidecar without the database
+                if urlsplit(url).username != login:
+                    problems.append(f"{workload}: logs in as {urlsplit(url).username!r}")
+                if workload.startswith("Job/") and container["name"] != "migrate":
+                    continue  # the catalog Job's seed container only inserts rows
+                for name, want in env.items():
+                    got = (
+                        env_of(container).get(name)
+                        if name == "MIGRATE_APP_ROLE"
+                        else _env_secret(container, name, produced)
+                    )
+                    if got != want:
+                        problems.append(f"{workload}: {name} is {got!r}, not {want!r}")
+    return problems

@@ -1,6 +1,7 @@
 """What the Terraform of an environment says the cluster must match, parsed from the HCL with
 python-hcl2 (no text search): federated ServiceAccount subjects, the Service Bus queue, the Key
-Vault secret names and the outputs the values generator reads."""
+Vault secret names, which ServiceAccount may read which secret, the apps' Postgres logins and
+the outputs the values generator reads."""
 
 import re
 from dataclasses import dataclass
@@ -11,6 +12,12 @@ import hcl2
 
 TERRAFORM = Path(__file__).resolve().parents[2] / "infra" / "terraform"
 _LIST_LITERAL = re.compile(r"^\$\{toset\(\[(.*)\]\)\}$", re.S)
+_SECRET_SCOPE = re.compile(r'^\$\{module\.keyvault\.secret_resource_ids\["([^"]+)"\]\}$')
+KEY_VAULT_READER_ROLE = "Key Vault Secrets User"
+# locals.generated_secret_names: the app logins' password secrets, one home (postgres_app_roles).
+GENERATED_FROM_APP_ROLES = (
+    "${toset([for login in values(local.postgres_app_roles) : login.password_secret])}"
+)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -36,11 +43,43 @@ class EnvironmentFacts:
     servicebus_queue: str
     key_vault_secrets: frozenset[str]
     outputs: dict[str, str]  # output name -> its value expression
+    # federated subject (system:serviceaccount:<ns>:<name>) -> Key Vault secrets its identity
+    # may read (Key Vault Secrets User scoped to that secret)
+    secret_readers: dict[str, frozenset[str]]
+    # app -> (its Postgres role, the Key Vault secret of that role's password)
+    postgres_app_roles: dict[str, tuple[str, str]]
+    # secrets Terraform generates write-only (never in state): the app logins' passwords
+    generated_secrets: frozenset[str]
 
 
-def environment_facts(env: str = "dev") -> EnvironmentFacts:
+def _secret_set(expr: str, name: str) -> frozenset[str]:
+    match = _LIST_LITERAL.match(expr)
+    if not match:
+        raise ValueError(f"{name} is not a toset([...]) literal: {expr}")
+    return frozenset(re.findall(r'"([^"]+)"', match.group(1)))
+
+
+def secret_readers(
+    role_assignments: dict[str, Any], subject_of: dict[str, str]
+) -> dict[str, frozenset[str]]:
+    """Federated subject -> secrets it may read, from the identity module's role_assignments
+    (workload, scope, role). A Key Vault reader role on anything but one secret is refused: a
+    vault-wide scope would let the identity read every secret."""
+    readers: dict[str, set[str]] = {subject: set() for subject in subject_of.values()}
+    for name, grant in role_assignments.items():
+        if _unquote(grant["role_definition_name"]) != KEY_VAULT_READER_ROLE:
+            continue
+        scope = _SECRET_SCOPE.match(grant["scope"])
+        if not scope:
+            raise ValueError(f"{name}: {KEY_VAULT_READER_ROLE} on {grant['scope']}, not a secret")
+        readers[subject_of[_unquote(grant["workload"])]].add(scope.group(1))
+    return {subject: frozenset(secrets) for subject, secrets in readers.items()}
+
+
+def environment_facts(env: str = "dev", main_text: str | None = None) -> EnvironmentFacts:
+    """The facts of `env`; `main_text` replaces its main.tf (mutation tests)."""
     root = TERRAFORM / "envs" / env
-    main = _load(root / "main.tf")
+    main = hcl2.loads(main_text) if main_text is not None else _load(root / "main.tf")
     variables = _blocks(_load(root / "variables.tf"), "variable")
     locals_: dict[str, Any] = {}
     for block in main.get("locals", []):
@@ -55,22 +94,35 @@ def environment_facts(env: str = "dev") -> EnvironmentFacts:
         return _unquote(expr)
 
     subject_template = _federated_subject_template()
-    subjects = frozenset(
-        subject_template.format(
+    subject_of = {
+        key: subject_template.format(
             namespace=resolve(workload["namespace"]),
             service_account=resolve(workload["service_account"]),
         )
-        for workload in locals_["workloads"].values()
-    )
-    secrets_match = _LIST_LITERAL.match(locals_["secret_names"])
-    if not secrets_match:
-        raise ValueError(f"secret_names is not a toset([...]) literal: {locals_['secret_names']}")
-    secrets = frozenset(re.findall(r'"([^"]+)"', secrets_match.group(1)))
-    queue = _unquote(_blocks(main, "module")["servicebus"]["queue_name"])
+        for key, workload in locals_["workloads"].items()
+    }
+    app_roles = {
+        app: (_unquote(login["role"]), _unquote(login["password_secret"]))
+        for app, login in locals_["postgres_app_roles"].items()
+    }
+    if locals_["generated_secret_names"] != GENERATED_FROM_APP_ROLES:
+        raise ValueError(f"generated_secret_names is {locals_['generated_secret_names']}")
+    generated = frozenset(secret for _, secret in app_roles.values())
+    secrets = _secret_set(locals_["secret_names"], "secret_names") | generated
+    modules = _blocks(main, "module")
+    queue = _unquote(modules["servicebus"]["queue_name"])
     outputs = {
         name: body["value"] for name, body in _blocks(_load(root / "outputs.tf"), "output").items()
     }
-    return EnvironmentFacts(subjects, queue, secrets, outputs)
+    return EnvironmentFacts(
+        federated_subjects=frozenset(subject_of.values()),
+        servicebus_queue=queue,
+        key_vault_secrets=secrets,
+        outputs=outputs,
+        secret_readers=secret_readers(modules["identity"]["role_assignments"], subject_of),
+        postgres_app_roles=app_roles,
+        generated_secrets=generated,
+    )
 
 
 def _federated_subject_template() -> str:

@@ -216,7 +216,7 @@ def test_terraform_federates_kedas_operator_where_the_keda_chart_expects_it():
 
 
 def test_the_values_generator_reads_each_identity_output_terraform_defines():
-    for app in ("catalog", "orders", "worker", "ui", "keda"):
+    for app in ("catalog", "orders", "worker", "ui", "migrations", "keda"):
         assert TERRAFORM.outputs[f"{app}_identity_client_id"] == (
             f'${{module.identity.client_ids["{app}"]}}'
         )

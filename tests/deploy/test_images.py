@@ -119,6 +119,7 @@ def test_the_ui_image_gets_the_ui_and_only_the_shared_helper_and_identifiers(rep
         "functions/__init__.py",
         "functions/shared/__init__.py",
         "functions/shared/migrations.py",
+        "functions/shared/db_roles.py",
         "functions/shared/identifiers.py",
         "functions/shared/logs.py",
         "functions/shared/observability.py",

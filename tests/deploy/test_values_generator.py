@@ -53,10 +53,18 @@ def test_each_value_comes_from_its_terraform_output(outputs, tmp_path):
     }
     assert app["azure"]["postgres"] == {
         "host": out["postgres_fqdn"],
-        "user": out["postgres_admin_login"],
+        "admin": {
+            "user": out["postgres_admin_login"],
+            "passwordSecretName": out["postgres_admin_password_secret_name"],
+        },
+        "apps": {
+            a: {"user": login["role"], "passwordSecretName": login["password_secret"]}
+            for a, login in out["postgres_app_roles"].items()
+        },
     }
     assert app["identities"] == {
-        a: out[f"{a}_identity_client_id"] for a in ("catalog", "orders", "worker", "ui")
+        a: out[f"{a}_identity_client_id"]
+        for a in ("catalog", "orders", "worker", "ui", "migrations")
     }
     tenant = out["entra_tenant_id"]
     assert app["entra"]["issuer"] == out["entra_issuer"]
@@ -100,6 +108,17 @@ def test_the_committed_environment_files_have_the_generators_shape(outputs):
         ("storage_account_name", "", "'storage_account_name' is missing"),
         ("key_vault_secret_names", ["postgres-admin-password"], "flask-secret-key"),
         ("postgres_databases", ["catalog", "orders"], "['ui']"),
+        (
+            "key_vault_secret_names",
+            ["flask-secret-key", "ui-client-secret", "postgres-admin-password"],
+            "postgres-catalog-password",
+        ),
+        (
+            "postgres_app_roles",
+            {"catalog": {"role": "c", "password_secret": "p"}},
+            "['orders', 'ui']",
+        ),
+        ("migrations_identity_client_id", "", "'migrations_identity_client_id' is missing"),
         ("entra_issuer", "", "'entra_issuer' is missing"),
         # The subdomain authority is not the issuer External ID puts in its tokens.
         (

@@ -160,3 +160,25 @@ def test_parallel_consumers_never_receive_the_same_locked_message(queue: LocalQu
     assert set(counts) == {m.message_id for m in sent}
     assert set(counts.values()) == {1}
     assert sum(1 for done in per_consumer if done) > 1  # the work really was shared
+
+
+def test_an_abandoned_message_can_stay_invisible_for_a_backoff(queue: LocalQueue):
+    queue.send(message())
+    [first] = queue.receive()
+
+    queue.abandon(first, delay=0.5)
+
+    assert queue.receive() == []
+    time.sleep(0.6)
+    [again] = queue.receive()
+    assert again.delivery_count == 2
+
+
+def test_released_messages_come_back_at_once_with_the_delivery_uncounted(queue: LocalQueue):
+    for n in range(3):
+        queue.send(message(n))
+    received = queue.receive(3)
+
+    queue.release(received[1:])
+
+    assert [m.delivery_count for m in queue.receive(3)] == [1, 1]

@@ -90,3 +90,43 @@ def test_contract_a_published_message_arrives_with_its_properties():
     assert message.content_type == "application/json"
     assert message.application_properties[b"traceparent"].decode() == TRACEPARENT
     assert json.loads(b"".join(message.body)) == json.loads(sent.body)
+
+
+@contract
+def test_contract_dead_letters_are_listed_replayed_and_purged():
+    assert CONNECTION is not None
+    from functions.shared.eventbus.dead_letters import ServiceBusDeadLetters, replay_message_id
+
+    replayed, purged = order_placed_message(), order_placed_message()
+    with ServiceBusClient.from_connection_string(CONNECTION) as client:
+        with client.get_queue_sender("orders") as sender:
+            sender.send_messages([to_servicebus_message(replayed), to_servicebus_message(purged)])
+        with client.get_queue_receiver("orders", max_wait_time=5) as receiver:
+            for message in receiver.receive_messages(max_message_count=10, max_wait_time=5):
+                if message.message_id in (replayed.message_id, purged.message_id):
+                    receiver.dead_letter_message(message, reason="ContractTest")
+                else:
+                    receiver.abandon_message(message)
+
+        dead_letters = ServiceBusDeadLetters(client, "orders")
+        ours = {
+            r.message_id: r
+            for r in dead_letters.list(limit=100)
+            if r.message_id in (replayed.message_id, purged.message_id)
+        }
+        assert {r.reason for r in ours.values()} == {"ContractTest"}
+        shown = dead_letters.show(ours[replayed.message_id].sequence_number)
+        assert shown is not None
+        assert json.loads(shown.body) == json.loads(replayed.body)
+
+        assert dead_letters.replay([ours[replayed.message_id].sequence_number]) == 1
+        assert dead_letters.purge([ours[purged.message_id].sequence_number]) == 1
+        left = {r.message_id for r in dead_letters.list(limit=100)}
+        assert not left & {replayed.message_id, purged.message_id}
+
+        with client.get_queue_receiver("orders", max_wait_time=5) as receiver:
+            back = receiver.receive_messages(max_message_count=10, max_wait_time=5)
+            copy = replay_message_id(replayed.message_id, ours[replayed.message_id].sequence_number)
+            assert copy in {m.message_id for m in back}
+            for message in back:
+                receiver.complete_message(message)

@@ -48,9 +48,15 @@ EXPECTED_GRANTS = {
         'module.cosmos.builtin_role_definition_ids["data_contributor"]',
         "module.cosmos.database_scope",
     ),
-    Grant("workload:catalog", "Key Vault Secrets User", KV.format("postgres-admin-password")),
-    Grant("workload:orders", "Key Vault Secrets User", KV.format("postgres-admin-password")),
-    Grant("workload:ui", "Key Vault Secrets User", KV.format("postgres-admin-password")),
+    # Each app reads only its own Postgres login's password; the administrator's password only
+    # the migration Jobs, which also read the app passwords they set on the apps' roles.
+    Grant("workload:catalog", "Key Vault Secrets User", KV.format("postgres-catalog-password")),
+    Grant("workload:orders", "Key Vault Secrets User", KV.format("postgres-orders-password")),
+    Grant("workload:ui", "Key Vault Secrets User", KV.format("postgres-ui-password")),
+    Grant("workload:migrations", "Key Vault Secrets User", KV.format("postgres-admin-password")),
+    Grant("workload:migrations", "Key Vault Secrets User", KV.format("postgres-catalog-password")),
+    Grant("workload:migrations", "Key Vault Secrets User", KV.format("postgres-orders-password")),
+    Grant("workload:migrations", "Key Vault Secrets User", KV.format("postgres-ui-password")),
     Grant("workload:ui", "Key Vault Secrets User", KV.format("ui-client-secret")),
     Grant("workload:ui", "Key Vault Secrets User", KV.format("flask-secret-key")),
     Grant("workload:cloudflared", "Key Vault Secrets User", KV.format("cloudflare-tunnel-token")),
@@ -103,6 +109,7 @@ EXPECTED_SUBJECTS = {
     ("workload:orders", AKS_ISSUER, "system:serviceaccount:tinyshop:orders"),
     ("workload:worker", AKS_ISSUER, "system:serviceaccount:tinyshop:worker"),
     ("workload:ui", AKS_ISSUER, "system:serviceaccount:tinyshop:ui"),
+    ("workload:migrations", AKS_ISSUER, "system:serviceaccount:tinyshop:migrations"),
     ("workload:keda", AKS_ISSUER, "system:serviceaccount:keda:keda-operator"),
     ("workload:cloudflared", AKS_ISSUER, "system:serviceaccount:cloudflared:cloudflared"),
     ("github:build", GITHUB_ISSUER, "repo:${var.github_repository}:ref:refs/heads/main"),
@@ -169,6 +176,16 @@ MUTATIONS = [
       role_definition_name = "Azure Service Bus Data Owner\"""",
         "missing grant Grant(principal='workload:worker', role='Azure Service Bus Data Receiver'",
         id="swap-a-role",
+    ),
+    pytest.param(
+        "envs/dev/main.tf",
+        """      workload             = "catalog"
+      scope                = module.keyvault.secret_resource_ids["postgres-catalog-password"]""",
+        """      workload             = "catalog"
+      scope                = module.keyvault.secret_resource_ids["postgres-admin-password"]""",
+        "unexpected grant Grant(principal='workload:catalog', role='Key Vault Secrets User', "
+        "scope='module.keyvault.secret_resource_ids[\"postgres-admin-password\"]')",
+        id="an-app-reads-the-postgres-admin-password",
     ),
     pytest.param(
         "envs/dev/main.tf",

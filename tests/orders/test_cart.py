@@ -77,7 +77,7 @@ def test_an_unknown_product_is_a_422(orders: httpx.Client):
     assert orders.get("/cart").json()["items"] == []
 
 
-@pytest.mark.parametrize("quantity", [-1, 100, "2", 1.5, None])
+@pytest.mark.parametrize("quantity", [-1, 100, "2", 1.5, None, True])
 def test_a_quantity_outside_0_to_99_or_not_an_integer_is_a_422(
     orders: httpx.Client, quantity: object
 ):
@@ -100,6 +100,24 @@ def test_malformed_bodies_are_a_422(orders: httpx.Client, body: dict):
     response = orders.post("/cart/items", json=body)
     assert response.status_code == 422
     assert response.json()["errors"]
+
+
+def test_a_quantity_written_as_an_integral_number_is_an_integer(orders: httpx.Client):
+    """JSON Schema's `integer` (the document's type) includes 2.0."""
+    response = orders.post("/cart/items", json={"productId": "french-press", "quantity": 2.0})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["items"][0]["quantity"] == 2
+
+
+def test_a_snake_case_field_is_refused_like_any_field_the_document_does_not_name(
+    orders: httpx.Client,
+):
+    response = orders.post("/cart/items", json={"product_id": "french-press", "quantity": 1})
+
+    assert response.status_code == 422
+    assert {e["field"] for e in response.json()["errors"]} == {"productId", "product_id"}
+    assert orders.get("/cart").json()["items"] == []
 
 
 def test_a_malformed_product_id_in_the_path_is_a_422(orders: httpx.Client):

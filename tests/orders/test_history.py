@@ -1,5 +1,7 @@
 """Order history: newest first, keyset pages, and only ever the caller's own orders."""
 
+import base64
+import json
 import socket
 import time
 import uuid
@@ -110,3 +112,58 @@ def test_a_cosmos_that_never_answers_delays_the_order_page_at_most_the_timeline_
     assert response.status_code == 200
     assert response.json()["timeline"] == {"available": False, "events": []}
     assert elapsed < 2.5
+
+
+def _cursor(value: object) -> str:
+    raw = json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+NOW = "2026-11-29T06:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "decoded",
+    [
+        [NOW, 5],
+        [NOW, {"id": 1}],
+        [NOW, None],
+        [5, str(uuid.uuid4())],
+        [{"at": NOW}, str(uuid.uuid4())],
+        [NOW],
+        [NOW, str(uuid.uuid4()), "extra"],
+        {"createdAt": NOW, "id": str(uuid.uuid4())},
+        "just a string",
+        None,
+        ["99999-01-01T00:00:00+00:00", str(uuid.uuid4())],
+    ],
+    ids=[
+        "id-number",
+        "id-object",
+        "id-null",
+        "time-number",
+        "time-object",
+        "one-element",
+        "three-elements",
+        "object",
+        "string",
+        "null",
+        "year-out-of-range",
+    ],
+)
+def test_any_cursor_that_does_not_decode_is_a_422_not_a_500(orders: httpx.Client, decoded):
+    response = orders.get("/orders", params={"cursor": _cursor(decoded)})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["cursor"]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["0-" + "0" * 32, "9999999999999999-" + "f" * 32, "1796000000000000-" + uuid.uuid4().hex],
+    ids=["epoch", "far-future", "now-ish"],
+)
+def test_every_cursor_the_document_allows_is_accepted(orders: httpx.Client, cursor: str):
+    """The document gives the cursor's exact shape, so any string of that shape pages."""
+    response = orders.get("/orders", params={"cursor": cursor})
+    assert response.status_code == 200, response.text

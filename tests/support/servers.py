@@ -9,6 +9,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from dev.server_process import wait_until
+from functions.shared import local_server
 
 
 def free_port() -> int:
@@ -18,10 +19,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
-    """Serve `app` in a background thread; yields its base URL and stops it on exit."""
+def serve(
+    app: ASGIApp, port: int | None = None, request_timeout: float = local_server.REQUEST_TIMEOUT
+) -> Iterator[str]:
+    """Serve `app` in a background thread with the local server's settings (as `make dev`
+    does); yields its base URL and stops it on exit."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = local_server.config(app, port, request_timeout, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

@@ -1,8 +1,9 @@
 """The UI's schema migrations use the apps' shared helper (functions/shared/migrations.py) and run
 from exactly the files the UI image holds: `ui/` plus `functions/__init__.py`,
 `functions/shared/__init__.py`, `functions/shared/migrations.py`,
-`functions/shared/identifiers.py` (the product id format the UI shares with the APIs) and the
-shared JSON logs and OpenTelemetry set-up (`functions/shared/logs.py`, `observability.py`)."""
+`functions/shared/db_roles.py` (the UI's own login role), `functions/shared/identifiers.py`
+(the product id format the UI shares with the APIs) and the shared JSON logs and OpenTelemetry
+set-up (`functions/shared/logs.py`, `observability.py`)."""
 
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ IMAGE_FUNCTIONS_FILES = (
     "functions/__init__.py",
     "functions/shared/__init__.py",
     "functions/shared/migrations.py",
+    "functions/shared/db_roles.py",
     "functions/shared/identifiers.py",
     "functions/shared/logs.py",
     "functions/shared/observability.py",
@@ -80,6 +82,7 @@ def test_migrate_runs_from_the_ui_image_files_alone(tmp_path: Path, postgres_adm
             [
                 "functions",
                 "functions.shared",
+                "functions.shared.db_roles",
                 "functions.shared.identifiers",
                 "functions.shared.logs",
                 "functions.shared.migrations",

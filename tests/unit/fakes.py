@@ -54,6 +54,7 @@ class RecordingSettlement:
 
     settled: list[tuple[str, str, str]] = field(default_factory=list)
     lock_lost: bool = False
+    lock_seconds: float = 30
 
     def _settle(self, action: str, message: ReceivedMessage, reason: str = "") -> None:
         if self.lock_lost:
@@ -63,8 +64,15 @@ class RecordingSettlement:
     def complete(self, message: ReceivedMessage) -> None:
         self._settle("complete", message)
 
-    def abandon(self, message: ReceivedMessage) -> None:
-        self._settle("abandon", message)
+    def abandon(self, message: ReceivedMessage, delay: float = 0) -> None:
+        self._settle("abandon", message, f"{delay:g}")
+
+    def renew_lock(self, message: ReceivedMessage) -> None:
+        self._settle("renew", message)
+
+    def release(self, messages: list[ReceivedMessage]) -> None:
+        for message in messages:
+            self._settle("release", message)
 
     def dead_letter(self, message: ReceivedMessage, reason: str, description: str = "") -> None:
         self._settle("dead-letter", message, reason)

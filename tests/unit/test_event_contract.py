@@ -84,3 +84,17 @@ def test_the_message_keeps_its_own_copy_of_the_trace_context():
     message = OutgoingMessage.for_event("e-1", "OrderPlaced", {}, trace_context)
     trace_context["traceparent"] = "changed"
     assert message.application_properties == {"traceparent": TRACEPARENT}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 100_000 + b"]" * 100_000,  # json.loads raises RecursionError, not ValueError
+        b'{"version": 1, "items": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ],
+    ids=["nested-array", "nested-in-object"],
+)
+def test_any_failure_to_parse_a_body_is_poison_not_a_crash(raw: bytes):
+    with pytest.raises(PoisonMessage) as caught:
+        parse_order_placed("OrderPlaced", raw)
+    assert caught.value.reason == "MalformedBody"

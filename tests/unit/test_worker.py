@@ -3,7 +3,9 @@ what it writes, what a redelivery changes (nothing), which failures are poison a
 retried, and how the local consumer settles each outcome."""
 
 import logging
+import threading
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +14,7 @@ from functions.shared.eventbus.local_queue import ReceivedMessage
 from functions.shared.events import PoisonMessage
 from functions.shared.timeline_store import TimelineStoreUnavailable
 from functions.worker.handler import handle
-from functions.worker.local_consumer import process
+from functions.worker.local_consumer import hold, process
 from functions.worker.retry_policy import RetryPolicy
 from tests.unit.builders import body, order_placed_payload
 from tests.unit.fakes import InMemoryTimelineStore, RecordingSettlement
@@ -197,11 +199,14 @@ def received(raw: bytes, subject: str = "OrderPlaced") -> ReceivedMessage:
     )
 
 
+POLICY = RetryPolicy(first_pause=1, max_pause=30)
+
+
 def test_a_handled_message_is_completed(store: InMemoryTimelineStore):
     queue = RecordingSettlement()
     message = received(body(order_placed_payload()))
 
-    assert process(queue, message, store) == "completed"
+    assert process(queue, message, store, POLICY) == "completed"
     assert queue.settled == [("complete", message.message_id, "")]
 
 
@@ -209,25 +214,64 @@ def test_a_poison_message_is_dead_lettered_at_once_with_its_reason(store: InMemo
     queue = RecordingSettlement()
     message = received(b"not json")
 
-    assert process(queue, message, store) == "dead-lettered"
+    assert process(queue, message, store, POLICY) == "dead-lettered"
     assert queue.settled == [("dead-letter", message.message_id, "MalformedBody")]
 
 
-def test_a_message_failing_on_an_outage_is_abandoned_for_redelivery(
+def test_a_message_failing_on_an_outage_is_left_locked_for_the_consumer_to_hold(
     store: InMemoryTimelineStore,
 ):
     store.failures_left = 1
     queue = RecordingSettlement()
-    message = received(body(order_placed_payload()))
 
-    assert process(queue, message, store) == "abandoned"
-    assert queue.settled == [("abandon", message.message_id, "")]
+    assert process(queue, received(body(order_placed_payload())), store, POLICY) == "unavailable"
+    assert queue.settled == []  # not abandoned: an outage must not cost a delivery
 
 
-def test_an_abandon_whose_lock_expired_is_still_reported_as_abandoned(
-    store: InMemoryTimelineStore,
-):
-    store.failures_left = 1
+class _BuggyStore(InMemoryTimelineStore):
+    """Fails with an error that is neither poison nor an outage: a bug."""
+
+    def add(self, *_: object) -> bool:
+        raise KeyError("a bug")
+
+
+def test_a_message_failing_unexpectedly_is_abandoned_with_a_backoff_that_grows():
+    queue = RecordingSettlement()
+    store = _BuggyStore()
+    delays = []
+    for count in (1, 2, 3, 9):
+        message = replace(received(body(order_placed_payload())), delivery_count=count)
+        assert process(queue, message, store, POLICY) == "abandoned"
+        delays.append(queue.settled[-1][2])
+    assert delays == ["1", "2", "4", "30"]
+
+
+def test_an_abandon_whose_lock_expired_is_still_reported_as_abandoned():
     queue = RecordingSettlement(lock_lost=True)
 
-    assert process(queue, received(body(order_placed_payload())), store) == "abandoned"
+    message = received(body(order_placed_payload()))
+
+    assert process(queue, message, _BuggyStore(), POLICY) == "abandoned"
+
+
+def test_holding_through_an_outage_renews_the_lock_and_completes_when_the_store_is_back(
+    store: InMemoryTimelineStore,
+):
+    store.failures_left = 3
+    queue = RecordingSettlement(lock_seconds=0.03)
+    message = received(body(order_placed_payload()))
+
+    assert hold(queue, message, store, POLICY, threading.Event()) == "completed"
+    assert [action for action, _, _ in queue.settled] == ["renew"] * 4 + ["complete"]
+
+
+def test_a_consumer_stopped_while_holding_releases_the_message_uncounted(
+    store: InMemoryTimelineStore,
+):
+    store.failures_left = 10**9
+    queue = RecordingSettlement()
+    stop = threading.Event()
+    stop.set()
+
+    assert hold(queue, received(body(order_placed_payload())), store, POLICY, stop) == "released"
+    assert [action for action, _, _ in queue.settled] == ["renew", "release"]

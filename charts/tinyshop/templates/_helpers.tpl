@@ -32,10 +32,15 @@ app.kubernetes.io/part-of: tinyshop
 {{- printf "%s/%s:%s" .root.Values.images.registry $img.repository $img.tag -}}
 {{- end -}}
 
-{{/* libpq URL of an app's own database; the password comes from PGPASSWORD (Key Vault). */}}
+{{/*
+libpq URL of an app's own database; the password comes from PGPASSWORD (Key Vault). The login
+is the app's own role (azure.postgres.apps.<app>.user) unless `user` is given: the migration
+Jobs pass the administrator's (azure.postgres.admin.user).
+*/}}
 {{- define "tinyshop.databaseUrl" -}}
 {{- $pg := .root.Values.azure.postgres -}}
-{{- printf "postgresql://%s@%s:5432/%s?sslmode=%s" $pg.user $pg.host .database $pg.sslmode -}}
+{{- $user := .user | default (index $pg.apps .database).user -}}
+{{- printf "postgresql://%s@%s:5432/%s?sslmode=%s" $user $pg.host .database $pg.sslmode -}}
 {{- end -}}
 
 {{/* Pod-level security context shared by every pod: a fixed non-root uid (the images' USER). */}}
@@ -111,7 +116,10 @@ the host's data folder (/home/data: host state and its keys, AzureWebJobsSecretS
 {{- end }}
 {{- end -}}
 
-{{/* PGPASSWORD from the app's Secret, which the Key Vault CSI driver syncs from Key Vault. */}}
+{{/*
+PGPASSWORD from the Secret `<name>-secrets`, which the Key Vault CSI driver syncs from Key Vault:
+an app's own login password, or (name `migrations`) the administrator's for the migration Jobs.
+*/}}
 {{- define "tinyshop.pgPassword" -}}
 - name: PGPASSWORD
   valueFrom:

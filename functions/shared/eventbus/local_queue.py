@@ -3,7 +3,12 @@
 - `send` drops a message whose id was seen within the duplicate-detection window.
 - `receive` locks up to N visible messages for the lock duration and raises their delivery
   count; `FOR UPDATE SKIP LOCKED` means parallel consumers never get the same message.
-- `complete` deletes a message; `abandon` (or an expired lock) makes it visible again.
+- `complete` deletes a message; `abandon` (or an expired lock) makes it visible again, at once
+  or after a delay (a per-message backoff, so one failing message does not spin at the head).
+- `release` gives back locked messages that were never handed to a handler and takes back the
+  delivery this receive counted (local only: Service Bus has no such call, but its Functions
+  host with `prefetchCount: 0` only locks the messages it is about to run, so there too a
+  delivery is counted only for a message actually attempted).
 - A message delivered `max_delivery_count` times without being completed moves to
   `dead_letters` with reason `MaxDeliveryCountExceeded`; `dead_letter` moves one explicitly.
 Settling with a lock that expired (another consumer may have it now) raises `LockLost`.
@@ -11,13 +16,14 @@ Settling with a lock that expired (another consumer may have it now) raises `Loc
 
 import threading
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -178,12 +184,31 @@ class LocalQueue:
             (message.lock_token,),
         )
 
-    def abandon(self, message: ReceivedMessage) -> None:
+    def abandon(self, message: ReceivedMessage, delay: float = 0) -> None:
+        """Unlock `message`; it is visible again after `delay` seconds (its delivery counted)."""
         self._settle(
-            "UPDATE messages SET lock_token = NULL, locked_until = NULL "
+            "UPDATE messages SET lock_token = NULL, "
+            "locked_until = CASE WHEN %s > 0 THEN now() + %s END "
             "WHERE lock_token = %s AND locked_until >= now()",
-            (message.lock_token,),
+            (delay, timedelta(seconds=delay), message.lock_token),
         )
+
+    def release(self, messages: list[ReceivedMessage]) -> None:
+        """Give back locked messages that were not attempted, uncounting this delivery.
+        Those whose lock expired meanwhile are skipped (another receive counted them)."""
+        if not messages:
+            return
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE messages SET lock_token = NULL, locked_until = NULL, "
+                "delivery_count = greatest(delivery_count - 1, 0) "
+                "WHERE lock_token = ANY(%s) AND locked_until >= now()",
+                ([m.lock_token for m in messages],),
+            )
+
+    @property
+    def lock_seconds(self) -> float:
+        return self.lock.total_seconds()
 
     def renew_lock(self, message: ReceivedMessage) -> None:
         self._settle(
@@ -206,6 +231,64 @@ class LocalQueue:
                 (self.queue,),
             )
             return cur.fetchall()
+
+    # -- dead-letter tooling (functions/shared/eventbus/dead_letters.py)
+
+    _DEAD_LETTER_COLUMNS = (
+        "sequence_number, message_id, subject, reason, description, delivery_count, "
+        "enqueued_at, body"
+    )
+
+    def dead_letter_rows(
+        self, *, limit: int | None = None, sequence_numbers: list[int] | None = None
+    ) -> list[dict]:
+        """Dead letters oldest first, all of them or the given sequence numbers."""
+        with self._connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                f"SELECT {self._DEAD_LETTER_COLUMNS} FROM dead_letters WHERE queue = %s "
+                "AND (%s::bigint[] IS NULL OR sequence_number = ANY(%s)) "
+                "ORDER BY sequence_number LIMIT %s",
+                (self.queue, sequence_numbers, sequence_numbers, limit),
+            )
+            return [{**row, "body": bytes(row["body"])} for row in cur.fetchall()]
+
+    def replay_dead_letters(
+        self, sequence_numbers: list[int] | None, new_id: Callable[[str, int], str]
+    ) -> int:
+        """Move dead letters back into the queue, fresh (delivery count 0), with ids from
+        `new_id(message_id, sequence_number)`; in one transaction, so none is lost or doubled."""
+        with self._connect() as conn, conn.transaction():
+            moved = conn.execute(
+                "DELETE FROM dead_letters WHERE queue = %s "
+                "AND (%s::bigint[] IS NULL OR sequence_number = ANY(%s)) "
+                "RETURNING sequence_number, message_id, subject, content_type, body, "
+                "application_properties",
+                (self.queue, sequence_numbers, sequence_numbers),
+            ).fetchall()
+            for sequence_number, message_id, subject, content_type, body, properties in sorted(
+                moved
+            ):
+                conn.execute(
+                    "INSERT INTO messages (queue, message_id, subject, content_type, body, "
+                    "application_properties) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (
+                        self.queue,
+                        new_id(message_id, sequence_number),
+                        subject,
+                        content_type,
+                        body,
+                        Jsonb(properties),
+                    ),
+                )
+            return len(moved)
+
+    def purge_dead_letters(self, sequence_numbers: list[int] | None) -> int:
+        with self._connect() as conn:
+            return conn.execute(
+                "DELETE FROM dead_letters WHERE queue = %s "
+                "AND (%s::bigint[] IS NULL OR sequence_number = ANY(%s))",
+                (self.queue, sequence_numbers, sequence_numbers),
+            ).rowcount
 
     def depth(self) -> int:
         """Active messages (what KEDA's scaler would read as the queue length)."""

@@ -59,7 +59,10 @@ locals {
     orders  = { namespace = var.kubernetes_namespace, service_account = "orders" }
     worker  = { namespace = var.kubernetes_namespace, service_account = "worker" }
     ui      = { namespace = var.kubernetes_namespace, service_account = "ui" }
-    keda    = { namespace = "keda", service_account = "keda-operator" }
+    # The migration Jobs (charts/tinyshop): the only pods that get the Postgres
+    # administrator's password; they create and update the apps' own logins.
+    migrations = { namespace = var.kubernetes_namespace, service_account = "migrations" }
+    keda       = { namespace = "keda", service_account = "keda-operator" }
     # cloudflared (argocd/platform/cloudflared) reads the tunnel token from
     # Key Vault through the CSI driver as itself.
     cloudflared = { namespace = "cloudflared", service_account = "cloudflared" }
@@ -76,6 +79,17 @@ locals {
   # regular value because their source keeps them in state anyway.
   write_only_secret_names = toset(["postgres-admin-password", "flask-secret-key"])
   stored_secret_names     = setsubtract(local.secret_names, local.write_only_secret_names)
+
+  # Each app's own Postgres login (least privilege: its own database, no DDL).
+  # Terraform only generates the passwords (write-only into Key Vault, like the
+  # ones above); the migration Job creates or updates the roles with them
+  # (functions/shared/db_roles.py). Role names are lowercase identifiers.
+  postgres_app_roles = {
+    catalog = { role = "catalog_app", password_secret = "postgres-catalog-password" }
+    orders  = { role = "orders_app", password_secret = "postgres-orders-password" }
+    ui      = { role = "ui_app", password_secret = "postgres-ui-password" }
+  }
+  generated_secret_names = toset([for login in values(local.postgres_app_roles) : login.password_secret])
 }
 
 resource "azurerm_resource_group" "this" {
@@ -145,6 +159,20 @@ ephemeral "random_password" "postgres_admin" {
 ephemeral "random_password" "flask_secret_key" {
   length  = 64
   special = false
+}
+
+# The apps' own Postgres passwords: only Key Vault gets them (value_wo, version
+# var.postgres_app_passwords_version); the migration Jobs read them there and
+# set them on the apps' roles, so no other copy has to match.
+ephemeral "random_password" "postgres_app" {
+  for_each = local.postgres_app_roles
+
+  length           = 32
+  special          = true
+  override_special = "-_.~"
+  min_lower        = 2
+  min_upper        = 2
+  min_numeric      = 2
 }
 
 module "postgres" {
@@ -257,14 +285,23 @@ module "keyvault" {
     "cloudflare-tunnel-token" = module.cloudflare.tunnel_token
   }
   # Generated secrets: write-only, never in state (docs/infra.md, "Secrets").
-  write_only_secret_versions = {
-    "postgres-admin-password" = var.postgres_admin_password_version
-    "flask-secret-key"        = var.flask_secret_key_version
-  }
-  write_only_secret_values = {
-    "postgres-admin-password" = ephemeral.random_password.postgres_admin.result
-    "flask-secret-key"        = ephemeral.random_password.flask_secret_key.result
-  }
+  write_only_secret_versions = merge(
+    {
+      "postgres-admin-password" = var.postgres_admin_password_version
+      "flask-secret-key"        = var.flask_secret_key_version
+    },
+    { for name in local.generated_secret_names : name => var.postgres_app_passwords_version },
+  )
+  write_only_secret_values = merge(
+    {
+      "postgres-admin-password" = ephemeral.random_password.postgres_admin.result
+      "flask-secret-key"        = ephemeral.random_password.flask_secret_key.result
+    },
+    {
+      for app, login in local.postgres_app_roles :
+      login.password_secret => ephemeral.random_password.postgres_app[app].result
+    },
+  )
   private_endpoint_subnet_id = module.network.private_endpoints_subnet_id
   private_dns_zone_id        = module.network.private_dns_zone_ids["keyvault"]
   tags                       = local.tags
@@ -299,10 +336,15 @@ module "aks" {
 
 # Least privilege, data plane only, scoped to the single queue / database /
 # secret each workload uses:
-#   orders -> Service Bus Data Sender (queue), Cosmos Data Reader (db), postgres password
+#   orders -> Service Bus Data Sender (queue), Cosmos Data Reader (db), its own
+#             Postgres password (postgres-orders-password)
 #   worker -> Service Bus Data Receiver (queue), Cosmos Data Contributor (db)
-#   catalog-> postgres password
-#   ui     -> postgres password (its `ui` session database), its client secret and Flask key
+#   catalog-> its own Postgres password (postgres-catalog-password)
+#   ui     -> its own Postgres password (its `ui` session database), its client
+#             secret and Flask key
+#   migrations -> the Postgres administrator's password and the three app
+#             passwords it sets on the apps' roles; nothing else. No app reads
+#             the administrator's password.
 #   catalog, orders, worker (the Functions hosts) -> Storage Blob Data Owner on
 #             the AzureWebJobsStorage account: Microsoft's documented minimum for
 #             host storage and timer triggers (keys, host lock, schedule leases:
@@ -339,17 +381,37 @@ module "identity" {
     }
     catalog-kv-postgres-password = {
       workload             = "catalog"
-      scope                = module.keyvault.secret_resource_ids["postgres-admin-password"]
+      scope                = module.keyvault.secret_resource_ids["postgres-catalog-password"]
       role_definition_name = "Key Vault Secrets User"
     }
     orders-kv-postgres-password = {
       workload             = "orders"
-      scope                = module.keyvault.secret_resource_ids["postgres-admin-password"]
+      scope                = module.keyvault.secret_resource_ids["postgres-orders-password"]
       role_definition_name = "Key Vault Secrets User"
     }
     ui-kv-postgres-password = {
       workload             = "ui"
+      scope                = module.keyvault.secret_resource_ids["postgres-ui-password"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    migrations-kv-postgres-admin-password = {
+      workload             = "migrations"
       scope                = module.keyvault.secret_resource_ids["postgres-admin-password"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    migrations-kv-postgres-catalog-password = {
+      workload             = "migrations"
+      scope                = module.keyvault.secret_resource_ids["postgres-catalog-password"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    migrations-kv-postgres-orders-password = {
+      workload             = "migrations"
+      scope                = module.keyvault.secret_resource_ids["postgres-orders-password"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    migrations-kv-postgres-ui-password = {
+      workload             = "migrations"
+      scope                = module.keyvault.secret_resource_ids["postgres-ui-password"]
       role_definition_name = "Key Vault Secrets User"
     }
     catalog-storage-blob-owner = {

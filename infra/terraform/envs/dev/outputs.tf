@@ -38,8 +38,8 @@ output "key_vault_uri" {
 }
 
 output "key_vault_secret_names" {
-  description = "Names of the secrets Terraform wrote to Key Vault."
-  value       = sort(tolist(local.secret_names))
+  description = "Names of the secrets Terraform wrote to Key Vault (given and generated)."
+  value       = sort(tolist(setunion(local.secret_names, local.generated_secret_names)))
 }
 
 output "cloudflared_identity_client_id" {
@@ -123,8 +123,23 @@ output "postgres_fqdn" {
 }
 
 output "postgres_admin_login" {
-  description = "Postgres administrator login (password: Key Vault secret postgres-admin-password)."
+  description = "Postgres administrator login (password: Key Vault secret postgres-admin-password); only the migration Jobs use it."
   value       = module.postgres.administrator_login
+}
+
+output "postgres_admin_password_secret_name" {
+  description = "Key Vault secret of the administrator's password (read by the migrations identity only)."
+  value       = "postgres-admin-password"
+}
+
+output "postgres_app_roles" {
+  description = "Each app's own Postgres login: app -> { role, password_secret } (the Key Vault secret its pods and the migration Job read)."
+  value       = local.postgres_app_roles
+}
+
+output "migrations_identity_client_id" {
+  description = "Workload identity client id of the migration Jobs' service account (tinyshop/migrations)."
+  value       = module.identity.client_ids["migrations"]
 }
 
 output "postgres_databases" {

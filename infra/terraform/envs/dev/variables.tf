@@ -399,3 +399,15 @@ variable "external_tenant_client_id" {
     error_message = "external_tenant_client_id must be null or a GUID (not an empty string)."
   }
 }
+
+variable "postgres_app_passwords_version" {
+  description = "Version of the apps' generated Postgres passwords (write-only in Key Vault): raise it to rotate them; the next migration Job sets the new ones."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition     = var.postgres_app_passwords_version >= 1 && floor(var.postgres_app_passwords_version) == var.postgres_app_passwords_version
+    error_message = "postgres_app_passwords_version must be a whole number >= 1."
+  }
+}
