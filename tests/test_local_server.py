@@ -125,4 +125,4 @@ def test_make_dev_serves_the_apps_with_these_settings():
             f"$PYTHON -m functions.shared.local_server functions.{app}.api:create_app --port {port}"
         )
         # Only the process's own /metrics port (dev/prometheus/launcher.py) may come before it.
-        assert re.fullmatch(rf"(METRICS_PORT=\d+ )?{re.escape(command)}", commands[app])
+        assert re.fullmatch(rf"(env METRICS_PORT=\d+ )?{re.escape(command)}", commands[app])
