@@ -7,7 +7,7 @@ CHROMIUM ?= $(or $(TINYSHOP_CHROMIUM),/usr/bin/chromium)
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-unit lint bench bench-scaleout load token screenshots observability-screenshots lock values clean
+.PHONY: help dev test test-unit lint bench bench-scaleout lab load token screenshots observability-screenshots lock values clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ observability-screenshots: $(VENV)/.test-installed ## Load run + local Prometheu
 
 bench-scaleout: $(VENV)/.test-installed ## Worker drain rate at 1/2/4 replicas + KEDA replay -> docs/scaleout.md
 	$(PY) -m bench.scaleout
+
+# Failure labs (docs/labs.md): each on its own private stack on free ports, never `make dev`'s.
+lab: $(VENV)/.test-installed ## Run a failure lab with narration: make lab NAME=cosmos_down (no NAME: list them)
+	$(PY) -m labs $(NAME)
 
 # Shoppers against `make dev` (run it in another terminal first); LOAD_USERS, LOAD_SECONDS and the
 # TINYSHOP_LOAD_* variables of load/locustfile.py point it elsewhere (an AKS host).

@@ -13,16 +13,16 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from dev.cosmos import launcher as local_cosmos
 from dev.cosmos.launcher import LocalCosmos
+from dev.issuer import Issuer, running_issuer
 from dev.postgres import launcher as postgres
 from dev.postgres.launcher import fresh_database
+from dev.serve import free_port, serve
 from functions.catalog.seed import seed
 from functions.catalog.settings import CatalogSettings
 from functions.orders.settings import OrdersSettings
 from functions.shared import migrations, observability
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.shared.timeline_store import CosmosSettings
-from tests.support.issuer import Issuer, running_issuer
-from tests.support.servers import free_port, serve
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOG_MIGRATIONS = REPO / "functions" / "catalog" / "migrations"

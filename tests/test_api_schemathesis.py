@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.issuer import Issuer
+from dev.issuer import Issuer
 
 SEED = "20261129"
 BUDGET_SECONDS = 30

@@ -27,13 +27,13 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from dev.issuer import Issuer
 from dev.postgres.launcher import fresh_database
+from dev.serve import serve
 from functions.catalog.seed import seed
 from functions.shared import cli, db_roles
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from tests.conftest import catalog_settings, orders_settings
-from tests.support.issuer import Issuer
-from tests.support.servers import serve
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOG_MIGRATIONS = REPO / "functions" / "catalog" / "migrations"

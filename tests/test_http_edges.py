@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 
+from dev.serve import serve
 from functions.shared.asgi_function import LazyApp, handle
 from functions.shared.service_app import service_app
-from tests.support.servers import serve
 
 
 @pytest.mark.parametrize("path", ["/products", "/products/tea-infuser", "/catalog/health/live"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.support.issuer import Issuer
+from dev.issuer import Issuer
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from dev.serve import serve
 from functions.catalog.api import create_app
 from tests.conftest import REPO, catalog_settings
-from tests.support.servers import serve
 
 TIMEOUT = 1.0
 

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from dev.serve import serve
+from dev.tcp_proxy import TcpProxy
 from functions.catalog.api import create_app
 from tests.conftest import catalog_settings
-from tests.support.servers import serve
-from tests.support.tcp_proxy import TcpProxy
 
 
 def _upstream(database_url: str) -> tuple[str, int] | Path:

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from dev.prometheus import launcher
+from dev.serve import free_port
 from tests.conftest import METRICS_URL, REPO
-from tests.support.servers import free_port
 
 PROCFILE = REPO / "dev" / "Procfile"
 

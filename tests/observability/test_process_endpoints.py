@@ -9,10 +9,10 @@ import uuid
 import httpx
 
 from dev.cosmos.launcher import LocalCosmos
+from dev.serve import free_port
 from dev.server_process import ServerProcess, wait_until
 from functions.shared.eventbus.local_queue import LocalQueue
 from functions.shared.events import OutgoingMessage
-from tests.support.servers import free_port
 
 
 def _scrape(port: int) -> str:

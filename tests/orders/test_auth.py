@@ -9,9 +9,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from dev.issuer import Issuer, running_issuer
+from dev.serve import serve
 from tests.conftest import orders_settings
-from tests.support.issuer import Issuer, running_issuer
-from tests.support.servers import serve
 
 PROTECTED = [
     ("GET", "/cart"),

@@ -8,9 +8,9 @@ import azure.functions as func
 import httpx
 import pytest
 
+from dev.issuer import Issuer
 from functions.shared.asgi_function import LazyApp, handle
 from tests.conftest import orders_settings
-from tests.support.issuer import Issuer
 
 ITEM = b'{"productId": "french-press", "quantity": 1'
 

@@ -5,10 +5,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from dev.issuer import Issuer
+from dev.serve import free_port, serve
 from functions.catalog.seed import seed_products
 from tests.conftest import orders_settings
-from tests.support.issuer import Issuer
-from tests.support.servers import free_port, serve
 
 PRODUCTS = {p.id: p for p in seed_products()}
 

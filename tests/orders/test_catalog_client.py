@@ -6,8 +6,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from dev.serve import serve
 from functions.orders.catalog_client import CatalogClient, CatalogUnavailable
-from tests.support.servers import serve
 
 
 def flaky_catalog(failures: int, status: int = 503) -> tuple[FastAPI, list[str]]:

@@ -12,10 +12,10 @@ import httpx
 import psycopg
 import pytest
 
+from dev.issuer import Issuer
+from dev.serve import free_port, serve
 from functions.shared.events import OrderPlaced
 from tests.conftest import orders_settings
-from tests.support.issuer import Issuer
-from tests.support.servers import free_port, serve
 
 
 def fill(orders: httpx.Client, **quantities: int) -> None:

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.support.issuer import Issuer
+from dev.issuer import Issuer
 
 
 def place(orders: httpx.Client, product_id: str, quantity: int = 1) -> dict:
@@ -82,10 +82,10 @@ def test_a_cosmos_that_never_answers_delays_the_order_page_at_most_the_timeline_
     orders_db: str, catalog_url: str, issuer: Issuer
 ):
     from dev.cosmos.launcher import KEY
+    from dev.serve import serve
     from functions.orders.api import create_app
     from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore
     from tests.conftest import orders_settings
-    from tests.support.servers import serve
 
     with socket.socket() as blackhole:  # accepts connections, never answers
         blackhole.bind(("127.0.0.1", 0))

@@ -13,14 +13,14 @@ import httpx
 import psycopg
 import pytest
 
+from dev.issuer import Issuer
+from dev.serve import serve
 from functions.orders import relay
 from functions.shared.db import Database
 from functions.shared.eventbus import PublishError
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.shared.events import OutgoingMessage
 from tests.conftest import orders_settings
-from tests.support.issuer import Issuer
-from tests.support.servers import serve
 
 
 class DownBus:

@@ -15,12 +15,12 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 
+from dev.issuer import Issuer
+from dev.serve import serve
 from functions.orders import relay
 from functions.orders.dependencies import OrdersDependencies
 from functions.shared.events import OutgoingMessage
 from tests.conftest import orders_settings
-from tests.support.issuer import Issuer
-from tests.support.servers import serve
 
 POOL_TIMEOUT = 1.0
 

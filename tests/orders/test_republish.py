@@ -15,13 +15,13 @@ import httpx
 import pytest
 
 from dev.cosmos.launcher import LocalCosmos
+from dev.issuer import Issuer
+from dev.serve import serve
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.shared.timeline_store import CosmosTimelineStore
 from functions.worker import local_consumer
 from functions.worker.settings import WorkerSettings
 from tests.conftest import REPO, cosmos_settings, orders_settings
-from tests.support.issuer import Issuer
-from tests.support.servers import serve
 
 TIMELINE = ["OrderPlaced", "ConfirmationEmailSent", "OrderConfirmed"]
 

@@ -24,12 +24,12 @@ from dev.cosmos.launcher import LocalCosmos
 from dev.oidc import launcher as local_oidc
 from dev.oidc.launcher import LocalOidc
 from dev.postgres.launcher import fresh_database
+from dev.serve import serve
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.shared.timeline_store import CosmosTimelineStore
 from functions.worker import local_consumer
 from functions.worker.settings import WorkerSettings
 from tests.conftest import cosmos_settings, orders_settings
-from tests.support.servers import serve
 from ui.app import create_app
 from ui.app.schema import migrate
 from ui.app.services import EXTENSION

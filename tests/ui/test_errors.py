@@ -10,7 +10,7 @@ import httpx
 import pytest
 from flask import Flask
 
-from tests.support.servers import free_port
+from dev.serve import free_port
 from tests.ui.conftest import SignIn
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -133,7 +133,7 @@ def test_a_message_that_can_never_succeed_is_poison_with_a_reason(
 
 def test_cosmos_unreachable_is_a_transient_error(cosmos: LocalCosmos):
     from dev.cosmos.launcher import endpoint_for
-    from tests.support.servers import free_port
+    from dev.serve import free_port
 
     nowhere = CosmosTimelineStore(
         cosmos_settings(cosmos, endpoint=endpoint_for(free_port()), retry_total=0, timeout=1)

@@ -1,5 +1,5 @@
-"""A real (test) token issuer: OpenID configuration and JWKS over HTTP, RSA keys it can rotate,
-and tokens with any claims or header a test needs — including the forged and broken ones."""
+"""A real token issuer for tests and labs: OpenID configuration and JWKS over HTTP, RSA keys it
+can rotate, and tokens with any claims or header a test needs (forged and broken ones too)."""
 
 import time
 import uuid
@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from jwt.algorithms import RSAAlgorithm
 
-from tests.support.servers import free_port, serve
+from dev.serve import free_port, serve
 
 AUDIENCE = "api://tinyshop-orders"
 SCOPE = "Orders.ReadWrite"
