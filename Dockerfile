@@ -28,7 +28,11 @@ LABEL org.opencontainers.image.title="tinyshop-functions" \
 # - Console logging on: the pod's stdout is the log (Container Insights / kubectl logs).
 # - PYTHONDONTWRITEBYTECODE: the code is byte-compiled below; no .pyc writes at run time.
 # - FUNCTIONS_WORKER_PROCESS_COUNT stays the default (1): replicas, not processes, add capacity.
+# - PYTHON_ENABLE_OPENTELEMETRY: the Python worker makes each invocation's host span the
+#   current OpenTelemetry context, so the app's spans and the host's (host.json telemetryMode
+#   OpenTelemetry, both exported over OTLP) share one trace; docs/operations.md, "Traces".
 ENV ASPNETCORE_URLS=http://+:8080 \
+    PYTHON_ENABLE_OPENTELEMETRY=true \
     AzureFunctionsJobHost__Logging__FileLoggingMode=Never \
     AzureFunctionsJobHost__Logging__Console__IsEnabled=true \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -7,7 +7,7 @@ CHROMIUM ?= $(or $(TINYSHOP_CHROMIUM),/usr/bin/chromium)
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-unit lint bench bench-scaleout lab load token screenshots lock values clean
+.PHONY: help dev test test-unit lint bench bench-scaleout lab load token screenshots observability-screenshots lock values clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,8 +25,10 @@ $(VENV)/.test-installed: $(VENV)/.dev-installed requirements-test.txt
 	$(PY) -m pip install --quiet --require-hashes -r requirements-test.txt
 	touch $@
 
-dev: $(VENV)/.dev-installed ## Run the whole shop locally (Ctrl-C stops it)
-	$(PY) -m dev.stack
+# PROMETHEUS=1 also installs and runs Debian's Prometheus (dev/prometheus/) on :9090.
+dev: $(VENV)/.dev-installed ## Run the whole shop locally (Ctrl-C stops it; PROMETHEUS=1 adds Prometheus)
+	@if [ "$(PROMETHEUS)" = 1 ]; then bash tools/apt_install.sh prometheus prometheus; fi
+	PROMETHEUS="$(PROMETHEUS)" $(PY) -m dev.stack
 
 lint: $(VENV)/.test-installed ## ruff lint and format check
 	$(PY) -m ruff check .
@@ -39,6 +41,7 @@ $(VENV)/bin/helm: deploy/install_helm.sh | $(PY)
 test: lint $(VENV)/bin/helm ## All tests and checks (installs Debian's chromium and shellcheck if missing)
 	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
 	bash tools/apt_install.sh shellcheck shellcheck
+	bash tools/apt_install.sh promtool prometheus
 	$(PY) -m pytest
 
 test-unit: $(VENV)/.test-installed ## The business rules against in-memory fakes (seconds; no Postgres, no network)
@@ -47,6 +50,11 @@ test-unit: $(VENV)/.test-installed ## The business rules against in-memory fakes
 screenshots: $(VENV)/.test-installed ## Refresh the README's screenshots (docs/screenshots/)
 	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
 	TINYSHOP_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/ui/test_browser_journey.py
+
+observability-screenshots: $(VENV)/.test-installed ## Load run + local Prometheus graphs for docs/operations.md
+	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
+	bash tools/apt_install.sh prometheus prometheus
+	$(PY) -m tools.observability_screenshots
 
 bench-scaleout: $(VENV)/.test-installed ## Worker drain rate at 1/2/4 replicas + KEDA replay -> docs/scaleout.md
 	$(PY) -m bench.scaleout

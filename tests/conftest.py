@@ -16,11 +16,11 @@ from dev.cosmos.launcher import LocalCosmos
 from dev.issuer import Issuer, running_issuer
 from dev.postgres import launcher as postgres
 from dev.postgres.launcher import fresh_database
-from dev.serve import serve
+from dev.serve import free_port, serve
 from functions.catalog.seed import seed
 from functions.catalog.settings import CatalogSettings
 from functions.orders.settings import OrdersSettings
-from functions.shared import migrations
+from functions.shared import migrations, observability
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.shared.timeline_store import CosmosSettings
 
@@ -34,6 +34,10 @@ SPANS = InMemorySpanExporter()
 _provider = TracerProvider()
 _provider.add_span_processor(SimpleSpanProcessor(SPANS))
 trace.set_tracer_provider(_provider)
+# Likewise the meter provider, with a real Prometheus endpoint of this process that the
+# metrics tests scrape (tests/ui/test_metrics.py): every in-process app reports there.
+METRICS_URL = f"http://127.0.0.1:{(_metrics_port := free_port())}/metrics"
+observability.meter_provider("tests", observability.prometheus_endpoint(_metrics_port))
 
 
 @pytest.fixture(scope="session")

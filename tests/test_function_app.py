@@ -3,6 +3,7 @@ the routes, methods and settings the deployment relies on."""
 
 import ast
 import json
+import re
 
 import pytest
 
@@ -127,3 +128,14 @@ def test_function_app_only_registers_blueprints():
             continue  # the module docstring
         code = ast.unparse(node)
         assert code.startswith(("app = func.FunctionApp(", "app.register_functions(")), code
+
+
+def test_host_and_python_worker_both_speak_opentelemetry():
+    """The host exports its own spans and logs over OTLP (telemetryMode), and the Python worker
+    hands the invocation's context to the app (PYTHON_ENABLE_OPENTELEMETRY), so host and app
+    spans join one trace and neither goes to Application Insights a second time."""
+    host = json.loads((REPO / "host.json").read_text())
+    assert host["telemetryMode"] == "OpenTelemetry"
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^\s+PYTHON_ENABLE_OPENTELEMETRY=true \\$", dockerfile, re.MULTILINE)
+    assert "APPLICATIONINSIGHTS_CONNECTION_STRING" not in dockerfile

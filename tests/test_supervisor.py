@@ -62,5 +62,13 @@ def test_the_dev_procfile_runs_under_the_supervisor():
     from dev import stack, supervisor
 
     programs = supervisor.read_procfile(stack.PROCFILE)
-    assert {p.name for p in programs} == {"catalog", "orders", "oidc", "cosmos", "worker", "ui"}
+    assert {p.name for p in programs} == {
+        "catalog",
+        "orders",
+        "oidc",
+        "cosmos",
+        "worker",
+        "ui",
+        "prometheus",
+    }
     assert "honcho" not in (REPO / "dev" / "stack.py").read_text()

@@ -19,7 +19,9 @@ graceful_timeout = 20  # below Kubernetes' 30 s terminationGracePeriodSeconds
 keepalive = 5  # longer than nothing, shorter than ingress-nginx's upstream keep-alive
 # Heartbeat files in memory, off the (possibly read-only) container disk.
 worker_tmp_dir = "/dev/shm"  # noqa: S108
-accesslog = "-"
+# No gunicorn access log: the app logs one JSON line per request with its route, status,
+# duration and trace ids (ui/app/telemetry.py); gunicorn's own messages go to stderr.
+accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Headers from the ingress are handled by werkzeug's ProxyFix (UI_PROXY_FIX_HOPS), not here.

@@ -28,6 +28,7 @@ from functions.orders.dependencies import (
     SettingsDep,
     TimelinesDep,
 )
+from functions.orders.outbox_metrics import observe_outbox
 from functions.orders.settings import OrdersSettings
 from functions.orders.timeline import TimelineReader
 from functions.shared.db import Database
@@ -297,6 +298,7 @@ def create_app(
     settings = settings or OrdersSettings()
     configure_logging("orders")
     db = Database(settings, "orders")
+    observe_outbox(db)
     # The relay (publish after commit, sweep) has its own small pool: requests holding every
     # request connection cannot starve it ("couldn't get a connection"), and a sweep through a
     # backlog cannot take connections from requests. Per replica: db_pool_max_size +

@@ -12,10 +12,11 @@ import uuid
 from datetime import UTC, datetime
 
 import psycopg
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 
 from functions.orders import domain, repository
 from functions.orders.catalog_client import CatalogClient
+from functions.shared import metrics
 from functions.shared.db import Database
 from functions.shared.events import ORDER_PLACED
 
@@ -33,7 +34,23 @@ def _recorded(conn: psycopg.Connection, user_id: str, key: str | None) -> domain
 def checkout(
     db: Database, catalog: CatalogClient, user_id: str, idempotency_key: str | None
 ) -> tuple[domain.OrderWithItems, bool]:
-    """Place an order from the user's cart. Returns (order with its items, replayed)."""
+    """Place an order from the user's cart. Returns (order with its items, replayed).
+
+    Counted as `tinyshop_checkouts_total` by outcome (placed, replayed, refused with the
+    refusal's error class as reason); the request's span gets the order id (never the user's)."""
+    try:
+        placed, replayed = _checkout(db, catalog, user_id, idempotency_key)
+    except Exception as exc:
+        metrics.checkout_outcome("refused", type(exc).__name__)
+        raise
+    metrics.checkout_outcome("replayed" if replayed else "placed")
+    trace.get_current_span().set_attribute("tinyshop.order.id", str(placed[0].id))
+    return placed, replayed
+
+
+def _checkout(
+    db: Database, catalog: CatalogClient, user_id: str, idempotency_key: str | None
+) -> tuple[domain.OrderWithItems, bool]:
     for _ in range(domain.CHECKOUT_ATTEMPTS):
         with db.connection() as conn:
             lines = repository.cart_lines(conn, user_id)

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from opentelemetry import context, propagate
-
 from functions.shared.db import Database
 from functions.shared.eventbus import EventPublisher, PublishError
+from functions.shared.eventbus.tracing import publishing
 from functions.shared.events import OutgoingMessage
 
 _log = logging.getLogger("tinyshop.orders.relay")
@@ -64,10 +63,10 @@ def publish_due(
         claimed, key=lambda row: row[5]
     ):
         message = OutgoingMessage.for_event(str(event_id), event_type, payload, trace_context)
-        # Publish under the checkout's trace, so the bus span joins the order's trace.
-        token = context.attach(propagate.extract(trace_context))
         try:
-            publisher.publish(message)
+            # A `send` span in the checkout's trace; the message carries the span's context.
+            with publishing(message, trace_context) as traced:
+                publisher.publish(traced)
         except PublishError as exc:
             failed += 1
             with db.connection() as conn:
@@ -77,8 +76,6 @@ def publish_due(
                     (str(exc)[:1000], backoff(attempts + 1), event_id),
                 )
             break
-        finally:
-            context.detach(token)
         published += 1
         with db.connection() as conn:
             conn.execute(

@@ -18,6 +18,8 @@ from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceExist
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from functions.shared import metrics
+
 TRANSIENT_STATUS = {408, 410, 429, 449, 500, 502, 503, 504}
 
 
@@ -84,6 +86,8 @@ class CosmosTimelineStore:
             # 0 is read as "default" (9 throttle retries, 30 s) by the SDK: 1 is the minimum.
             "retry_throttle_total": max(s.retry_total, 1),
             "retry_throttle_backoff_max": s.timeout,
+            # Request units and 429s of every response, retries included (metrics.py).
+            "raw_response_hook": metrics.cosmos_response,
         }
         if s.endpoint.startswith("http://"):  # the local stand-in: no TLS, no region discovery
             options["enable_endpoint_discovery"] = False

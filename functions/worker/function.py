@@ -35,7 +35,9 @@ import logging
 
 import azure.functions as func
 
+from functions.shared.eventbus.tracing import consuming
 from functions.shared.events import PoisonMessage
+from functions.shared.observability import setup
 from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore
 from functions.worker.handler import handle
 from functions.worker.retry_policy import RetryPolicy
@@ -60,8 +62,10 @@ _retry = RetryPolicy()
     arg_name="message", queue_name="%EVENT_BUS_QUEUE%", connection="ServiceBusConnection"
 )
 def order_placed(message: func.ServiceBusMessage) -> None:
+    setup("worker")
     try:
-        _retry.retrying()(handle, message.subject, message.get_body(), _timeline_store())
+        with consuming(message.message_id, message.delivery_count, message.application_properties):
+            _retry.retrying()(handle, message.subject, message.get_body(), _timeline_store())
     except PoisonMessage as exc:
         _log.error(
             "poison message %s (delivery %s): %s",

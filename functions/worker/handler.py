@@ -12,7 +12,11 @@ raise `TimelineStoreUnavailable`: the message is retried later.
 import logging
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+
+from functions.shared import metrics
 from functions.shared.events import ORDER_PLACED, parse_order_placed
+from functions.shared.pseudonym import pseudonym
 from functions.shared.timeline_store import TimelineStore
 
 CONFIRMATION_EMAIL_SENT = "ConfirmationEmailSent"
@@ -23,6 +27,7 @@ _log = logging.getLogger("tinyshop.worker")
 def handle(subject: str | None, body: bytes | str, store: TimelineStore) -> None:
     event = parse_order_placed(subject, body)
     order_id = str(event.order_id)
+    trace.get_current_span().set_attribute("tinyshop.order.id", order_id)
     store.add(
         order_id,
         ORDER_PLACED,
@@ -47,6 +52,12 @@ def handle(subject: str | None, body: bytes | str, store: TimelineStore) -> None
         # The simulated e-mail: a structured log line stands in for the mail provider call.
         _log.info(
             "confirmation e-mail sent",
-            extra={"order_id": order_id, "user_id": event.user_id, "total": str(event.total)},
+            extra={
+                "order_id": order_id,
+                "user_ref": pseudonym(event.user_id),
+                "total": str(event.total),
+            },
         )
-    store.add(order_id, ORDER_CONFIRMED, datetime.now(UTC), {})
+    confirmed_at = datetime.now(UTC)
+    if store.add(order_id, ORDER_CONFIRMED, confirmed_at, {}):  # once per order, not per delivery
+        metrics.order_confirmed(confirmed_at - event.occurred_at)

@@ -26,9 +26,12 @@ from psycopg_pool import PoolTimeout
 
 from functions.shared.eventbus.factory import local_queue
 from functions.shared.eventbus.local_queue import LocalQueue, LockLost, ReceivedMessage
+from functions.shared.eventbus.queue_metrics import observe_local_queue
 from functions.shared.eventbus.settings import EventBusSettings
+from functions.shared.eventbus.tracing import consuming
 from functions.shared.events import PoisonMessage
 from functions.shared.logs import configure_logging
+from functions.shared.observability import setup
 from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore, TimelineStore
 from functions.worker.handler import handle
 from functions.worker.retry_policy import TRANSIENT, RetryPolicy
@@ -62,7 +65,8 @@ def process(
     """Handle one message and settle it on its own; returns what happened to it. On a
     dependency outage it stays locked and unsettled (`UNAVAILABLE`): the caller holds it."""
     try:
-        handle(message.subject, message.body, store)
+        with consuming(message.message_id, message.delivery_count, message.application_properties):
+            handle(message.subject, message.body, store)
     except PoisonMessage as exc:
         _log.warning("dead-lettering %s: %s", message.message_id, exc)
         queue.dead_letter(message, exc.reason, exc.description)
@@ -164,11 +168,13 @@ def run(
 
 def main() -> None:
     configure_logging("worker")
+    setup("worker")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     bus = EventBusSettings()
     queue = local_queue(bus)
+    observe_local_queue(queue)
     store = CosmosTimelineStore(CosmosSettings())
     _log.info("consuming local queue %s", bus.event_bus_queue)
     run(queue, store, WorkerSettings(), stop)

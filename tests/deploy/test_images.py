@@ -121,6 +121,8 @@ def test_the_ui_image_gets_the_ui_and_only_the_shared_helper_and_identifiers(rep
         "functions/shared/migrations.py",
         "functions/shared/db_roles.py",
         "functions/shared/identifiers.py",
+        "functions/shared/logs.py",
+        "functions/shared/observability.py",
     }
     assert "ui/app/views.py" in context
     assert not any(f.startswith("ui/") and "test" in f for f in context)

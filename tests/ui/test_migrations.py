@@ -1,8 +1,9 @@
 """The UI's schema migrations use the apps' shared helper (functions/shared/migrations.py) and run
 from exactly the files the UI image holds: `ui/` plus `functions/__init__.py`,
-`functions/shared/__init__.py`, `functions/shared/migrations.py` and
-`functions/shared/db_roles.py` (the UI's own login role) and `functions/shared/identifiers.py`
-(the product id format the UI shares with the APIs)."""
+`functions/shared/__init__.py`, `functions/shared/migrations.py`,
+`functions/shared/db_roles.py` (the UI's own login role), `functions/shared/identifiers.py`
+(the product id format the UI shares with the APIs) and the shared JSON logs and OpenTelemetry
+set-up (`functions/shared/logs.py`, `observability.py`)."""
 
 import shutil
 import subprocess
@@ -23,6 +24,8 @@ IMAGE_FUNCTIONS_FILES = (
     "functions/shared/migrations.py",
     "functions/shared/db_roles.py",
     "functions/shared/identifiers.py",
+    "functions/shared/logs.py",
+    "functions/shared/observability.py",
 )
 # Run in the image's layout: migrate, then list every module of `functions` that was imported.
 MIGRATE = """
@@ -81,7 +84,9 @@ def test_migrate_runs_from_the_ui_image_files_alone(tmp_path: Path, postgres_adm
                 "functions.shared",
                 "functions.shared.db_roles",
                 "functions.shared.identifiers",
+                "functions.shared.logs",
                 "functions.shared.migrations",
+                "functions.shared.observability",
             ]
         )
         with psycopg.connect(url) as conn:
@@ -98,7 +103,7 @@ def test_the_ui_migration_environment_is_the_shared_one() -> None:
 
 def test_the_web_process_loads_no_alembic_and_of_functions_only_the_identifiers() -> None:
     """Only `python -m ui.app migrate` needs the copied migration helper; the web process shares
-    just the identifier formats with the APIs."""
+    just the identifier formats, the JSON logs and the OpenTelemetry set-up with the APIs."""
     loaded = subprocess.run(
         [sys.executable, "-c", WEB_IMPORTS],
         cwd=REPO,
@@ -108,5 +113,11 @@ def test_the_web_process_loads_no_alembic_and_of_functions_only_the_identifiers(
         check=True,
     )
     assert loaded.stdout.strip() == str(
-        ["functions", "functions.shared", "functions.shared.identifiers"]
+        [
+            "functions",
+            "functions.shared",
+            "functions.shared.identifiers",
+            "functions.shared.logs",
+            "functions.shared.observability",
+        ]
     )

@@ -13,7 +13,7 @@ from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ui.app import errors, formatting, health, signin, views
+from ui.app import errors, formatting, health, signin, telemetry, views
 from ui.app.auth import Auth
 from ui.app.clients import CatalogApi, OrdersApi
 from ui.app.services import EXTENSION, Services
@@ -93,6 +93,7 @@ def create_app(
     app.register_blueprint(health.bp)
     errors.register(app)
     app.after_request(_security_headers(settings))
+    telemetry.instrument(app)
     if settings.proxy_fix_hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app,

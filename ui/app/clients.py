@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 _log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class _Api:
             transport=transport,
             follow_redirects=False,
         )
+        HTTPXClientInstrumentor.instrument_client(self._http)  # client spans + traceparent
 
     def close(self) -> None:
         self._http.close()

@@ -1,0 +1,1 @@
+"""A local Prometheus for `make dev` (Debian's `prometheus` package), scraping every process."""
