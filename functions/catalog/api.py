@@ -14,7 +14,7 @@ from functions.catalog import repository
 from functions.catalog.bodies import Product, ProductPage
 from functions.catalog.dependencies import CatalogDependencies, DatabaseDep, SettingsDep
 from functions.catalog.settings import CatalogSettings
-from functions.shared.db import Database
+from functions.shared.db import AsyncDatabase
 from functions.shared.identifiers import PRODUCT_ID_PATTERN, ProductId
 from functions.shared.logs import configure_logging
 from functions.shared.problems import Problem, documented, invalid_field
@@ -74,7 +74,7 @@ router = APIRouter(tags=["products"])
     response_model=ProductPage,
     summary="List products (keyset-paginated) or look up a batch with `ids=`",
 )
-def list_products(
+async def list_products(
     request: Request,
     db: DatabaseDep,
     settings: SettingsDep,
@@ -91,13 +91,14 @@ def list_products(
     ] = None,
 ) -> Response:
     if ids is not None:
-        with db.connection() as conn:
-            found = repository.get_many(conn, _parse_ids(ids))
+        wanted = _parse_ids(ids)
+        async with db.connection() as conn:
+            found = await repository.get_many(conn, wanted)
         items = [p for p in found if cursor is None or p.id > cursor]
         page = ProductPage(items=items, next_cursor=None)
         return _cacheable(request, page, settings.cache_max_age)
-    with db.connection() as conn:
-        rows = repository.list_page(conn, limit + 1, cursor)
+    async with db.connection() as conn:
+        rows = await repository.list_page(conn, limit + 1, cursor)
     page = ProductPage(
         items=rows[:limit], next_cursor=rows[limit - 1].id if len(rows) > limit else None
     )
@@ -110,29 +111,32 @@ def list_products(
     summary="One product",
     responses=documented({404: "No product with this id."}),
 )
-def get_product(
+async def get_product(
     request: Request,
     product_id: Annotated[ProductId, Path()],
     db: DatabaseDep,
     settings: SettingsDep,
 ) -> Response:
-    with db.connection() as conn:
-        product = repository.get_one(conn, product_id)
+    async with db.connection() as conn:
+        product = await repository.get_one(conn, product_id)
     if product is None:
         raise Problem(404, f"No product with id '{product_id}'.", title="Product not found")
     return _cacheable(request, product, settings.cache_max_age)
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
-    """Build the catalog app; the database pool opens on first use, not here."""
+    """Build the catalog app; the database pool opens on first use, not here.
+
+    The endpoints are async, on an asyncio pool (AsyncDatabase): a product read costs no hop
+    to the thread pool and back, which was a fifth of catalog's CPU per request (issue 17)."""
     settings = settings or CatalogSettings()
     configure_logging("catalog")
-    db = Database(settings, "catalog")
+    db = AsyncDatabase(settings, "catalog")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
-        db.close()
+        await db.close()
 
     return service_app(
         "catalog",

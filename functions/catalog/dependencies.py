@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from functions.catalog.settings import CatalogSettings
-from functions.shared.db import Database
+from functions.shared.db import AsyncDatabase
 
 
 @dataclass(frozen=True)
 class CatalogDependencies:
     settings: CatalogSettings
-    db: Database
+    db: AsyncDatabase
 
 
 # async: reading app.state needs no worker thread (sync dependencies run in the threadpool).
@@ -28,9 +28,9 @@ async def get_settings(deps: Dependencies) -> CatalogSettings:
     return deps.settings
 
 
-async def get_db(deps: Dependencies) -> Database:
+async def get_db(deps: Dependencies) -> AsyncDatabase:
     return deps.db
 
 
 SettingsDep = Annotated[CatalogSettings, Depends(get_settings)]
-DatabaseDep = Annotated[Database, Depends(get_db)]
+DatabaseDep = Annotated[AsyncDatabase, Depends(get_db)]

@@ -18,17 +18,20 @@ on every checkout would not have caught it sooner either (its round trip waits o
 socket), and the request gets the usual 503 problem.
 """
 
+import asyncio
 import select
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from functions.shared.settings import ServiceSettings
+
+PING_TIMEOUT = 2.0  # seconds a readiness probe waits for a connection
 
 
 class IdleCheck:
@@ -63,6 +66,15 @@ class IdleCheck:
         if self.needs_round_trip(conn):
             self.round_trips += 1
             ConnectionPool.check_connection(conn)
+
+    async def check_async(self, conn: psycopg.AsyncConnection) -> None:
+        """The same for an AsyncConnectionPool."""
+        if self.needs_round_trip(conn):
+            self.round_trips += 1
+            await AsyncConnectionPool.check_connection(conn)
+
+    async def became_idle_async(self, conn: psycopg.AsyncConnection) -> None:
+        self.became_idle(conn)
 
 
 class Database:
@@ -104,7 +116,7 @@ class Database:
         with self.pool.connection() as conn:
             yield conn
 
-    def ping(self, timeout: float = 2.0) -> None:
+    def ping(self, timeout: float = PING_TIMEOUT) -> None:
         """Raise if the database cannot answer `SELECT 1` within `timeout` seconds."""
         with self.pool.connection(timeout=timeout) as conn:
             conn.execute("SELECT 1")
@@ -114,6 +126,70 @@ class Database:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+
+
+class AsyncDatabase:
+    """One app's asyncio connection pool to its own database, for async endpoints: a query
+    then costs no hop to FastAPI's thread pool and back (catalog, issue 17).
+
+    The pool belongs to the event loop that first used it. Under uvicorn and the Functions
+    host's Python worker that is one loop for the process's life; a caller that runs each
+    request in a new loop (`asyncio.run` per call) gets a new pool per loop, as an asyncio pool
+    cannot outlive its loop.
+    """
+
+    def __init__(self, settings: ServiceSettings, name: str) -> None:
+        self._settings = settings
+        self._name = name
+        self._pool: AsyncConnectionPool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._opening: asyncio.Future[None] | None = None
+        self.idle_check = IdleCheck(settings.db_check_after_idle)
+
+    def _current_pool(self) -> AsyncConnectionPool:
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._loop is not loop:
+            s = self._settings
+            self._loop = loop
+            self._pool = AsyncConnectionPool(
+                s.database_url,
+                name=self._name,
+                min_size=s.db_pool_min_size,
+                max_size=s.db_pool_max_size,
+                timeout=s.db_pool_timeout,
+                check=self.idle_check.check_async,
+                configure=self.idle_check.became_idle_async,
+                reset=self.idle_check.became_idle_async,
+                kwargs=connection_kwargs(s, self._name),
+                open=False,
+            )
+            self._opening = None
+        return self._pool
+
+    async def pool(self) -> AsyncConnectionPool:
+        """The pool, opened (in the background: a down database does not block anyone)."""
+        pool = self._current_pool()
+        if pool.closed:
+            if self._opening is None:
+                self._opening = asyncio.ensure_future(pool.open(wait=False))
+            await asyncio.shield(self._opening)
+        return pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A pooled autocommit connection; wrap writes in `conn.transaction()`."""
+        async with (await self.pool()).connection() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        """Raise if the database cannot answer `SELECT 1` within PING_TIMEOUT seconds."""
+        async with (await self.pool()).connection(timeout=PING_TIMEOUT) as conn:
+            await conn.execute("SELECT 1")
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None and not pool.closed and self._loop is asyncio.get_running_loop():
+            await pool.close()
 
 
 def connection_kwargs(s: ServiceSettings, name: str) -> dict[str, object]:
