@@ -22,4 +22,9 @@ def instrument(app: FastAPI, service_name: str) -> None:
     # Added first so it runs inside the OpenTelemetry middleware and sees the request's span.
     app.add_middleware(AccessLogMiddleware, service=service_name)
     if tracing_enabled() or metrics_enabled():
-        FastAPIInstrumentor.instrument_app(app, excluded_urls=PROBES)
+        # No internal span per ASGI `send`/`receive` message (two or three per request, each
+        # a child of the server span saying only "the response started/ended"): they were
+        # half of a traced request's spans and of its tracing CPU (docs/performance.md).
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls=PROBES, exclude_spans=["receive", "send"]
+        )
