@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from functions.catalog import repository
 from functions.catalog.bodies import Product, ProductPage
-from functions.catalog.dependencies import CatalogDependencies, DatabaseDep, SettingsDep
+from functions.catalog.dependencies import CatalogDependencies, Dependencies
 from functions.catalog.settings import CatalogSettings
 from functions.shared.db import AsyncDatabase
 from functions.shared.identifiers import PRODUCT_ID_PATTERN, ProductId
@@ -76,8 +76,7 @@ router = APIRouter(tags=["products"])
 )
 async def list_products(
     request: Request,
-    db: DatabaseDep,
-    settings: SettingsDep,
+    deps: Dependencies,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     cursor: Annotated[str | None, Query(pattern=PRODUCT_ID_PATTERN)] = None,
     ids: Annotated[
@@ -92,17 +91,17 @@ async def list_products(
 ) -> Response:
     if ids is not None:
         wanted = _parse_ids(ids)
-        async with db.connection() as conn:
+        async with deps.db.connection() as conn:
             found = await repository.get_many(conn, wanted)
         items = [p for p in found if cursor is None or p.id > cursor]
         page = ProductPage(items=items, next_cursor=None)
-        return _cacheable(request, page, settings.cache_max_age)
-    async with db.connection() as conn:
+        return _cacheable(request, page, deps.settings.cache_max_age)
+    async with deps.db.connection() as conn:
         rows = await repository.list_page(conn, limit + 1, cursor)
     page = ProductPage(
         items=rows[:limit], next_cursor=rows[limit - 1].id if len(rows) > limit else None
     )
-    return _cacheable(request, page, settings.cache_max_age)
+    return _cacheable(request, page, deps.settings.cache_max_age)
 
 
 @router.get(
@@ -114,14 +113,13 @@ async def list_products(
 async def get_product(
     request: Request,
     product_id: Annotated[ProductId, Path()],
-    db: DatabaseDep,
-    settings: SettingsDep,
+    deps: Dependencies,
 ) -> Response:
-    async with db.connection() as conn:
+    async with deps.db.connection() as conn:
         product = await repository.get_one(conn, product_id)
     if product is None:
         raise Problem(404, f"No product with id '{product_id}'.", title="Product not found")
-    return _cacheable(request, product, settings.cache_max_age)
+    return _cacheable(request, product, deps.settings.cache_max_age)
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
