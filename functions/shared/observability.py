@@ -180,6 +180,20 @@ def meter_provider(service_name: str, *readers: MetricReader) -> metrics.MeterPr
         return provider
 
 
+def flush(timeout_millis: int = 5000) -> None:
+    """Export what the providers still hold (spans batched for up to 5 s, the last metric
+    interval). Run when an app stops (service_app.py's lifespan): uvicorn ends a SIGTERMed
+    process by raising the signal again after its graceful shutdown, so the SDK's atexit
+    shutdown never runs and the last seconds of spans were lost. A flush, not a shutdown: a test
+    process keeps using its providers after one app stops."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush(timeout_millis)
+    meters = metrics.get_meter_provider()
+    if isinstance(meters, MeterProvider):
+        meters.force_flush(timeout_millis)
+
+
 def enable_azure_sdk_tracing() -> None:
     """Client spans for every Azure SDK call (Cosmos, Service Bus, identity) through
     azure-core's OpenTelemetry plugin (azure-core-tracing-opentelemetry). They join the

@@ -4,11 +4,14 @@ and one with an OTLP endpoint records spans sampled as the standard OTEL_TRACES_
 variables say. Each case runs in a fresh interpreter: the providers are process-wide."""
 
 import json
+import re
 import subprocess
 import sys
 
+import httpx
 import pytest
 
+from dev.server_process import ServerProcess
 from tests.conftest import REPO
 
 PROBE = """
@@ -85,3 +88,35 @@ def test_an_exporter_switched_off_by_name_records_nothing():
 
     assert seen["provider"] == "ProxyTracerProvider"
     assert seen["meter_provider"] == "MeterProvider"  # metrics still go to the endpoint
+
+
+def test_spans_still_batched_when_the_server_stops_are_exported(catalog_db: str):
+    """uvicorn re-raises SIGTERM after its graceful shutdown, so the SDK's atexit never runs:
+    the app's lifespan flushes instead (service_app.py). The spans of a request answered just
+    before the stop reach a real OTLP/HTTP receiver (the bench's sink)."""
+    sink = ServerProcess(
+        [sys.executable, "-m", "bench.otlp_sink", "--port", "0"],
+        re.compile(r"listening port=(?P<port>\d+)"),
+        name="otlp-sink",
+        cwd=REPO,
+    )
+    sink_url = f"http://127.0.0.1:{sink.start()['port']}"
+    argv = [sys.executable, "-m", "functions.shared.local_server"]
+    try:
+        app = ServerProcess(
+            [*argv, "functions.catalog.api:create_app", "--port", "0"],
+            re.compile(r"Uvicorn running on (?P<url>http://127\.0\.0\.1:\d+)"),
+            name="catalog",
+            env={"CATALOG_DATABASE_URL": catalog_db, "OTEL_EXPORTER_OTLP_ENDPOINT": sink_url},
+            cwd=REPO,
+        )
+        url = app.start()["url"]
+        try:
+            assert httpx.get(f"{url}/products/french-press", timeout=10).status_code == 200
+        finally:
+            app.stop()  # SIGTERM, well within the batch processor's 5 s delay
+        stats = httpx.get(f"{sink_url}/stats", timeout=5).json()
+    finally:
+        sink.stop()
+
+    assert stats["spans"] == 2  # the request's server span and its query's client span
