@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from bench.cpu import CpuMeter, cpu_seconds
 from bench.results import Figure, Run, Target
 from dev.server_process import ServerProcess
 
+REPO = Path(__file__).resolve().parents[1]
 CONNECTIONS = 16  # wrk keep-alive connections = the concurrency of every HTTP figure
 # Tracing-ON runs: head sampling of 10% of the traces that start at the app (wrk sends no
 # traceparent, so every request is a root). Production-like: all routes keep traces, the
@@ -207,7 +209,7 @@ def otlp_sink() -> Iterator[Sink]:
     """The local OTLP/HTTP receiver (otlp_sink.py) as a child process on a free port."""
     argv = [sys.executable, "-m", "bench.otlp_sink", "--port", "0"]
     ready = re.compile(r"otlp sink listening port=(?P<port>\d+)")
-    with ServerProcess(argv, ready, name="otlp-sink") as child:
+    with ServerProcess(argv, ready, name="otlp-sink", cwd=REPO) as child:
         match = ready.search("\n".join(child.output))
         assert match is not None
         assert child.pid is not None
