@@ -23,7 +23,7 @@ import select
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 
 import psycopg
@@ -80,9 +80,15 @@ class IdleCheck:
 class Database:
     """One app's connection pool to its own database."""
 
-    def __init__(self, settings: ServiceSettings, name: str) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        name: str,
+        server_settings: Mapping[str, str] | None = None,
+    ) -> None:
         self._settings = settings
         self._name = name
+        self._server_settings = dict(server_settings or {})
         self._pool: ConnectionPool | None = None
         self._lock = threading.Lock()
         self.idle_check = IdleCheck(settings.db_check_after_idle)
@@ -106,7 +112,7 @@ class Database:
             check=self.idle_check,
             configure=self.idle_check.became_idle,
             reset=self.idle_check.became_idle,
-            kwargs=connection_kwargs(s, self._name),
+            kwargs=connection_kwargs(s, self._name, self._server_settings),
             open=True,  # opens in the background: a down database does not block start-up
         )
 
@@ -138,9 +144,15 @@ class AsyncDatabase:
     cannot outlive its loop.
     """
 
-    def __init__(self, settings: ServiceSettings, name: str) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        name: str,
+        server_settings: Mapping[str, str] | None = None,
+    ) -> None:
         self._settings = settings
         self._name = name
+        self._server_settings = dict(server_settings or {})
         self._pool: AsyncConnectionPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening: asyncio.Future[None] | None = None
@@ -160,7 +172,7 @@ class AsyncDatabase:
                 check=self.idle_check.check_async,
                 configure=self.idle_check.became_idle_async,
                 reset=self.idle_check.became_idle_async,
-                kwargs=connection_kwargs(s, self._name),
+                kwargs=connection_kwargs(s, self._name, self._server_settings),
                 open=False,
             )
             self._opening = None
@@ -192,11 +204,15 @@ class AsyncDatabase:
             await pool.close()
 
 
-def connection_kwargs(s: ServiceSettings, name: str) -> dict[str, object]:
-    """libpq parameters of every pooled connection of app `name`."""
+def connection_kwargs(
+    s: ServiceSettings, name: str, server_settings: Mapping[str, str] | None = None
+) -> dict[str, object]:
+    """libpq parameters of every pooled connection of app `name`; `server_settings` are
+    Postgres settings of its sessions (`-c name=value`)."""
+    settings = {"statement_timeout": str(s.db_statement_timeout_ms), **(server_settings or {})}
     return {
         "connect_timeout": s.db_connect_timeout,
-        "options": f"-c statement_timeout={s.db_statement_timeout_ms}",
+        "options": " ".join(f"-c {key}={value}" for key, value in settings.items()),
         "application_name": f"tinyshop-{name}",
         # Reads cost one round trip; writes open `conn.transaction()` explicitly.
         "autocommit": True,

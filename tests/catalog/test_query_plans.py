@@ -3,6 +3,7 @@ lost or unusable index fails here rather than as a slow benchmark: EXPLAIN (FORM
 repository's exact SQL, both as a custom plan (the first executions) and as the generic plan
 psycopg's server-side prepared statements settle on (after 5 executions)."""
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -106,3 +107,22 @@ def test_without_the_index_the_check_fails(large_catalog: str):
         conn.rollback()
 
     assert index_scans(nodes) == []
+
+
+def test_catalog_sessions_use_the_generic_plans_checked_above(catalog_db: str):
+    """The plans asserted with force_generic_plan are the ones catalog runs (api.py)."""
+    from functions.catalog.api import create_app
+    from tests.conftest import catalog_settings
+
+    db = create_app(catalog_settings(catalog_db)).state.dependencies.db
+
+    async def show() -> tuple[str, str]:
+        try:
+            async with db.connection() as conn:
+                mode = await (await conn.execute("SHOW plan_cache_mode")).fetchone()
+                timeout = await (await conn.execute("SHOW statement_timeout")).fetchone()
+        finally:
+            await db.close()
+        return mode[0], timeout[0]
+
+    assert asyncio.run(show()) == ("force_generic_plan", "5s")  # and the timeout still set
