@@ -9,9 +9,13 @@ so it raises `PoisonMessage` (dead-letter it with the reason) instead of being r
 activities write the timeline with deterministic ids — `OrderPlaced`, the simulated
 confirmation e-mail `ConfirmationEmailSent` (claimed before it is "sent"), `OrderConfirmed` —
 each at most once, so a redelivered message changes nothing and the e-mail is not sent twice.
-Cosmos outages raise `TimelineStoreUnavailable` at once (not retried here): the message is
-retried later, as before. A step that fails otherwise is retried by the orchestration's retry
-options; if it still fails, `FulfilmentFailed` (dead-letter it with the reason).
+Locally only the failures an activity declares retryable (`MailNotSent`: the mail provider
+refused, nothing went out) go through the orchestration's retry options; if they persist,
+`FulfilmentError` (dead-letter the message with the reason). Every other exception reaches the
+caller at once, so the local queue's guarantees stay as they were: a Cosmos outage
+(`TimelineStoreUnavailable`) holds the message, a bug abandons it with a growing backoff until
+the max delivery count. Under the host the durable retry options apply to every activity
+failure instead (fulfilment.py), and the task hub, not the message, carries the retries.
 """
 
 import threading
@@ -21,7 +25,7 @@ from opentelemetry import trace
 
 from functions.shared.events import parse_order_placed
 from functions.shared.timeline_store import TimelineStore
-from functions.worker.activities import LogMailer, Mailer, record_timeline_event
+from functions.worker.activities import LogMailer, Mailer, MailNotSent, record_timeline_event
 from functions.worker.activities import send_confirmation_email as send_email
 from functions.worker.fulfilment import (
     ORCHESTRATOR,
@@ -31,7 +35,6 @@ from functions.worker.fulfilment import (
     fulfilment_input,
 )
 from functions.worker.local_driver import LocalOrchestration, OrchestrationFailed
-from functions.worker.retry_policy import TRANSIENT
 
 FULFILMENT_FAILED = "FulfilmentFailed"  # the dead-letter reason of a failed fulfilment
 
@@ -68,7 +71,7 @@ def handle(
             SEND_CONFIRMATION_EMAIL: lambda step: send_email(step, store, sender),
         },
         wait=wait,
-        passthrough=TRANSIENT,
+        task_failures=(MailNotSent,),
     )
     try:
         return orchestration.run(ORCHESTRATOR, order["orderId"], order)

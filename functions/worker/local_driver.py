@@ -75,16 +75,17 @@ class LocalOrchestration:
         activities: Mapping[str, Callable[[Any], Any]],
         *,
         wait: Callable[[float], None],
-        passthrough: tuple[type[BaseException], ...] = (),
+        task_failures: tuple[type[BaseException], ...] = (Exception,),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """`wait(seconds)` sleeps between retries (and may raise to abandon the run);
-        exceptions in `passthrough` raised by an activity end the run at once instead of
-        failing the task — the caller retries the whole message (a dependency outage)."""
+        """`wait(seconds)` sleeps between retries (and may raise to abandon the run). An
+        activity's exception in `task_failures` fails its task (the orchestrator's retry
+        options apply, as under the host); any other ends the run at once and reaches the
+        caller, who retries the whole message later (a dependency outage, a bug)."""
         self.orchestrator = orchestrator
         self.activities = activities
         self.wait = wait
-        self.passthrough = passthrough
+        self.task_failures = task_failures
         self.clock = clock
         self.history: list[dict[str, Any]] = []
         self._next_id = 0
@@ -124,9 +125,7 @@ class LocalOrchestration:
         raw = action.get("input")
         try:
             result = activity(json.loads(raw) if raw is not None else None)
-        except self.passthrough:
-            raise
-        except Exception as exc:
+        except self.task_failures as exc:
             self._event(
                 Ev.TASK_FAILED,
                 TaskScheduledId=task_id,
