@@ -124,7 +124,8 @@ def _handler(host: DurableHost) -> type[BaseHTTPRequestHandler]:
 
         def do_DELETE(self) -> None:
             (kind, *rest), query = self._path()
-            assert kind == "instances" and not rest, self.path
+            assert kind == "instances", self.path
+            assert not rest, self.path
             since = isoparse(query["createdTimeFrom"][0])
             until = isoparse(query["createdTimeTo"][0])
             statuses = set(query["runtimeStatus"][0].split(","))

@@ -122,7 +122,8 @@ def test_a_start_refused_because_a_parallel_delivery_won_the_race_is_not_an_erro
 
     invoke(functions, "worker_order_placed", host, message=delivery(payload))
 
-    assert host.starts == [] and len(reads) == 2
+    assert host.starts == []
+    assert len(reads) == 2
 
 
 def test_a_task_hub_that_refuses_the_start_fails_the_invocation_so_the_message_comes_back(
@@ -145,7 +146,8 @@ def test_a_poison_message_raises_and_starts_nothing(functions: dict[str, Any], h
         )
 
     assert caught.value.reason == "UnsupportedVersion"
-    assert host.starts == [] and host.instances == {}
+    assert host.starts == []
+    assert host.instances == {}
 
 
 # --- the admin functions ---------------------------------------------------------------------
