@@ -5,8 +5,6 @@ images workflow runs the same check on the real bin/extensions.json of the built
 import json
 import re
 
-import pytest
-
 from deploy import bundle
 from tests.conftest import REPO
 
