@@ -101,6 +101,7 @@ async def order_placed(message: func.ServiceBusMessage, client: df.DurableOrches
 @bp.function_name(ORCHESTRATOR)
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def fulfil_order_orchestrator(context: df.DurableOrchestrationContext):
+    setup("worker")  # telemetry only (once per process): the failure count needs its meter
     return (yield from fulfil_order(context))
 
 
