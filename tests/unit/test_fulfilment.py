@@ -301,3 +301,38 @@ def test_locally_a_store_outage_reaches_the_caller_at_once_so_the_message_is_hel
 
     assert waits == []  # not retried in place: the local consumer holds the message instead
     assert types(store, event["orderId"]) == ["OrderPlaced"]
+
+
+# --- the local driver's shortcut: events decoded once, not re-parsed at every replay ---------
+
+
+def test_the_driver_s_decoded_events_are_the_sdk_s_own():
+    from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
+
+    from functions.worker.local_driver import decode
+
+    event = {
+        "EventType": int(Ev.TASK_COMPLETED),
+        "EventId": -1,
+        "IsPlayed": True,
+        "Timestamp": "2026-11-29T08:00:01.250000+00:00",
+        "TaskScheduledId": 3,
+        "Result": "true",
+    }
+    ours = decode(event, datetime.fromisoformat(event["Timestamp"]))
+    assert vars(ours) == vars(HistoryEvent(**event))
+
+
+@pytest.mark.parametrize("failures", [0, 1, EMAIL_RETRY.max_number_of_attempts])
+def test_replaying_decoded_events_gives_the_same_state_as_replaying_the_json(failures: int):
+    from functions.worker.local_driver import decode
+
+    history = history_up_to_the_email()
+    for _ in range(failures):
+        history.failed(SEND_CONFIRMATION_EMAIL, "MailNotSent: 421")
+        history.timer()
+    decoded = [decode(e, datetime.fromisoformat(e["Timestamp"])) for e in history.events]
+
+    fast = replay(fulfil_order, ORDER["orderId"], ORDER, history.events, decoded)
+
+    assert fast == history.replay()
