@@ -177,13 +177,17 @@ def run(events: int = 400, concurrency: int = 4, rounds: int = 2) -> None:
             store.container  # noqa: B018 - create database and container before timing
             worker_round(bus_db, store, 20, concurrency)  # warm both paths up
             raw_round(store, 20, concurrency)
-            ratios, workers, raws, requests = [], [], [], {}
+            ratios, workers, raws, requests, cpu_ms = [], [], [], {}, {}
             for _ in range(rounds):
                 counting.by_method.clear()
+                began = time.process_time()
                 raws.append(raw_round(store, events, concurrency))
+                cpu_ms["raw"] = (time.process_time() - began) / events * 1e3
                 requests["raw"] = dict(counting.by_method)
                 counting.by_method.clear()
+                began = time.process_time()
                 workers.append(worker_round(bus_db, store, events, concurrency))
+                cpu_ms["worker"] = (time.process_time() - began) / events * 1e3
                 requests["worker"] = dict(counting.by_method)
                 ratios.append(workers[-1] / raws[-1])
         finally:
@@ -198,6 +202,8 @@ def run(events: int = 400, concurrency: int = 4, rounds: int = 2) -> None:
     print(f"  median ratio: {statistics.median(ratios):.2f} (target >= 1.0)")
     per_event = {k: {m: n / events for m, n in v.items()} for k, v in requests.items()}
     print(f"  Cosmos requests per event (last round): {per_event}")
+    cpu_text = ", ".join(f"{side} {ms:.2f}" for side, ms in cpu_ms.items())
+    print(f"  CPU of this process per event, ms (last round): {cpu_text}")
     print(f"  local driver CPU per orchestration (no I/O): {cpu * 1e3:.2f} ms")
 
 
