@@ -1,6 +1,6 @@
 """The worker's functions that use the durable client — the Service Bus starter and the admin
-status/purge functions — called as the Python worker calls them (the function object the app
-indexes, with the client binding's JSON), through the SDK's real `DurableOrchestrationClient`
+status/purge functions — called as the Python worker calls them (keyword arguments, the client
+binding as its JSON), through the SDK's real `DurableOrchestrationClient`
 over real sockets to a stand-in of the extension's HTTP API (durable_host.py)."""
 
 import asyncio
@@ -27,9 +27,15 @@ def host() -> Iterator[DurableHost]:
 
 @pytest.fixture(scope="module")
 def functions() -> dict[str, Any]:
-    import function_app
+    """The callables the Python worker invokes: the SDK's durable-client middleware around ours,
+    which takes the client binding as its JSON (app.get_functions() may run once per process)."""
+    from functions.worker import function
 
-    return {f.get_function_name(): f.get_user_function() for f in function_app.app.get_functions()}
+    return {
+        "worker_order_placed": function.order_placed,
+        "worker_orchestration_status": function.orchestration_status,
+        "worker_orchestrations_purge": function.orchestrations_purge,
+    }
 
 
 def invoke(functions: dict[str, Any], name: str, host: DurableHost, **kwargs: Any) -> Any:
