@@ -63,7 +63,9 @@ def test_every_statement_is_guarded_so_a_rerun_changes_nothing():
 
 def test_the_task_hub_mode_is_checked_first():
     [first, *_] = sg.grant_statements(sg.TaskHubUser("tinyshop", CLIENT_ID))
-    assert "TaskHubMode" in first and "<> 1" in first and "THROW 51001" in first
+    assert "TaskHubMode" in first
+    assert "<> 1" in first
+    assert "THROW 51001" in first
 
 
 def test_runtime_mode_needs_dt_runtime_joins_it_and_leaves_db_owner():
@@ -72,7 +74,8 @@ def test_runtime_mode_needs_dt_runtime_joins_it_and_leaves_db_owner():
     assert "IF DATABASE_PRINCIPAL_ID(N'dt_runtime') IS NULL THROW 51003" in text
     assert "ALTER ROLE [dt_runtime] ADD MEMBER [tinyshop]" in text
     assert "ALTER ROLE [db_owner] DROP MEMBER [tinyshop]" in text
-    assert "ADD MEMBER [tinyshop];" in text and "[db_owner] ADD" not in text
+    assert "ADD MEMBER [tinyshop];" in text
+    assert "[db_owner] ADD" not in text
 
 
 def test_a_hostile_user_name_stays_one_identifier():
@@ -89,8 +92,10 @@ def test_an_unknown_role_is_refused():
 
 def test_the_connection_string_validates_the_certificate_and_holds_no_secret():
     text = sg.connection_string("sql-tinyshop-dev-ab12c.database.windows.net", "sqldb-durable")
-    assert "Encrypt=yes" in text and "TrustServerCertificate=no" in text
-    assert "Password" not in text and "Authentication" not in text
+    assert "Encrypt=yes" in text
+    assert "TrustServerCertificate=no" in text
+    assert "Password" not in text
+    assert "Authentication" not in text
     with pytest.raises(sg.GrantConfigError):
         sg.connection_string("host;Authentication=SqlPassword", "db")
 

@@ -229,8 +229,8 @@ MUTATIONS = [
     ),
     pytest.param(
         "envs/dev/main.tf",
-        'durable-keda = { workload = "durable", namespace = "keda", service_account = "keda-operator" }',
-        'durable-keda = { workload = "durable", namespace = "keda", service_account = "default" }',
+        'workload = "durable", namespace = "keda", service_account = "keda-operator" }',
+        'workload = "durable", namespace = "keda", service_account = "default" }',
         "unexpected subject ('workload:durable', 'aks-oidc-issuer', "
         "'system:serviceaccount:keda:default')",
         id="federate-the-durable-identity-with-another-account",
