@@ -19,13 +19,8 @@
 # (https://learn.microsoft.com/azure/azure-sql/database/authentication-azure-ad-only-authentication).
 
 resource "azurerm_mssql_server" "this" {
-  #checkov:skip=CKV_AZURE_23:Auditing is enabled by azurerm_mssql_server_extended_auditing_policy.this (to Log Analytics); checkov only looks for the deprecated inline extended_auditing_policy block.
-  #checkov:skip=CKV_AZURE_24:Audit records go to Log Analytics, whose workspace retention applies; the storage-account retention this check reads is not used.
-  #checkov:skip=CKV2_AZURE_2:Vulnerability assessment needs Microsoft Defender for SQL (a paid plan) on a server that holds only the task hub's orchestration state; enable Defender for production.
-  #checkov:skip=CKV2_AZURE_27:Entra-only authentication is set (azuread_administrator.azuread_authentication_only = true); the check does not evaluate the nested block reliably.
-  #checkov:skip=CKV_AZURE_26:Microsoft Defender for SQL (threat detection) is a paid plan; see CKV2_AZURE_2.
-  #checkov:skip=CKV_AZURE_27:Defender e-mail alerts need Defender for SQL; see CKV2_AZURE_2.
-  #checkov:skip=CKV2_AZURE_45:Transparent data encryption uses service-managed keys; a customer-managed key needs a Key Vault key + identity lifecycle this reference does not need.
+  #checkov:skip=CKV_AZURE_24:Audit records go to Log Analytics (azurerm_mssql_server_extended_auditing_policy.this), whose workspace retention applies; the storage-account retention this check reads is not used.
+  #checkov:skip=CKV2_AZURE_2:Vulnerability assessment needs Microsoft Defender for SQL (a paid plan) and a storage account for its scans, for a server that holds only the task hub's orchestration state; enable Defender for production.
   name                                 = var.name
   location                             = var.location
   resource_group_name                  = var.resource_group_name
