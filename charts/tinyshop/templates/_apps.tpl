@@ -127,7 +127,10 @@ The worker's Durable Functions task hub (host.json extensions.durableTask: hubNa
   https://learn.microsoft.com/sql/connect/ado-net/sql/azure-active-directory-authentication),
   which under AKS workload identity exchanges the projected ServiceAccount token for the
   identity's Entra token (Azure.Identity ManagedIdentityClient: TokenExchangeManagedIdentitySource
-  first, as for AzureWebJobsStorage above). The identity is `durable` (identities.durable), not
+  first, as for AzureWebJobsStorage above; its TryCreate takes `options.ClientId ?? AZURE_CLIENT_ID`,
+  so the User Id wins over the webhook's AZURE_CLIENT_ID of the worker's own identity,
+  Azure/azure-sdk-for-net sdk/identity/Azure.Identity/src/TokenExchangeManagedIdentitySource.cs).
+  The identity is `durable` (identities.durable), not
   the worker's own: it is federated with this ServiceAccount and with KEDA's operator, so the
   host and KEDA's `mssql` trigger are the same database user, whose name is the task hub
   (TaskHubMode 1: the task hub is USER_NAME(); docs/infra.md). `Active Directory Workload
