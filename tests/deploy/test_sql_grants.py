@@ -163,3 +163,17 @@ def test_missing_settings_fail_before_connecting():
 
     env = {k: v for k, v in ENV.items() if k != sg.USER_CLIENT_ID_ENV}
     assert sg.main(env, connect) == 2
+
+
+def test_the_driver_and_the_credential_the_job_connects_with_exist():
+    """Contract with the installed libraries (the real connection needs Azure SQL): mssql-python
+    takes an azure-identity credential as `token_provider` next to `autocommit`, and
+    azure-identity has the workload identity credential."""
+    import inspect
+
+    import mssql_python
+    from azure.identity import WorkloadIdentityCredential
+
+    parameters = inspect.signature(mssql_python.connect).parameters
+    assert {"connection_str", "autocommit", "token_provider"} <= set(parameters)
+    assert hasattr(WorkloadIdentityCredential, "get_token")
