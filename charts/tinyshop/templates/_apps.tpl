@@ -139,8 +139,12 @@ The worker's Durable Functions task hub (host.json extensions.durableTask: hubNa
   (the server's connection policy is Proxy).
 - DURABLE_TASK_HUB: host.json hubName.
 - WEBSITE_HOSTNAME: Durable's HTTP management APIs build their URLs from it, and outside App
-  Service nothing sets it. The host listens on 8080 in the pod (Dockerfile ASPNETCORE_URLS), and
-  only `kubectl port-forward` reaches the admin functions, so the pod's own loopback is right.
+  Service nothing sets it; the value is host:port without a scheme, as Durable's docs ask for a
+  host run outside Azure ("set the environment variable WEBSITE_HOSTNAME to localhost:<port>",
+  MicrosoftDocs azure-docs articles/azure-functions/durable/durable-functions-external-events.md;
+  Azure/azure-functions-durable-js#28). The host listens on 8080 in the pod (Dockerfile
+  ASPNETCORE_URLS), and only `kubectl port-forward` reaches the admin functions, so the pod's
+  own loopback is right.
 */}}
 {{- define "tinyshop.env.durable" -}}
 {{- $d := .Values.azure.durableSql -}}
