@@ -60,11 +60,6 @@ def test_the_check_refuses_an_old_keda_and_accepts_a_new_one(keda_objects):
     assert version_problems(keda_objects, (2, 20, 2)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="argocd/apps/keda.yaml pins KEDA 2.18.1 (not this branch's file): bump it to >= 2.20 "
-    "at merge, then delete this marker (strict: the test fails once the bump makes it pass)",
-)
 def test_argo_cd_installs_a_keda_that_supports_the_charts_triggers(keda_objects):
     app = yaml.safe_load(KEDA_APP.read_text(encoding="utf-8"))
     assert version_problems(keda_objects, keda_chart_version(app)) == []
