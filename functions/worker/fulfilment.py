@@ -19,7 +19,7 @@ or a restart after a failure writes nothing twice.
 
 A step that still fails after its retries fails the orchestration with the step and the reason
 (`FulfilmentFailed`): operators see it as `Failed` with that reason (docs/operations.md,
-"Fulfilment orchestrations"), and `tinyshop_fulfilment_failures_total{step}` counts it for the
+"Fulfilment orchestrations"), and `tinyshop_orchestrations_failed_total{step}` counts it for the
 alert. The count and the log are emitted only when not replaying, so once per failure.
 
 Retry options (the Python SDK exposes a fixed interval and an attempt count; the host waits a
@@ -54,10 +54,11 @@ EMAIL_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=10_000, max_n
 
 STEPS = (ORDER_PLACED, CONFIRMATION_EMAIL_SENT, ORDER_CONFIRMED)
 _log = logging.getLogger("tinyshop.worker")
-# Prometheus: tinyshop_fulfilment_failures_total{step}; the worker's own instrument (like
+# Prometheus: tinyshop_orchestrations_failed_total{step} (alert TinyShopOrchestrationsFailed,
+# charts/tinyshop/rules); the worker's own instrument (like
 # orders/outbox_metrics.py), from the API's global meter like functions/shared/metrics.py.
 failures = metrics.get_meter("tinyshop").create_counter(
-    "tinyshop.fulfilment.failures",
+    "tinyshop.orchestrations.failed",
     unit="{orchestration}",
     description="Fulfilment orchestrations failed after a step's retries, by step.",
 )

@@ -31,8 +31,8 @@ function key would add nothing: host keys live in each pod's own emptyDir
 (`AzureWebJobsSecretStorageType=files`, different per replica), so reading one needs
 `pods/exec`, a broader right than port-forward. The durable client needs `WEBSITE_HOSTNAME`
 (the extension builds its management URLs from it and fails every client binding without it,
-"Webhooks are not configured"): on the worker Deployment it is `localhost:8080`, the host's
-own port (the SDK itself calls the extension at the binding's `rpcBaseUrl`, on localhost).
+"Webhooks are not configured"): the chart sets `127.0.0.1:8080`, the host's own listener in
+the pod (the SDK itself calls the extension at the binding's `rpcBaseUrl`, on localhost).
 """
 
 import json
