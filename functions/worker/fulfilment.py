@@ -74,12 +74,18 @@ class FulfilmentFailed(Exception):
         self.reason = reason
 
 
-def count_failure(step: str) -> None:
+def start_failure_counts() -> None:
+    """Every step's series at 0 from the process's first message or orchestration, long before
+    any failure (retries take minutes): `increase()` cannot see a series that is born at 1."""
     global _zeroed
-    if not _zeroed:  # every step's series exists from the first use, so the alert evaluates
+    if not _zeroed:
         _zeroed = True
         for name in STEPS:
             failures.add(0, {"step": name})
+
+
+def count_failure(step: str) -> None:
+    start_failure_counts()
     failures.add(1, {"step": step})
 
 

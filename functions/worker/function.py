@@ -57,6 +57,7 @@ from functions.worker.fulfilment import (
     SEND_CONFIRMATION_EMAIL,
     fulfil_order,
     fulfilment_input,
+    start_failure_counts,
 )
 from functions.worker.orchestrations import Status, order_status, purge_history, start_fulfilment
 from functions.worker.store import WorkerTimelineStore
@@ -81,6 +82,7 @@ def _timeline_store() -> WorkerTimelineStore:
 @bp.durable_client_input(client_name="client")
 async def order_placed(message: func.ServiceBusMessage, client: df.DurableOrchestrationClient):
     setup("worker")
+    start_failure_counts()
     try:
         with consuming(
             message.message_id, message.delivery_count, message.application_properties
@@ -103,6 +105,7 @@ async def order_placed(message: func.ServiceBusMessage, client: df.DurableOrches
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def fulfil_order_orchestrator(context: df.DurableOrchestrationContext):
     setup("worker")  # telemetry only (once per process): the failure count needs its meter
+    start_failure_counts()
     return (yield from fulfil_order(context))
 
 

@@ -33,6 +33,7 @@ from functions.worker.fulfilment import (
     SEND_CONFIRMATION_EMAIL,
     fulfil_order,
     fulfilment_input,
+    start_failure_counts,
 )
 from functions.worker.local_driver import LocalOrchestration, OrchestrationFailed
 
@@ -60,6 +61,7 @@ def handle(
     wait: Callable[[float], None] = _sleep,
 ) -> dict:
     """Validate the message and fulfil its order; the orchestration's output."""
+    start_failure_counts()
     event = parse_order_placed(subject, body)
     order = fulfilment_input(event)
     trace.get_current_span().set_attribute("tinyshop.order.id", order["orderId"])

@@ -10,6 +10,7 @@ in-memory store and mail provider: what `make dev` and the local consumer run.""
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -336,3 +337,17 @@ def test_replaying_decoded_events_gives_the_same_state_as_replaying_the_json(fai
     fast = replay(fulfil_order, ORDER["orderId"], ORDER, history.events, decoded)
 
     assert fast == history.replay()
+
+
+def test_the_failure_counter_exists_at_zero_for_every_step_before_any_failure():
+    """The alert takes increase() of tinyshop_orchestrations_failed_total: a series born at 1
+    would be invisible to it, so the first message starts every step's series at 0."""
+    import httpx
+
+    from tests.conftest import METRICS_URL
+
+    handle("OrderPlaced", body(order_placed_payload()), InMemoryTimelineStore())
+
+    exported = httpx.get(METRICS_URL, timeout=10).text
+    series = re.findall(r'^tinyshop_orchestrations_failed_total\{.*step="(\w+)"\} ', exported, re.M)
+    assert sorted(series) == sorted(["OrderPlaced", "ConfirmationEmailSent", "OrderConfirmed"])
