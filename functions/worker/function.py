@@ -80,7 +80,9 @@ def _timeline_store() -> WorkerTimelineStore:
     arg_name="message", queue_name="%EVENT_BUS_QUEUE%", connection="ServiceBusConnection"
 )
 @bp.durable_client_input(client_name="client")
-async def order_placed(message: func.ServiceBusMessage, client: df.DurableOrchestrationClient):
+async def order_placed(
+    message: func.ServiceBusMessage, client: df.DurableOrchestrationClient
+) -> None:
     setup("worker")
     start_failure_counts()
     try:
