@@ -161,14 +161,19 @@ def grant_statements(user: TaskHubUser) -> list[str]:
     return statements
 
 
+LOGIN_TIMEOUT_SECONDS = 30  # a serverless database resuming from auto-pause takes ~1 minute at worst
+
+
 def connection_string(server: str, database: str) -> str:
-    """ODBC-style connection string of the Job: TLS with certificate validation, no secret."""
+    """ODBC-style connection string of the Job: TLS with certificate validation, no secret.
+    Only keywords mssql-python allows (its `_ALLOWED_CONNECTION_STRING_PARAMS`: no
+    `Connection Timeout`, the login timeout is an attribute, see `_connect`)."""
     for part in (server, database):
         if not part or any(c in part for c in ";{}=\x00"):
             raise GrantConfigError(f"not a server or database name: {part!r}")
     return (
         f"Server=tcp:{server},1433;Database={database};Encrypt=yes;"
-        "TrustServerCertificate=no;Connection Timeout=30"
+        "TrustServerCertificate=no"
     )
 
 
@@ -221,6 +226,7 @@ def _connect(server: str, database: str) -> Connection:  # pragma: no cover - ne
     return mssql_python.connect(
         connection_string(server, database),
         autocommit=False,
+        attrs_before={mssql_python.SQL_ATTR_LOGIN_TIMEOUT: LOGIN_TIMEOUT_SECONDS},
         token_provider=WorkloadIdentityCredential(),
     )
 

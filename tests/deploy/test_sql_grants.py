@@ -165,15 +165,25 @@ def test_missing_settings_fail_before_connecting():
     assert sg.main(env, connect) == 2
 
 
-def test_the_driver_and_the_credential_the_job_connects_with_exist():
-    """Contract with the installed libraries (the real connection needs Azure SQL): mssql-python
-    takes an azure-identity credential as `token_provider` next to `autocommit`, and
-    azure-identity has the workload identity credential."""
-    import inspect
-
+def test_the_real_driver_accepts_the_jobs_connection_string_and_dials_the_server():
+    """Contract with the installed driver (a real login needs Azure SQL): mssql-python parses
+    the Job's connection string (it refuses keywords outside its allow-list, such as
+    `Connection Timeout`), loads its bundled ODBC driver (which needs Debian's libltdl7: the
+    Dockerfile installs it, `make test` too) and dials the server — nothing listens on 1433
+    here, so it fails at TCP, after everything the Job controls has been accepted."""
     import mssql_python
-    from azure.identity import WorkloadIdentityCredential
 
-    parameters = inspect.signature(mssql_python.connect).parameters
-    assert {"connection_str", "autocommit", "token_provider"} <= set(parameters)
-    assert hasattr(WorkloadIdentityCredential, "get_token")
+    class Token:
+        def get_token(self, *scopes: str, **kwargs: object) -> object:
+            from azure.core.credentials import AccessToken
+
+            return AccessToken("not-a-token", 4102444800)
+
+    with pytest.raises(mssql_python.OperationalError) as failure:
+        mssql_python.connect(
+            sg.connection_string("127.0.0.1", "tinyshop"),
+            autocommit=False,
+            attrs_before={mssql_python.SQL_ATTR_LOGIN_TIMEOUT: 5},
+            token_provider=Token(),
+        )
+    assert "TCP Provider" in str(failure.value), failure.value
