@@ -221,6 +221,12 @@ def test_local_settings_example_names_every_app_setting():
     }
     # Locally a connection string (the emulator); in AKS the identity-based name instead.
     assert bus - {"ServiceBusConnection__fullyQualifiedNamespace"} <= set(values)
+    # The durable task hub: the settings host.json names (connection, %hub%), and the host name
+    # the durable client builds its management URLs from.
+    durable = json.loads((REPO / "host.json").read_text())["extensions"]["durableTask"]
+    hub_setting = durable["hubName"].strip("%")
+    assert {durable["storageProvider"]["connectionStringName"], hub_setting} <= set(values)
+    assert values["WEBSITE_HOSTNAME"] == "localhost:7071"  # func start's port
 
 
 def test_function_app_only_registers_blueprints():
