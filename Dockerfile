@@ -17,6 +17,10 @@ FROM ${BASE_IMAGE}
 # host.json's range does not contain this version; the images workflow checks the real image:
 #   docker run --rm --entrypoint ls <image> /FuncExtensionBundles/Microsoft.Azure.Functions.ExtensionBundle
 #   (python3 -m deploy.bundle host.json <versions> in .github/workflows/images.yml)
+# The worker's fulfilment orchestration needs the bundle's Durable Functions extension and its
+# Microsoft SQL storage provider (host.json extensions.durableTask.storageProvider "mssql"): v4
+# bundles list Microsoft.DurableTask.SqlServer.AzureFunctions; the workflow can check the image's
+# bin/extensions.json with `python3 -m deploy.bundle --durable-mssql -` (deploy/bundle.py).
 ARG EXTENSION_BUNDLE_VERSION=4.20.0
 LABEL org.opencontainers.image.title="tinyshop-functions" \
       com.tinyshop.extension-bundle-version="${EXTENSION_BUNDLE_VERSION}"
@@ -38,6 +42,13 @@ ENV ASPNETCORE_URLS=http://+:8080 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# libltdl7: the ODBC driver mssql-python bundles loads it (the durable-sql-grants Job logs in to
+# Azure SQL with it; without it: "Failed to load the driver"). Pinned to bookworm's version, the
+# base image's Debian; tests/deploy/test_sql_grants.py dials a server with the real driver.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libltdl7=2.4.7-7~deb12u1 \
+    && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first (this layer is reused while only code changes), from the hash lock:
 # --require-hashes refuses anything not pinned by hash, --no-deps installs exactly the lock.
