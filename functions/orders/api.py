@@ -188,10 +188,10 @@ def set_cart_item(
     catalog: CatalogDep,
     settings: SettingsDep,
 ) -> JSONResponse:
-    cart.set_item(
+    priced = cart.set_item(
         db, catalog, user.user_id, body.product_id, body.quantity, settings.max_cart_items
     )
-    return _no_store(CartView.of(cart.view(db, catalog, user.user_id)))
+    return _no_store(CartView.of(priced))
 
 
 @router.delete(

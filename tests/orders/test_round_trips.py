@@ -1,0 +1,145 @@
+"""What one request costs in calls, counted exactly: round trips to the orders database (from
+libpq's protocol trace, tests/orders/round_trips.py) and requests to catalog (issue 17's
+targets: a checkout makes at most 8 round trips, a cart update calls catalog once).
+
+Counts, never timings: the timings are `make bench`'s."""
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from dev.issuer import Issuer
+from dev.serve import serve
+from functions.orders.catalog_client import CatalogClient
+from functions.orders.dependencies import get_catalog, get_db
+from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
+from tests.conftest import orders_settings
+from tests.orders.round_trips import CountingDatabase
+
+CHECKOUT_MAX_ROUND_TRIPS = 8  # what the raw SQL of the same transaction needs (issue 17)
+
+
+class CountingCatalog(CatalogClient):
+    """The real catalog client over real HTTP, counting the requests it sends."""
+
+    requests = 0
+
+    def _get(self, path: str, params: dict[str, str]) -> dict:
+        self.requests += 1
+        return super()._get(path, params)
+
+
+@dataclass
+class Counted:
+    http: httpx.Client
+    db: CountingDatabase
+    catalog: CountingCatalog
+
+    def reset(self) -> None:
+        self.db.tally.reset()
+        self.catalog.requests = 0
+
+
+@pytest.fixture(scope="module")
+def counted_app(orders_db: str, catalog_url: str, issuer: Issuer, bus_db: str) -> Iterator:
+    from functions.orders.api import create_app
+
+    settings = orders_settings(orders_db, catalog_url, issuer.url)
+    queue = LocalQueue(bus_db, queue=f"rt-{uuid.uuid4().hex[:8]}")
+    app = create_app(settings, publisher=LocalQueuePublisher(queue))
+    db = CountingDatabase(app.state.dependencies.db)
+    catalog = CountingCatalog(str(settings.catalog_url), 5, 1)
+    app.dependency_overrides[get_db] = lambda: db
+    app.dependency_overrides[get_catalog] = lambda: catalog
+    with serve(app) as url:
+        yield url, db, catalog
+    catalog.close()
+
+
+@pytest.fixture
+def counted(counted_app, issuer: Issuer, user: str) -> Iterator[Counted]:
+    url, db, catalog = counted_app
+    headers = {"Authorization": f"Bearer {issuer.token(user)}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=20) as http:
+        yield Counted(http, db, catalog)
+
+
+def put(counted: Counted, product_id: str, quantity: int) -> dict:
+    response = counted.http.post(
+        "/cart/items", json={"productId": product_id, "quantity": quantity}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("key", [None, "rt-key-1"], ids=["no-key", "idempotency-key"])
+def test_a_checkout_makes_at_most_8_round_trips_to_the_orders_database(
+    counted: Counted, key: str | None
+):
+    put(counted, "french-press", 1)
+    put(counted, "tea-infuser", 3)
+    counted.reset()
+
+    response = counted.http.post("/checkout", headers={"Idempotency-Key": key} if key else {})
+
+    assert response.status_code == 201, response.text
+    tally = counted.db.tally
+    assert 0 < tally.round_trips <= CHECKOUT_MAX_ROUND_TRIPS, tally.sql
+    assert counted.catalog.requests == 1
+
+
+def test_a_replayed_checkout_makes_one_round_trip_and_no_catalog_call(counted: Counted):
+    put(counted, "french-press", 1)
+    first = counted.http.post("/checkout", headers={"Idempotency-Key": "rt-replay"})
+    assert first.status_code == 201, first.text
+    counted.reset()
+
+    again = counted.http.post("/checkout", headers={"Idempotency-Key": "rt-replay"})
+
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert counted.db.tally.round_trips <= 2, counted.db.tally.sql
+    assert counted.catalog.requests == 0
+
+
+@pytest.mark.parametrize(
+    ("before", "change"),
+    [
+        ({}, ("french-press", 1)),  # a new cart
+        ({"french-press": 1}, ("tea-infuser", 2)),  # another product
+        ({"french-press": 1, "tea-infuser": 2}, ("tea-infuser", 5)),  # a new quantity
+        ({"french-press": 1, "tea-infuser": 2}, ("tea-infuser", 0)),  # removed
+    ],
+    ids=["first-item", "new-product", "new-quantity", "remove"],
+)
+def test_a_cart_update_calls_catalog_exactly_once(
+    counted: Counted, before: dict[str, int], change: tuple[str, int]
+):
+    for product_id, quantity in before.items():
+        put(counted, product_id, quantity)
+    counted.reset()
+
+    cart = put(counted, *change)
+
+    assert counted.catalog.requests == 1
+    expected = {**before, change[0]: change[1]}
+    assert {i["productId"]: i["quantity"] for i in cart["items"]} == {
+        p: q for p, q in expected.items() if q
+    }
+    assert all(i["available"] for i in cart["items"])
+
+
+def test_an_unknown_product_costs_one_catalog_call_and_writes_nothing(counted: Counted):
+    put(counted, "french-press", 1)
+    counted.reset()
+
+    response = counted.http.post("/cart/items", json={"productId": "no-such-thing", "quantity": 1})
+
+    assert response.status_code == 422, response.text
+    assert counted.catalog.requests == 1
+    assert not [s for s in counted.db.tally.sql if not s.startswith("SELECT")], counted.db.tally.sql
+    assert [i["productId"] for i in counted.http.get("/cart").json()["items"]] == ["french-press"]
