@@ -81,3 +81,17 @@ class CountingDatabase:
 
     def __getattr__(self, name: str):  # ping, close, pool: the wrapped database's
         return getattr(self._db, name)
+
+
+def counting_queue(queue) -> Tally:  # a LocalQueue
+    """Count the round trips of every connection `queue` takes from its pool from now on."""
+    tally = Tally()
+    take = queue._connect
+
+    @contextmanager
+    def connect() -> Iterator[psycopg.Connection]:
+        with take() as conn, traced(conn, tally):
+            yield conn
+
+    queue._connect = connect
+    return tally
