@@ -7,17 +7,25 @@ Counts, never timings: the timings are `make bench`'s."""
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
+import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from dev.issuer import Issuer
+from dev.postgres.launcher import fresh_database
 from dev.serve import serve
+from functions.orders import relay
 from functions.orders.catalog_client import CatalogClient
 from functions.orders.dependencies import get_catalog, get_db
+from functions.shared import migrations
+from functions.shared.db import Database
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
-from tests.conftest import orders_settings
-from tests.orders.round_trips import CountingDatabase
+from functions.shared.events import OutgoingMessage
+from tests.conftest import ORDERS_MIGRATIONS, orders_settings
+from tests.orders.round_trips import CountingDatabase, Tally, counting_queue
 
 CHECKOUT_MAX_ROUND_TRIPS = 8  # what the raw SQL of the same transaction needs (issue 17)
 
@@ -143,3 +151,68 @@ def test_an_unknown_product_costs_one_catalog_call_and_writes_nothing(counted: C
     assert counted.catalog.requests == 1
     assert not [s for s in counted.db.tally.sql if not s.startswith("SELECT")], counted.db.tally.sql
     assert [i["productId"] for i in counted.http.get("/cart").json()["items"]] == ["french-press"]
+
+
+# --- the outbox relay ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def relay_db(postgres_admin_url: str) -> Iterator[str]:
+    """An orders database of this module only: no other test's outbox rows come due in it."""
+    with fresh_database(postgres_admin_url, "test_relay_round_trips") as url:
+        migrations.upgrade(url, ORDERS_MIGRATIONS)
+        yield url
+
+
+def due_orders(orders_db: str, count: int) -> list[uuid.UUID]:
+    """`count` orders with their due OrderPlaced outbox rows, as checkout writes them."""
+    ids = [uuid.uuid4() for _ in range(count)]
+    with psycopg.connect(orders_db, autocommit=True) as conn, conn.transaction():
+        for order_id in ids:
+            conn.execute(
+                "INSERT INTO orders (id, user_id, status, currency, total) "
+                "VALUES (%s, 'rt', 'placed', 'EUR', 1)",
+                (order_id,),
+            )
+            conn.execute(
+                "INSERT INTO outbox (event_id, event_type, order_id, payload) "
+                "VALUES (%s, 'OrderPlaced', %s, %s)",
+                (uuid.uuid4(), order_id, Jsonb({"orderId": str(order_id)})),
+            )
+    return ids
+
+
+@pytest.fixture
+def counted_relay(relay_db: str, bus_db: str) -> Iterator[tuple[CountingDatabase, Tally, str]]:
+    db = Database(orders_settings(relay_db, "http://unused", "http://unused"), "rt-relay")
+    queue = LocalQueue(bus_db, queue=f"rt-{uuid.uuid4().hex[:8]}")
+    # Warm-up: the first send prunes the seen ids, and psycopg prepares a statement once it ran
+    # `prepare_threshold` (5) times on a connection (one more round trip, once): both are
+    # behind us after these.
+    for _ in range(8):
+        queue.send(OutgoingMessage.for_event(str(uuid.uuid4()), "Warm", {}, {}))
+    yield CountingDatabase(db), counting_queue(queue), queue
+    queue.close()
+    db.close()
+
+
+def test_publishing_one_order_after_checkout_costs_three_round_trips(counted_relay, relay_db):
+    db, bus, queue = counted_relay
+    [order_id] = due_orders(relay_db, 1)
+
+    result = relay.publish_due(db, LocalQueuePublisher(queue), order_id=order_id)
+
+    assert result == relay.RelayResult(published=1, failed=0)
+    # claim + mark on the orders database, the send on the bus
+    assert (db.tally.round_trips, bus.round_trips) == (2, 1), (db.tally.sql, bus.sql)
+
+
+def test_a_sweep_costs_one_round_trip_per_event_plus_three(counted_relay, relay_db):
+    db, bus, queue = counted_relay
+    due_orders(relay_db, 5)
+
+    result = relay.sweep(db, LocalQueuePublisher(queue), timedelta(days=7))
+
+    assert result == relay.RelayResult(published=5, failed=0)
+    # claim, mark and prune on the orders database; one send per event on the bus
+    assert (db.tally.round_trips, bus.round_trips) == (3, 5), (db.tally.sql, bus.sql)
