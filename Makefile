@@ -42,6 +42,7 @@ test: lint $(VENV)/bin/helm ## All tests and checks (installs Debian's chromium 
 	bash tools/apt_install.sh "$(CHROMIUM)" chromium fonts-dejavu-core
 	bash tools/apt_install.sh shellcheck shellcheck
 	bash tools/apt_install.sh promtool prometheus
+	bash tools/apt_install.sh wrk wrk
 	$(PY) -m pytest
 
 test-unit: $(VENV)/.test-installed ## The business rules against in-memory fakes (seconds; no Postgres, no network)
@@ -76,7 +77,9 @@ token: $(VENV)/.dev-installed ## Print an access token for a local user: make to
 	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make token USER=<name>" >&2; exit 2; fi
 	@$(PY) -m dev.token "$(USER)"
 
-bench: $(VENV)/.test-installed ## Benchmarks (not tests): throughput and latency against real servers
+# BENCH_QUICK=1: 2 s per figure while developing; results are saved in .bench/ (docs/performance.md).
+bench: $(VENV)/.test-installed ## Benchmarks (not tests): wrk against real servers, targets, delta vs last run
+	bash tools/apt_install.sh wrk wrk
 	$(PY) -m bench
 
 lock: $(VENV)/.test-installed ## Re-resolve uv.lock and regenerate every requirements lock from pyproject.toml

@@ -1,27 +1,58 @@
-"""Start the apps as real uvicorn processes for benchmarks."""
+"""Start the apps as real server processes for benchmarks, on free ports.
+
+Every HTTP server of the bench (the apps and the minimal reference app) runs under
+`python -m functions.shared.local_server`, the very command `make dev` uses (dev/Procfile), so
+loop, HTTP protocol and worker count are the same ones (docs/performance.md, "Server settings").
+It binds port 0 and the bench reads the port from the child's own "Uvicorn running on" line, so
+two benches never collide and readiness can only pass against the server this bench started.
+"""
 
 import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import httpx
 
 from dev.server_process import ServerProcess
 
-# uvicorn logs this (at INFO) once it has bound its socket and the app's startup has finished.
+# uvicorn logs this (at INFO) once it has bound its socket and the app's startup has finished;
+# with port 0 it logs the port the kernel picked.
 _RUNNING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(?P<port>\d+)")
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    base_url: str
+    pid: int
+
+
+@contextmanager
+def app_server(
+    factory: str, ready_path: str, env: dict[str, str], name: str | None = None
+) -> Iterator[Server]:
+    """Serve `factory` (module:function building an ASGI app) with the local server settings
+    until the block exits; yields once the child printed its port and `ready_path` answers 200
+    on that port."""
+    argv = [sys.executable, "-m", "functions.shared.local_server", factory, "--port", "0"]
+    name = name or factory
+    with ServerProcess(argv, _RUNNING, name=name, env={"LOG_LEVEL": "WARNING", **env}) as child:
+        assert child.pid is not None
+        match = child.ready.search("\n".join(child.output))
+        assert match is not None
+        base_url = f"http://127.0.0.1:{match['port']}"
+        ready = httpx.get(base_url + ready_path, timeout=10)
+        if ready.status_code != 200:
+            raise RuntimeError(f"{name} is not ready: {ready.status_code} {ready.text}")
+        yield Server(name, base_url, child.pid)
 
 
 @contextmanager
 def uvicorn_process(factory: str, port: int, ready_path: str, env: dict[str, str]) -> Iterator[str]:
-    """Run `factory` (module:function) under uvicorn on `port` until the block exits; yields
-    once uvicorn says it runs and `ready_path` answers 200."""
-    argv = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1"]
-    argv += ["--port", str(port), "--no-access-log", "--log-level", "info"]
-    with ServerProcess(argv, _RUNNING, name=factory, env={"LOG_LEVEL": "WARNING", **env}):
-        base_url = f"http://127.0.0.1:{port}"
-        ready = httpx.get(base_url + ready_path, timeout=10)
-        if ready.status_code != 200:
-            raise RuntimeError(f"{factory} is not ready: {ready.status_code} {ready.text}")
-        yield base_url
+    """The former interface (base URL only). `port` is ignored: fixed ports made two benches
+    collide, so every server now gets a free one (use `app_server`)."""
+    del port
+    with app_server(factory, ready_path, env) as server:
+        yield server.base_url
