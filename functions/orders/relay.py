@@ -42,14 +42,18 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2**attempts, MAX_BACKOFF_SECONDS))
 
 
+# `= ANY(ARRAY(subquery))`, not `IN (subquery)`: the generic plan of a prepared statement
+# (psycopg prepares from the 5th execution) does not know the LIMIT, and for `IN` it estimated
+# enough rows to hash-join them against a scan of the whole table; an array of ids is always
+# looked up on the primary key (tests/orders/test_query_plans.py checks both plans).
 _CLAIM = (
-    "UPDATE outbox SET next_attempt_at = now() + %(lease)s WHERE event_id IN ("
+    "UPDATE outbox SET next_attempt_at = now() + %(lease)s WHERE event_id = ANY(ARRAY("
     " SELECT event_id FROM outbox WHERE published_at IS NULL AND next_attempt_at <= now()"
-    " {and_order} ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+    " {and_order} ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED))"
     " RETURNING event_id, event_type, payload, trace_context, attempts, created_at"
 )
-# Two texts, not `(%(order_id)s IS NULL OR order_id = ...)`: a prepared statement's generic
-# plan for that could not use the index of pending rows by order.
+# Two texts, not `(%(order_id)s IS NULL OR order_id = ...)`: a generic plan of that could not
+# use the index of pending rows by order.
 CLAIM_DUE = _CLAIM.format(and_order="")
 CLAIM_DUE_OF_ORDER = _CLAIM.format(and_order="AND order_id = %(order_id)s")
 MARK_PUBLISHED = (
@@ -134,9 +138,11 @@ class PublishAfterCommit:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+# Oldest first along the index of published rows; ORDER BY keeps the generic plan on that
+# index too (without it, an unknown cutoff is estimated to match a third of the table).
 PRUNE = (
-    "DELETE FROM outbox WHERE event_id IN (SELECT event_id FROM outbox"
-    " WHERE published_at < now() - %(retention)s LIMIT %(batch)s)"
+    "DELETE FROM outbox WHERE event_id = ANY(ARRAY(SELECT event_id FROM outbox"
+    " WHERE published_at < now() - %(retention)s ORDER BY published_at LIMIT %(batch)s))"
 )
 
 

@@ -199,9 +199,11 @@ class LocalQueue:
         deleted = 0
         while True:
             count = conn.execute(
-                "DELETE FROM seen_message_ids WHERE queue = %(queue)s AND message_id IN ("
-                " SELECT message_id FROM seen_message_ids"
-                " WHERE queue = %(queue)s AND seen_at < now() - %(window)s LIMIT %(batch)s)",
+                # ANY(ARRAY(...)) and ORDER BY keep a generic plan on the indexes too (the
+                # outbox prune in functions/orders/relay.py says why).
+                "DELETE FROM seen_message_ids WHERE queue = %(queue)s AND message_id = ANY(ARRAY("
+                " SELECT message_id FROM seen_message_ids WHERE queue = %(queue)s"
+                " AND seen_at < now() - %(window)s ORDER BY seen_at LIMIT %(batch)s))",
                 {"queue": self.queue, "window": self.duplicate_window, "batch": batch},
             ).rowcount
             deleted += count
