@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from functions.orders.auth import REALM, OidcUnavailable, Principal, TokenValidator
 from functions.orders.catalog_client import CatalogClient
@@ -73,11 +74,13 @@ TimelinesDep = Annotated[TimelineReader, Depends(get_timelines)]
 _bearer = HTTPBearer(auto_error=False, description="Access token for the orders API scope.")
 
 
-def current_user(
+async def current_user(
     deps: Dependencies,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The authenticated caller, or a 401/403 problem (sync: validation may fetch the JWKS)."""
+    """The authenticated caller, or a 401/403 problem. A token accepted moments ago is known
+    at once (auth.py); any other is validated in the thread pool, since validation may fetch
+    the JWKS over the network and must not block the event loop."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem(
             401,
@@ -85,8 +88,12 @@ def current_user(
             title="Unauthorized",
             headers={"WWW-Authenticate": REALM},
         )
+    validator = deps.token_validator
+    remembered = validator.remembered(credentials.credentials)
+    if remembered is not None:
+        return remembered
     try:
-        return deps.token_validator.validate(credentials.credentials)
+        return await run_in_threadpool(validator.validate, credentials.credentials)
     except OidcUnavailable as exc:
         raise Problem(
             503,
