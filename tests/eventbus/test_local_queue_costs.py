@@ -91,3 +91,16 @@ def test_sends_prune_at_most_once_per_interval(bus_db: str):
     queue.send(message(2))  # within the interval: no prune
 
     assert expired.message_id in seen_ids(queue)
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_before_use(queue: LocalQueue):
+    """The pool checks with a round trip only a connection whose socket is readable: one the
+    server closed (here: terminated) is found so, and replaced before a send uses it."""
+    queue.send(message())
+    with queue._connect() as conn:
+        pid = conn.info.backend_pid
+    with psycopg.connect(queue.database_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+
+    assert queue.send(message(1))
+    assert queue.depth() == 2

@@ -19,6 +19,7 @@
 Settling with a lock that expired (another consumer may have it now) raises `LockLost`.
 """
 
+import select
 import threading
 import time
 import uuid
@@ -124,6 +125,22 @@ _RECEIVE = """
 """
 
 
+def _check_if_closed(conn: psycopg.Connection) -> None:
+    """The pool's check: a round trip only for a connection whose socket is readable. An idle
+    connection is owed nothing, so readable means the server closed it (a restart of the local
+    Postgres) or sent a notice; checking every connection on every use cost each send and
+    receive one more round trip. A connection dropped silently still fails its statement, and
+    every caller retries (the outbox sweep, the consumer loop)."""
+    try:
+        fd = conn.pgconn.socket
+    except psycopg.OperationalError:
+        raise psycopg.OperationalError("the connection is closed") from None
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    if poller.poll(0):
+        ConnectionPool.check_connection(conn)
+
+
 class LocalQueue:
     def __init__(
         self,
@@ -153,7 +170,7 @@ class LocalQueue:
                     min_size=0,
                     max_size=4,
                     timeout=3,
-                    check=ConnectionPool.check_connection,
+                    check=_check_if_closed,
                     kwargs={"autocommit": True, "connect_timeout": 3},
                     name=f"local-queue-{self.queue}",
                     open=True,
