@@ -39,6 +39,13 @@ ENV ASPNETCORE_URLS=http://+:8080 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# libltdl7: the ODBC driver mssql-python bundles loads it (the durable-sql-grants Job logs in to
+# Azure SQL with it; without it: "Failed to load the driver"). Pinned to bookworm's version, the
+# base image's Debian; tests/deploy/test_sql_grants.py dials a server with the real driver.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libltdl7=2.4.7-7~deb12u1 \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first (this layer is reused while only code changes), from the hash lock:
 # --require-hashes refuses anything not pinned by hash, --no-deps installs exactly the lock.
 COPY requirements.txt /tmp/requirements.txt

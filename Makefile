@@ -43,6 +43,7 @@ test: lint $(VENV)/bin/helm ## All tests and checks (installs Debian's chromium 
 	bash tools/apt_install.sh shellcheck shellcheck
 	bash tools/apt_install.sh promtool prometheus
 	bash tools/apt_install.sh wrk wrk
+	bash tools/apt_install.sh lib:libltdl.so.7 libltdl7
 	$(PY) -m pytest
 
 test-unit: $(VENV)/.test-installed ## The business rules against in-memory fakes (seconds; no Postgres, no network)

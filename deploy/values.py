@@ -24,8 +24,9 @@ HEADER = (
 # each app's own Postgres password, named by postgres_app_roles).
 REQUIRED_SECRETS = {"ui-client-secret", "flask-secret-key"}
 REQUIRED_DATABASES = {"catalog", "orders", "ui"}
-# ServiceAccounts with a workload identity: the apps and the migration Jobs.
-IDENTITIES = ("catalog", "orders", "worker", "ui", "migrations")
+# ServiceAccounts with a workload identity: the apps and the migration Jobs; plus `durable`, the
+# task hub's database identity the worker's host and KEDA share (no ServiceAccount of its own).
+IDENTITIES = ("catalog", "orders", "worker", "ui", "migrations", "durable")
 DATABASE_OWNERS = ("catalog", "orders", "ui")
 
 
@@ -87,6 +88,13 @@ def tinyshop_values(outputs: Mapping[str, Any]) -> dict[str, Any]:
                 },
                 "apps": app_logins,
             },
+            # The worker's Durable Functions task hub; the task hub is also the name of its
+            # database user (the SQL provider's task hub is USER_NAME()).
+            "durableSql": {
+                "server": require(o, "durable_sql_server_fqdn"),
+                "database": require(o, "durable_sql_database_name"),
+                "taskHub": require(o, "durable_task_hub"),
+            },
         },
         "identities": {name: require(o, f"{name}_identity_client_id") for name in IDENTITIES},
         "entra": {
@@ -113,6 +121,14 @@ def keda_values(outputs: Mapping[str, Any]) -> dict[str, Any]:
             "queue": require(o, "servicebus_queue_name"),
         },
         "identity": {"clientId": require(o, "keda_identity_client_id")},
+        # KEDA's `mssql` trigger logs in as the task hub's database user (the durable identity):
+        # the same server, database and user name as the worker's DURABLE_SQL_CONNECTION.
+        "durableSql": {
+            "host": require(o, "durable_sql_server_fqdn"),
+            "database": require(o, "durable_sql_database_name"),
+            "username": require(o, "durable_task_hub"),
+            "identityClientId": require(o, "durable_identity_client_id"),
+        },
     }
 
 

@@ -3,7 +3,8 @@
 #
 #   bash tools/apt_install.sh COMMAND PACKAGE...
 #
-# COMMAND is a name on PATH or a path to an executable; when it is already there this does
+# COMMAND is a name on PATH, a path to an executable, or lib:SONAME for a shared library the
+# dynamic linker must find (`ldconfig -p`); when it is already there this does
 # nothing (idempotent, quiet). `make test` runs it for Debian's chromium (the browser journey:
 # Playwright drives it through `executable_path` and never downloads a browser, its CDN is not
 # reachable here) and shellcheck (actionlint runs it on every `run:` script of the workflows;
@@ -16,7 +17,11 @@ if [ "$#" -lt 2 ]; then
 fi
 tool="$1"
 shift
-if command -v "$tool" >/dev/null 2>&1 || [ -x "$tool" ]; then
+if [[ "$tool" == lib:* ]]; then
+  if /sbin/ldconfig -p | grep -q "${tool#lib:} "; then
+    exit 0
+  fi
+elif command -v "$tool" >/dev/null 2>&1 || [ -x "$tool" ]; then
   exit 0
 fi
 

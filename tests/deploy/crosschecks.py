@@ -24,8 +24,10 @@ SECRET_PLACEHOLDER = "value-from-key-vault"
 
 # Image repositories the images workflow pushes (CONTRACT): <acr>/tinyshop/<name>:<git sha>.
 IMAGE_REPOSITORIES = {"functions": "tinyshop/functions", "ui": "tinyshop/ui"}
-# HTTP functions that are not part of the public API (probes, OpenAPI, docs).
-INTERNAL_FUNCTIONS = {"catalog_ops"}
+# HTTP functions that are not part of the public API (probes, OpenAPI, docs), and the worker's
+# admin-only orchestration functions, reached by `kubectl port-forward` (no Service, no Ingress).
+WORKER_ADMIN_FUNCTIONS = {"worker_orchestration_status", "worker_orchestrations_purge"}
+INTERNAL_FUNCTIONS = {"catalog_ops", *WORKER_ADMIN_FUNCTIONS}
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -331,9 +333,13 @@ def check_scaled_object(
     if so["metadata"]["namespace"] != deployments[target["name"]]["metadata"]["namespace"]:
         problems.append("ScaledObject and its Deployment are in different namespaces")
     triggers = so["spec"]["triggers"]
-    if [t["type"] for t in triggers] != ["azure-servicebus"]:
-        problems.append(f"triggers {[t['type'] for t in triggers]} != ['azure-servicebus']")
+    if [t["type"] for t in triggers] != ["azure-servicebus", "mssql"]:
+        problems.append(
+            f"triggers {[t['type'] for t in triggers]} != ['azure-servicebus', 'mssql']"
+        )
     for trigger in triggers:
+        if trigger["type"] != "azure-servicebus":
+            continue  # the mssql trigger: check_durable_scaling
         meta = trigger["metadata"]
         if meta.get("queueName") != queue:
             problems.append(f"trigger queue {meta.get('queueName')!r} != Terraform's {queue!r}")
@@ -497,14 +503,51 @@ SECRET_VALUE = re.compile(
 )
 
 
+# Microsoft.Data.SqlClient authentication modes that carry no secret in the connection string:
+# the token comes from the pod's workload identity
+# (https://learn.microsoft.com/sql/connect/ado-net/sql/azure-active-directory-authentication).
+ENTRA_SQL_AUTHENTICATION = {
+    "active directory managed identity",
+    "active directory msi",
+    "active directory workload identity",
+    "active directory default",
+}
+_SQL_SECRET_KEYS = {"password", "pwd"}
+
+
+def sql_connection_parts(value: str) -> dict[str, str]:
+    """`Key=Value;...` of an ADO.NET connection string, keys lower-cased (no quoting is used)."""
+    parts = {}
+    for item in value.split(";"):
+        if item.strip():
+            key, _, val = item.partition("=")
+            parts[key.strip().lower()] = val.strip()
+    return parts
+
+
+def is_secretless_sql_connection(value: object) -> bool:
+    """An SQL connection string that authenticates with Entra ID and holds no password."""
+    if not isinstance(value, str):
+        return False
+    parts = sql_connection_parts(value)
+    return parts.get(
+        "authentication", ""
+    ).lower() in ENTRA_SQL_AUTHENTICATION and not _SQL_SECRET_KEYS & set(parts)
+
+
 def check_no_secret_values(manifests: list[Manifest]) -> list[str]:
-    """No secret material in the rendered manifests: secret-named settings come from Secrets,
-    and no value anywhere looks like a key, a connection string or a URL with a password."""
+    """No secret material in the rendered manifests: secret-named settings come from Secrets
+    (except SQL connection strings that authenticate with Entra ID and hold no password), and
+    no value anywhere looks like a key, a connection string or a URL with a password."""
     problems = []
     for workload, pod in pod_specs(manifests).items():
         for container in containers(pod):
             for item in container.get("env", []):
-                if SECRET_NAME.search(item["name"]) and "valueFrom" not in item:
+                if (
+                    SECRET_NAME.search(item["name"])
+                    and "valueFrom" not in item
+                    and not is_secretless_sql_connection(item.get("value"))
+                ):
                     problems.append(f"{workload}: {item['name']} is a literal value")
     text = json.dumps(manifests)
     problems += [f"secret-looking value: {m.group(0)}" for m in SECRET_VALUE.finditer(text)]
@@ -525,6 +568,16 @@ def _is_migration_job(manifest: Manifest) -> bool:
         return False
     labels = manifest["spec"]["template"]["metadata"].get("labels", {})
     return labels.get("app.kubernetes.io/component") == "migrations"
+
+
+def _logs_in_to_postgres(pod: Mapping[str, Any]) -> bool:
+    """A container of the pod has a Postgres URL (the durable-sql-grants Job has none: it logs
+    in to Azure SQL with its Entra token)."""
+    return any(
+        isinstance(v, str) and v.startswith("postgresql://")
+        for c in containers(pod)
+        for v in env_of(c).values()
+    )
 
 
 def _env_secret(
@@ -598,7 +651,7 @@ def check_secret_access(
         ]
         if m["kind"] == "Deployment" and admin_secret in reached:
             problems.append(f"{workload}: an app pod reaches the administrator's {admin_secret}")
-        if _is_migration_job(m):
+        if _is_migration_job(m) and _logs_in_to_postgres(pod):
             logins = {_env_secret(c, "PGPASSWORD", produced) for c in containers(pod)}
             if logins != {admin_secret}:
                 problems.append(f"{workload}: PGPASSWORD from {sorted(map(str, logins))}")
@@ -655,3 +708,155 @@ def check_database_logins(
                     if got != want:
                         problems.append(f"{workload}: {name} is {got!r}, not {want!r}")
     return problems
+
+
+# ------------------------------------------------------------------ 9 the durable task hub
+
+DURABLE_SQL_CONNECTION = "DURABLE_SQL_CONNECTION"
+
+
+def _percent_setting(value: str) -> str | None:
+    match = re.fullmatch(r"%([^%]+)%", value)
+    return match.group(1) if match else None
+
+
+def durable_connection(env: Mapping[str, Any], name: str) -> dict[str, str]:
+    value = env.get(name)
+    return sql_connection_parts(value) if isinstance(value, str) else {}
+
+
+def check_durable_settings(
+    manifests: list[Manifest], durable_task: Mapping[str, Any], container_port: int = 8080
+) -> list[str]:
+    """The worker sets what host.json's durableTask block names (the storage provider's
+    connectionStringName, the %setting% of hubName), its connection string logs in with Entra
+    ID through a managed identity, without a secret, encrypted, on 1433, WEBSITE_HOSTNAME is
+    the host's own listener, and the durable-sql-grants Job creates exactly the user the worker
+    logs in as: named after the task hub, for the identity of the connection string's User Id,
+    in the same server and database."""
+    problems = []
+    env = app_env(manifests, "worker")
+    provider = durable_task.get("storageProvider", {})
+    if provider.get("type") != "mssql":
+        problems.append(f"host.json storageProvider type {provider.get('type')!r} != 'mssql'")
+    connection_name = provider.get("connectionStringName", "")
+    if connection_name not in env:
+        problems.append(f"worker: {connection_name or '<connectionStringName>'} is not set")
+    hub_setting = _percent_setting(str(durable_task.get("hubName", "")))
+    if hub_setting is None or hub_setting not in env:
+        problems.append(f"worker: hubName {durable_task.get('hubName')!r} is not a set %setting%")
+    hub = env.get(hub_setting or "", "")
+    parts = durable_connection(env, connection_name)
+    if not is_secretless_sql_connection(env.get(connection_name)):
+        problems.append(f"worker: {connection_name} is not an Entra connection without secret")
+    server = re.fullmatch(r"tcp:([a-z0-9-]+\.database\.windows\.net),1433", parts.get("server", ""))
+    if server is None:
+        problems.append(f"worker: Server {parts.get('server')!r} is not tcp:<fqdn>,1433")
+    if parts.get("encrypt", "").lower() not in {"true", "mandatory", "strict"}:
+        problems.append("worker: the SQL connection is not encrypted")
+    if parts.get("trustservercertificate", "false").lower() != "false":
+        problems.append("worker: the SQL connection trusts any server certificate")
+    if env.get("WEBSITE_HOSTNAME") != f"127.0.0.1:{container_port}":
+        problems.append(
+            f"worker: WEBSITE_HOSTNAME {env.get('WEBSITE_HOSTNAME')!r} is not the host's "
+            f"listener 127.0.0.1:{container_port}"
+        )
+    jobs = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Job"}
+    job = jobs.get("durable-sql-grants")
+    if job is None:
+        return [*problems, "no Job/durable-sql-grants creates the task hub's database user"]
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    job_env = env_of(container)
+    expected = {
+        "DURABLE_SQL_SERVER": server.group(1) if server else None,
+        "DURABLE_SQL_DATABASE": parts.get("database"),
+        "DURABLE_SQL_USER": hub,
+        "DURABLE_SQL_USER_CLIENT_ID": parts.get("user id"),
+    }
+    for name, want in expected.items():
+        if job_env.get(name) != want:
+            problems.append(
+                f"Job/durable-sql-grants: {name} is {job_env.get(name)!r}, not {want!r}"
+            )
+    if job["spec"]["template"]["spec"].get("serviceAccountName") != "migrations":
+        problems.append("Job/durable-sql-grants does not run as the SQL admin (migrations)")
+    return problems
+
+
+def check_durable_scaling(
+    keda_manifests: list[Manifest], app_manifests: list[Manifest], durable_task: Mapping[str, Any]
+) -> list[str]:
+    """The ScaledObject's mssql trigger asks the worker's task hub for its scale recommendation
+    with host.json's per-replica concurrency, one replica per recommended worker (targetValue
+    1), and logs in as the worker's own task hub user (same server, database, user name = task
+    hub, same managed identity): the SQL provider's task hub is the login's USER_NAME()."""
+    problems = []
+    [so] = by_kind(keda_manifests, "ScaledObject").values()
+    mssql = [t for t in so["spec"]["triggers"] if t["type"] == "mssql"]
+    if len(mssql) != 1:
+        return [f"expected one mssql trigger, found {len(mssql)}"]
+    meta = mssql[0]["metadata"]
+    orchestrations = durable_task.get("maxConcurrentOrchestratorFunctions")
+    activities = durable_task.get("maxConcurrentActivityFunctions")
+    query = f"SELECT dt.GetScaleRecommendation({orchestrations}, {activities})"
+    if meta.get("query") != query:
+        problems.append(f"mssql query {meta.get('query')!r} != {query!r} (host.json)")
+    if str(meta.get("targetValue")) != "1":
+        problems.append(f"mssql targetValue {meta.get('targetValue')!r} != '1'")
+    env = app_env(app_manifests, "worker")
+    connection_name = durable_task.get("storageProvider", {}).get("connectionStringName", "")
+    parts = durable_connection(env, connection_name)
+    hub = env.get(_percent_setting(str(durable_task.get("hubName", ""))) or "", "")
+    if f"tcp:{meta.get('host')},{meta.get('port', '1433')}" != parts.get("server"):
+        problems.append(
+            f"mssql host {meta.get('host')!r} is not the worker's {parts.get('server')!r}"
+        )
+    if meta.get("database") != parts.get("database"):
+        problems.append(f"mssql database {meta.get('database')!r} != {parts.get('database')!r}")
+    if meta.get("username") != hub:
+        problems.append(f"mssql username {meta.get('username')!r} != the task hub {hub!r}")
+    auth = by_kind(keda_manifests, "TriggerAuthentication").get(
+        mssql[0].get("authenticationRef", {}).get("name", "")
+    )
+    identity = (auth or {}).get("spec", {}).get("podIdentity", {})
+    if identity.get("provider") != "azure-workload":
+        problems.append("the mssql trigger's TriggerAuthentication is not azure-workload")
+    if identity.get("identityId") != parts.get("user id"):
+        problems.append(
+            f"the mssql trigger logs in as {identity.get('identityId')!r}, the worker as "
+            f"{parts.get('user id')!r}: they would count different task hubs"
+        )
+    return problems
+
+
+def check_sql_egress(manifests: list[Manifest], private_endpoints_cidr: str) -> list[str]:
+    """The worker and the durable-sql-grants Job may reach the SQL private endpoint's subnet
+    (Terraform's private-endpoint subnet) on 1433; no other pod may."""
+    problems = []
+    allowed: dict[str, bool] = {}
+    for policy in by_kind(manifests, "NetworkPolicy").values():
+        selector = policy["spec"]["podSelector"].get("matchLabels", {})
+        for rule in policy["spec"].get("egress", []):
+            ports = {(p.get("protocol"), p.get("port")) for p in rule.get("ports", [])}
+            cidrs = {t["ipBlock"]["cidr"] for t in rule.get("to", []) if "ipBlock" in t}
+            if ("TCP", 1433) in ports:
+                name = selector.get("app.kubernetes.io/name", "<any>")
+                allowed[name] = allowed.get(name, False) or cidrs == {private_endpoints_cidr}
+    for name in ("worker", "durable-sql-grants"):
+        if not allowed.get(name):
+            problems.append(f"{name}: no egress to {private_endpoints_cidr}:1433")
+    problems += [
+        f"{n}: egress to 1433 it does not need"
+        for n in sorted(set(allowed) - {"worker", "durable-sql-grants"})
+    ]
+    return problems
+
+
+def check_admin_functions_unexposed(manifests: list[Manifest]) -> list[str]:
+    """The worker's admin functions (orchestration status, purge) are reached by port-forward
+    only: no Service selects the worker's pods, so no Ingress can route to them."""
+    return [
+        f"Service {name} selects the worker's pods"
+        for name, svc in by_kind(manifests, "Service").items()
+        if svc["spec"].get("selector", {}).get("app.kubernetes.io/name") == "worker"
+    ]

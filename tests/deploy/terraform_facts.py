@@ -50,6 +50,11 @@ class EnvironmentFacts:
     postgres_app_roles: dict[str, tuple[str, str]]
     # secrets Terraform generates write-only (never in state): the app logins' passwords
     generated_secrets: frozenset[str]
+    # federated subjects of the durable task hub's database identity (workloads + the
+    # identity module's additional_federations)
+    durable_subjects: frozenset[str]
+    # CIDR of the spoke's private-endpoint subnet (the Azure SQL private endpoint)
+    private_endpoints_cidr: str
 
 
 def _secret_set(expr: str, name: str) -> frozenset[str]:
@@ -114,6 +119,15 @@ def environment_facts(env: str = "dev", main_text: str | None = None) -> Environ
     outputs = {
         name: body["value"] for name, body in _blocks(_load(root / "outputs.tf"), "output").items()
     }
+    durable_subjects = {subject_of["durable"]} | {
+        subject_template.format(
+            namespace=resolve(f["namespace"]), service_account=resolve(f["service_account"])
+        )
+        for f in locals_.get("durable_federations", {}).values()
+        if _unquote(f["workload"]) == "durable"
+    }
+    if modules["identity"].get("additional_federations") != "${local.durable_federations}":
+        durable_subjects = {subject_of["durable"]}
     return EnvironmentFacts(
         federated_subjects=frozenset(subject_of.values()),
         servicebus_queue=queue,
@@ -122,7 +136,18 @@ def environment_facts(env: str = "dev", main_text: str | None = None) -> Environ
         secret_readers=secret_readers(modules["identity"]["role_assignments"], subject_of),
         postgres_app_roles=app_roles,
         generated_secrets=generated,
+        durable_subjects=frozenset(durable_subjects),
+        private_endpoints_cidr=_private_endpoints_cidr(modules["network"]),
     )
+
+
+def _private_endpoints_cidr(network_module: dict[str, Any]) -> str:
+    """What envs/dev passes as the network module's private_endpoints_subnet_prefix, or the
+    module's default."""
+    if "private_endpoints_subnet_prefix" in network_module:
+        return _unquote(network_module["private_endpoints_subnet_prefix"])
+    variables = _blocks(_load(TERRAFORM / "modules" / "network" / "variables.tf"), "variable")
+    return _unquote(variables["private_endpoints_subnet_prefix"]["default"])
 
 
 def _federated_subject_template() -> str:

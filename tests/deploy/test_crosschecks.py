@@ -36,44 +36,72 @@ def _set_env(manifests: list[dict], app: str, name: str, value: str | None) -> N
 # ------------------------------------------------------------------------------ allow-lists
 
 
+# The worker's functions of issue 16 (the contract with the durable app half): the Service Bus
+# trigger, the fulfil_order orchestrator, its activities and the two admin HTTP functions.
+DURABLE_WORKER_FUNCTIONS = {
+    "worker_order_placed",
+    "fulfil_order",
+    "record_timeline_event",
+    "send_confirmation_email",
+    *cc.WORKER_ADMIN_FUNCTIONS,
+}
+
+
 @pytest.fixture(scope="module")
 def functions_by_app(indexed_by_app) -> dict[str, set[str]]:
-    return {app: set(functions) for app, functions in indexed_by_app.items()}
+    """app -> the functions its Deployment must run: what its blueprint registers. Until the
+    durable app half (functions/worker) is merged, the worker registers none of the durable
+    functions yet; then the contract list stands in for them. Once any of them is registered
+    the real registration is the only truth (a renamed function fails the check)."""
+    by_app = {app: set(functions) for app, functions in indexed_by_app.items()}
+    if not (DURABLE_WORKER_FUNCTIONS - {"worker_order_placed"}) & by_app["worker"]:
+        by_app["worker"] |= DURABLE_WORKER_FUNCTIONS
+    return by_app
 
 
-def test_each_deployment_runs_exactly_its_apps_functions(
-    dev, functions_by_app, registered_functions
-):
-    assert cc.check_allow_lists(dev["tinyshop"], functions_by_app, registered_functions) == []
+@pytest.fixture(scope="module")
+def all_functions(functions_by_app, registered_functions) -> set[str]:
+    """What the hosts index, plus the contract's worker functions before the app half lands."""
+    return registered_functions | functions_by_app["worker"]
+
+
+def test_the_worker_runs_exactly_the_durable_contracts_functions(dev):
+    assert set(cc.allow_list(cc.app_env(dev["tinyshop"], "worker"))) == DURABLE_WORKER_FUNCTIONS
+
+
+def test_each_deployment_runs_exactly_its_apps_functions(dev, functions_by_app, all_functions):
+    assert cc.check_allow_lists(dev["tinyshop"], functions_by_app, all_functions) == []
 
 
 def test_the_allow_list_check_fails_on_a_wrong_or_missing_function(
-    dev, functions_by_app, registered_functions
+    dev, functions_by_app, all_functions
 ):
     broken = copy.deepcopy(dev["tinyshop"])
     _set_env(broken, "orders", "AzureFunctionsJobHost__functions__3", None)  # outbox sweep
     _set_env(broken, "catalog", "AzureFunctionsJobHost__functions__2", "orders_cart")
-    problems = cc.check_allow_lists(broken, functions_by_app, registered_functions)
+    _set_env(broken, "worker", "AzureFunctionsJobHost__functions__1", "fulfil_orders")
+    problems = cc.check_allow_lists(broken, functions_by_app, all_functions)
+    assert any(p.startswith("worker: allow-list") for p in problems)
     assert any(p.startswith("orders: allow-list") for p in problems)
     assert any(p.startswith("catalog: allow-list") for p in problems)
 
 
 def test_the_allow_list_check_fails_on_shared_or_missing_host_ids(
-    dev, functions_by_app, registered_functions
+    dev, functions_by_app, all_functions
 ):
     broken = copy.deepcopy(dev["tinyshop"])
     _set_env(broken, "worker", "AzureFunctionsWebHost__hostid", "tinyshop-orders")
     _set_env(broken, "catalog", "AzureFunctionsWebHost__hostid", None)
-    problems = cc.check_allow_lists(broken, functions_by_app, registered_functions)
+    problems = cc.check_allow_lists(broken, functions_by_app, all_functions)
     assert any("also another app's" in p for p in problems)
     assert any(p.startswith("catalog: AzureFunctionsWebHost__hostid") for p in problems)
 
 
 def test_the_allow_list_check_fails_when_a_new_function_is_deployed_nowhere(
-    dev, functions_by_app, registered_functions
+    dev, functions_by_app, all_functions
 ):
     problems = cc.check_allow_lists(
-        dev["tinyshop"], functions_by_app, registered_functions | {"orders_refund"}
+        dev["tinyshop"], functions_by_app, all_functions | {"orders_refund"}
     )
     assert problems == ["functions no Deployment runs: ['orders_refund']"]
 
@@ -371,3 +399,164 @@ def test_the_ingress_check_fails_when_a_route_goes_to_the_wrong_app(dev, api_rou
     api["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] = "orders"
     problems = _ingress_problems(broken, api_routes, ui_paths)
     assert any(p.startswith("catalog_products: /api/products ->") for p in problems)
+
+
+# ------------------------------------------------------------------------ durable task hub
+
+
+@pytest.fixture(scope="module")
+def durable_task(host_json) -> dict:
+    return host_json["extensions"]["durableTask"]
+
+
+def _job_container(manifests: list[dict], name: str) -> dict:
+    job = next(m for m in manifests if m["kind"] == "Job" and m["metadata"]["name"] == name)
+    return job["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_host_json_declares_the_durable_contract(durable_task):
+    assert durable_task["hubName"] == "%DURABLE_TASK_HUB%"
+    assert durable_task["storageProvider"] == {
+        "type": "mssql",
+        "connectionStringName": "DURABLE_SQL_CONNECTION",
+        "createDatabaseIfNotExists": False,
+    }
+
+
+def test_the_worker_and_the_grants_job_agree_with_host_json(dev, durable_task):
+    assert cc.check_durable_settings(dev["tinyshop"], durable_task) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "complaint"),
+    [
+        ("DURABLE_SQL_CONNECTION", None, "DURABLE_SQL_CONNECTION is not set"),
+        ("DURABLE_TASK_HUB", None, "hubName '%DURABLE_TASK_HUB%' is not a set %setting%"),
+        (
+            "DURABLE_SQL_CONNECTION",
+            "Server=tcp:s.database.windows.net,1433;Database=durable;User Id=x;Password=p;"
+            "Encrypt=True",
+            "not an Entra connection without secret",
+        ),
+        (
+            "DURABLE_SQL_CONNECTION",
+            "Server=tcp:s.database.windows.net,1433;Database=durable;"
+            "Authentication=Active Directory Managed Identity;User Id=x;Encrypt=False",
+            "not encrypted",
+        ),
+        ("WEBSITE_HOSTNAME", "worker.tinyshop.svc:80", "is not the host's listener"),
+        ("DURABLE_TASK_HUB", "tinyshop2", "DURABLE_SQL_USER is 'tinyshop', not 'tinyshop2'"),
+    ],
+)
+def test_the_durable_settings_check_fails_on_a_broken_worker(
+    dev, durable_task, name, value, complaint
+):
+    broken = copy.deepcopy(dev["tinyshop"])
+    _set_env(broken, "worker", name, value)
+    problems = cc.check_durable_settings(broken, durable_task)
+    assert any(complaint in p for p in problems), problems
+
+
+def test_the_durable_settings_check_fails_when_host_json_names_another_setting(dev, durable_task):
+    changed = copy.deepcopy(durable_task)
+    changed["storageProvider"]["connectionStringName"] = "SQLDB_Connection"
+    changed["hubName"] = "%TASK_HUB%"
+    problems = cc.check_durable_settings(dev["tinyshop"], changed)
+    assert "worker: SQLDB_Connection is not set" in problems
+    assert "worker: hubName '%TASK_HUB%' is not a set %setting%" in problems
+
+
+def test_the_durable_settings_check_fails_when_the_job_creates_another_user(dev, durable_task):
+    broken = copy.deepcopy(dev["tinyshop"])
+    container = _job_container(broken, "durable-sql-grants")
+    for item in container["env"]:
+        if item["name"] == "DURABLE_SQL_USER_CLIENT_ID":
+            item["value"] = "a1b2c3d4-3333-4aaa-8bbb-000000000003"  # the worker's own identity
+    problems = cc.check_durable_settings(broken, durable_task)
+    assert any(p.startswith("Job/durable-sql-grants: DURABLE_SQL_USER_CLIENT_ID") for p in problems)
+
+
+def test_the_mssql_trigger_counts_the_workers_task_hub(dev, durable_task):
+    assert cc.check_durable_scaling(dev["tinyshop-keda"], dev["tinyshop"], durable_task) == []
+
+
+def test_the_scaling_check_fails_when_host_json_concurrency_changes(dev, durable_task):
+    changed = copy.deepcopy(durable_task)
+    changed["maxConcurrentActivityFunctions"] = 16
+    assert cc.check_durable_scaling(dev["tinyshop-keda"], dev["tinyshop"], changed) == [
+        "mssql query 'SELECT dt.GetScaleRecommendation(8, 8)' != "
+        "'SELECT dt.GetScaleRecommendation(8, 16)' (host.json)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "complaint"),
+    [
+        ("username", "keda", "!= the task hub 'tinyshop'"),
+        ("database", "master", "mssql database 'master'"),
+        ("host", "sql-other.database.windows.net", "is not the worker's"),
+        ("targetValue", "8", "targetValue '8' != '1'"),
+    ],
+)
+def test_the_scaling_check_fails_on_a_broken_mssql_trigger(
+    dev, durable_task, field, value, complaint
+):
+    keda = copy.deepcopy(dev["tinyshop-keda"])
+    so = next(m for m in keda if m["kind"] == "ScaledObject")
+    next(t for t in so["spec"]["triggers"] if t["type"] == "mssql")["metadata"][field] = value
+    problems = cc.check_durable_scaling(keda, dev["tinyshop"], durable_task)
+    assert any(complaint in p for p in problems), problems
+
+
+def test_the_scaling_check_fails_when_keda_logs_in_as_its_own_identity(dev, durable_task):
+    keda = copy.deepcopy(dev["tinyshop-keda"])
+    auth = next(
+        m
+        for m in keda
+        if m["kind"] == "TriggerAuthentication"
+        and m["metadata"]["name"] == "durable-sql-workload-identity"
+    )
+    auth["spec"]["podIdentity"]["identityId"] = render.load_values("dev", render.KEDA_CHART)[
+        "identity"
+    ]["clientId"]
+    problems = cc.check_durable_scaling(keda, dev["tinyshop"], durable_task)
+    assert any("they would count different task hubs" in p for p in problems), problems
+
+
+def test_the_scaled_object_check_fails_without_the_mssql_trigger(dev, host_json, trigger_functions):
+    keda = copy.deepcopy(dev["tinyshop-keda"])
+    so = next(m for m in keda if m["kind"] == "ScaledObject")
+    so["spec"]["triggers"] = [t for t in so["spec"]["triggers"] if t["type"] != "mssql"]
+    problems = _scaled_object_problems(dev, host_json, trigger_functions, keda=keda)
+    assert problems == ["triggers ['azure-servicebus'] != ['azure-servicebus', 'mssql']"]
+
+
+def test_terraform_federates_the_durable_identity_with_the_worker_and_keda():
+    """The identity the worker's connection string and KEDA's TriggerAuthentication name is
+    federated with both ServiceAccounts and fed to the values by its own output."""
+    assert TERRAFORM.outputs["durable_identity_client_id"] == (
+        '${module.identity.client_ids["durable"]}'
+    )
+    assert TERRAFORM.durable_subjects == frozenset(
+        {"system:serviceaccount:tinyshop:worker", "system:serviceaccount:keda:keda-operator"}
+    )
+
+
+def test_only_the_worker_and_the_grants_job_reach_sql(dev):
+    assert cc.check_sql_egress(dev["tinyshop"], TERRAFORM.private_endpoints_cidr) == []
+
+
+def test_the_sql_egress_check_fails_on_another_subnet(dev):
+    problems = cc.check_sql_egress(dev["tinyshop"], "10.1.6.0/24")
+    assert "worker: no egress to 10.1.6.0/24:1433" in problems
+
+
+def test_the_worker_admin_functions_have_no_service(dev):
+    assert cc.check_admin_functions_unexposed(dev["tinyshop"]) == []
+    broken = copy.deepcopy(dev["tinyshop"])
+    service = copy.deepcopy(next(m for m in broken if m["kind"] == "Service"))
+    service["metadata"]["name"] = "worker"
+    service["spec"]["selector"]["app.kubernetes.io/name"] = "worker"
+    assert cc.check_admin_functions_unexposed([*broken, service]) == [
+        "Service worker selects the worker's pods"
+    ]

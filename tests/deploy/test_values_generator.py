@@ -64,7 +64,19 @@ def test_each_value_comes_from_its_terraform_output(outputs, tmp_path):
     }
     assert app["identities"] == {
         a: out[f"{a}_identity_client_id"]
-        for a in ("catalog", "orders", "worker", "ui", "migrations")
+        for a in ("catalog", "orders", "worker", "ui", "migrations", "durable")
+    }
+    # The worker's task hub and KEDA's mssql trigger: one server, database and task hub user.
+    assert app["azure"]["durableSql"] == {
+        "server": out["durable_sql_server_fqdn"],
+        "database": out["durable_sql_database_name"],
+        "taskHub": out["durable_task_hub"],
+    }
+    assert keda["durableSql"] == {
+        "host": out["durable_sql_server_fqdn"],
+        "database": out["durable_sql_database_name"],
+        "username": out["durable_task_hub"],
+        "identityClientId": out["durable_identity_client_id"],
     }
     tenant = out["entra_tenant_id"]
     assert app["entra"]["issuer"] == out["entra_issuer"]
@@ -120,6 +132,8 @@ def test_the_committed_environment_files_have_the_generators_shape(outputs):
         ),
         ("migrations_identity_client_id", "", "'migrations_identity_client_id' is missing"),
         ("entra_issuer", "", "'entra_issuer' is missing"),
+        ("durable_identity_client_id", "", "'durable_identity_client_id' is missing"),
+        ("durable_task_hub", "", "'durable_task_hub' is missing"),
         # The subdomain authority is not the issuer External ID puts in its tokens.
         (
             "entra_issuer",

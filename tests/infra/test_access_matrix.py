@@ -112,6 +112,10 @@ EXPECTED_SUBJECTS = {
     ("workload:migrations", AKS_ISSUER, "system:serviceaccount:tinyshop:migrations"),
     ("workload:keda", AKS_ISSUER, "system:serviceaccount:keda:keda-operator"),
     ("workload:cloudflared", AKS_ISSUER, "system:serviceaccount:cloudflared:cloudflared"),
+    # The durable task hub's database identity (no Azure role): the worker's host and KEDA's
+    # operator log in to the task hub database as the same user (docs/infra.md).
+    ("workload:durable", AKS_ISSUER, "system:serviceaccount:tinyshop:worker"),
+    ("workload:durable", AKS_ISSUER, "system:serviceaccount:keda:keda-operator"),
     ("github:build", GITHUB_ISSUER, "repo:${var.github_repository}:ref:refs/heads/main"),
     ("github:plan", GITHUB_ISSUER, "repo:${var.github_repository}:pull_request"),
     (
@@ -222,6 +226,22 @@ MUTATIONS = [
         '  role_definition_name = "AcrPush"',
         "missing grant Grant(principal='aks:azurerm_user_assigned_identity.kubelet.principal_id'",
         id="swap-a-module-role",
+    ),
+    pytest.param(
+        "envs/dev/main.tf",
+        'workload = "durable", namespace = "keda", service_account = "keda-operator" }',
+        'workload = "durable", namespace = "keda", service_account = "default" }',
+        "unexpected subject ('workload:durable', 'aks-oidc-issuer', "
+        "'system:serviceaccount:keda:default')",
+        id="federate-the-durable-identity-with-another-account",
+    ),
+    pytest.param(
+        "envs/dev/main.tf",
+        "  additional_federations = local.durable_federations\n",
+        "",
+        "missing subject ('workload:durable', 'aks-oidc-issuer', "
+        "'system:serviceaccount:keda:keda-operator')",
+        id="drop-kedas-federation-with-the-durable-identity",
     ),
 ]
 

@@ -32,6 +32,11 @@ NOT_TERRAFORM = {
     "max_items",
     # the Entra-auth target for Postgres, named as future work
     "azurerm_postgresql_flexible_server_active_directory_administrator",
+    # the durable task hub: the orchestrator (functions/worker) and SQL Server database roles
+    # (functions/shared/sql_grants.py), not infrastructure
+    "fulfil_order",
+    "db_owner",
+    "dt_runtime",
 }
 
 

@@ -183,6 +183,21 @@ def federated_subjects(tf_dir: Path) -> set[tuple[str, str, str]]:
             "${each.value.service_account}", expr(workload["service_account"])
         )
         subjects.add((f"workload:{name}", issuer, subject))
+    # Further subjects of a shared identity: the identity module's `additional` credentials,
+    # built from what envs/dev passes as additional_federations (a local map).
+    additional = resources(identity, "azurerm_federated_identity_credential").get("additional")
+    passed = expr(env_module(tf_dir, "identity").get("additional_federations", "{}"))
+    if additional is not None and passed.startswith("local."):
+        extra_template = expr(additional["subject"])
+        extra_issuer = AKS_ISSUER if expr(additional["issuer"]) == "var.oidc_issuer_url" else "?"
+        for federation in env[passed.removeprefix("local.")].values():
+            ns = expr(federation["namespace"]).replace("var.kubernetes_namespace", namespace)
+            subject = extra_template.replace("${each.value.namespace}", ns).replace(
+                "${each.value.service_account}", expr(federation["service_account"])
+            )
+            subjects.add((f"workload:{expr(federation['workload'])}", extra_issuer, subject))
+    elif additional is not None or passed != "{}":
+        subjects.add(("identity:additional_federations", "?", passed))
     github = parse_dir(tf_dir / "modules" / "github_oidc")
     gh_credential = resources(github, "azurerm_federated_identity_credential")["this"]
     gh_issuer = (

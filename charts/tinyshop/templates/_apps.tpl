@@ -40,7 +40,17 @@ orders:
   database: orders
 worker:
   hostId: tinyshop-worker
-  functions: [worker_order_placed]
+  # The Service Bus trigger starts the fulfil_order orchestration (durable client binding);
+  # the orchestrator and its activities run in the same host; the two admin HTTP functions
+  # (status, purge) have no Service and no Ingress: operators reach them with
+  # `kubectl port-forward` (docs/aks.md, "Durable task hub").
+  functions:
+    - worker_order_placed
+    - fulfil_order
+    - record_timeline_event
+    - send_confirmation_email
+    - worker_orchestration_status
+    - worker_orchestrations_purge
   probePath: ""
   database: ""
 {{- end -}}
@@ -104,4 +114,44 @@ worker:
   value: {{ $v.azure.cosmos.database | quote }}
 - name: COSMOS_CONTAINER
   value: {{ $v.azure.cosmos.container | quote }}
+{{ include "tinyshop.env.durable" .root }}
+{{- end -}}
+
+{{/*
+The worker's Durable Functions task hub (host.json extensions.durableTask: hubName
+%DURABLE_TASK_HUB%, storageProvider mssql with connectionStringName DURABLE_SQL_CONNECTION).
+- DURABLE_SQL_CONNECTION: a Microsoft.Data.SqlClient connection string without any secret.
+  `Authentication=Active Directory Managed Identity` with `User Id=<client id>` makes SqlClient
+  use Azure.Identity's ManagedIdentityCredential for that user-assigned identity (SqlClient,
+  "Using Active Directory Managed Identity authentication",
+  https://learn.microsoft.com/sql/connect/ado-net/sql/azure-active-directory-authentication),
+  which under AKS workload identity exchanges the projected ServiceAccount token for the
+  identity's Entra token (Azure.Identity ManagedIdentityClient: TokenExchangeManagedIdentitySource
+  first, as for AzureWebJobsStorage above; its TryCreate takes `options.ClientId ?? AZURE_CLIENT_ID`,
+  so the User Id wins over the webhook's AZURE_CLIENT_ID of the worker's own identity,
+  Azure/azure-sdk-for-net sdk/identity/Azure.Identity/src/TokenExchangeManagedIdentitySource.cs).
+  The identity is `durable` (identities.durable), not
+  the worker's own: it is federated with this ServiceAccount and with KEDA's operator, so the
+  host and KEDA's `mssql` trigger are the same database user, whose name is the task hub
+  (TaskHubMode 1: the task hub is USER_NAME(); docs/infra.md). `Active Directory Workload
+  Identity` would say the same more directly but needs SqlClient >= 5.2 inside the extension
+  bundle. Encrypt=True with certificate validation; port 1433 through the private endpoint
+  (the server's connection policy is Proxy).
+- DURABLE_TASK_HUB: host.json hubName.
+- WEBSITE_HOSTNAME: Durable's HTTP management APIs build their URLs from it, and outside App
+  Service nothing sets it; the value is host:port without a scheme, as Durable's docs ask for a
+  host run outside Azure ("set the environment variable WEBSITE_HOSTNAME to localhost:<port>",
+  MicrosoftDocs azure-docs articles/azure-functions/durable/durable-functions-external-events.md;
+  Azure/azure-functions-durable-js#28). The host listens on 8080 in the pod (Dockerfile
+  ASPNETCORE_URLS), and only `kubectl port-forward` reaches the admin functions, so the pod's
+  own loopback is right.
+*/}}
+{{- define "tinyshop.env.durable" -}}
+{{- $d := .Values.azure.durableSql -}}
+- name: DURABLE_SQL_CONNECTION
+  value: {{ printf "Server=tcp:%s,1433;Database=%s;Authentication=Active Directory Managed Identity;User Id=%s;Encrypt=True;TrustServerCertificate=False;Connect Timeout=30" $d.server $d.database .Values.identities.durable | quote }}
+- name: DURABLE_TASK_HUB
+  value: {{ $d.taskHub | quote }}
+- name: WEBSITE_HOSTNAME
+  value: "127.0.0.1:8080"
 {{- end -}}

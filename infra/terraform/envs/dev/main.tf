@@ -26,6 +26,7 @@ locals {
     postgres       = "psql-${var.workload}-${var.environment}-${local.unique}"
     cosmos         = "cosno-${var.workload}-${var.environment}-${local.unique}"
     servicebus     = "sbns-${var.workload}-${var.environment}-${local.unique}"
+    sql            = "sql-${var.workload}-${var.environment}-${local.unique}"
     # Storage account names allow only lowercase letters and digits (3-24):
     # st + workload (<= 10) + environment (<= 5) + suffix (5) <= 22.
     storage = "st${var.workload}${var.environment}${local.unique}"
@@ -44,6 +45,7 @@ locals {
     cosmos     = "privatelink.documents.azure.com"
     servicebus = "privatelink.servicebus.windows.net"
     postgres   = "${local.name_suffix}.private.postgres.database.azure.com"
+    sql        = "privatelink.database.windows.net"
     blob       = "privatelink.blob.core.windows.net"
     queue      = "privatelink.queue.core.windows.net"
     table      = "privatelink.table.core.windows.net"
@@ -66,7 +68,22 @@ locals {
     # cloudflared (argocd/platform/cloudflared) reads the tunnel token from
     # Key Vault through the CSI driver as itself.
     cloudflared = { namespace = "cloudflared", service_account = "cloudflared" }
+    # The durable task hub's database identity (docs/infra.md, "Durable task
+    # hub"): no Azure role at all, only the task hub database's user. The
+    # worker's Functions host logs in to Azure SQL with it (federated with
+    # tinyshop/worker here) and KEDA's operator runs the scale query with it
+    # (durable_federations below): the SQL provider's task hub is the database
+    # user's name, so both must be the same user.
+    durable = { namespace = var.kubernetes_namespace, service_account = "worker" }
   }
+  durable_federations = {
+    durable-keda = { workload = "durable", namespace = "keda", service_account = "keda-operator" }
+  }
+
+  # The Durable Functions task hub: host.json hubName (%DURABLE_TASK_HUB%), and
+  # the name of the task hub's database user, which the SQL provider's default
+  # TaskHubMode 1 uses as the task hub (USER_NAME()).
+  durable_task_hub = "tinyshop"
 
   # Key Vault secrets mounted by the Helm chart's SecretProviderClasses.
   secret_names = toset([
@@ -206,6 +223,27 @@ module "cosmos" {
   private_endpoint_subnet_id = module.network.private_endpoints_subnet_id
   private_dns_zone_id        = module.network.private_dns_zone_ids["cosmos"]
   tags                       = local.tags
+}
+
+# The Durable Functions task hub (Microsoft SQL storage provider): Entra-only,
+# private, serverless. The migration Jobs' identity is its Entra administrator;
+# it creates the task hub's database user (charts/tinyshop durable-sql-grants).
+module "sql" {
+  source = "../../modules/sql"
+
+  name                        = local.names.sql
+  location                    = var.location
+  resource_group_name         = azurerm_resource_group.this.name
+  tenant_id                   = data.azurerm_client_config.current.tenant_id
+  entra_admin_login           = module.identity.names["migrations"]
+  entra_admin_object_id       = module.identity.principal_ids["migrations"]
+  sku_name                    = var.durable_sql_sku_name
+  min_capacity                = var.durable_sql_min_capacity
+  auto_pause_delay_in_minutes = var.durable_sql_auto_pause_delay_in_minutes
+  private_endpoint_subnet_id  = module.network.private_endpoints_subnet_id
+  private_dns_zone_id         = module.network.private_dns_zone_ids["sql"]
+  log_analytics_workspace_id  = module.monitoring.id
+  tags                        = local.tags
 }
 
 module "servicebus" {
@@ -362,6 +400,8 @@ module "identity" {
   resource_group_name = azurerm_resource_group.this.name
   oidc_issuer_url     = module.aks.oidc_issuer_url
   workloads           = local.workloads
+  # The durable identity is shared by the worker and KEDA (see local.workloads).
+  additional_federations = local.durable_federations
 
   role_assignments = {
     orders-servicebus-sender = {

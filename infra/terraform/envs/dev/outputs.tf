@@ -117,6 +117,26 @@ output "storage_account_name" {
   value       = module.storage.name
 }
 
+output "durable_sql_server_fqdn" {
+  description = "FQDN of the Azure SQL server of the durable task hub (private endpoint; the worker's DURABLE_SQL_CONNECTION and KEDA's mssql trigger host)."
+  value       = module.sql.fqdn
+}
+
+output "durable_sql_database_name" {
+  description = "Database of the durable task hub."
+  value       = module.sql.database_name
+}
+
+output "durable_task_hub" {
+  description = "Durable task hub name: the worker's DURABLE_TASK_HUB and the task hub database user (the SQL provider's task hub is USER_NAME())."
+  value       = local.durable_task_hub
+}
+
+output "durable_identity_client_id" {
+  description = "Client id of the durable task hub's database identity (federated with tinyshop/worker and keda/keda-operator; no Azure role)."
+  value       = module.identity.client_ids["durable"]
+}
+
 output "postgres_fqdn" {
   description = "Private FQDN of the Postgres server."
   value       = module.postgres.fqdn

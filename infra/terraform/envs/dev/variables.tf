@@ -413,3 +413,36 @@ variable "postgres_app_passwords_version" {
     error_message = "postgres_app_passwords_version must be a whole number >= 1."
   }
 }
+
+variable "durable_sql_sku_name" {
+  description = "Serverless SKU of the durable task hub database, GP_S_Gen5_<max vCores>."
+  type        = string
+  default     = "GP_S_Gen5_1"
+
+  validation {
+    condition     = can(regex("^GP_S_Gen5_[0-9]+$", var.durable_sql_sku_name))
+    error_message = "durable_sql_sku_name must be a serverless General Purpose Gen5 SKU, GP_S_Gen5_<vCores>."
+  }
+}
+
+variable "durable_sql_min_capacity" {
+  description = "Minimum vCores of the durable task hub database while it is online."
+  type        = number
+  default     = 0.5
+
+  validation {
+    condition     = var.durable_sql_min_capacity >= 0.5
+    error_message = "durable_sql_min_capacity must be at least 0.5."
+  }
+}
+
+variable "durable_sql_auto_pause_delay_in_minutes" {
+  description = "Idle minutes before the durable task hub database pauses (15-10080, or -1 for never)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.durable_sql_auto_pause_delay_in_minutes == -1 || (var.durable_sql_auto_pause_delay_in_minutes >= 15 && var.durable_sql_auto_pause_delay_in_minutes <= 10080)
+    error_message = "durable_sql_auto_pause_delay_in_minutes must be -1 or between 15 and 10080."
+  }
+}

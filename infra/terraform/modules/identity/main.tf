@@ -21,6 +21,20 @@ resource "azurerm_federated_identity_credential" "this" {
   subject                   = "system:serviceaccount:${each.value.namespace}:${each.value.service_account}"
 }
 
+# Further service accounts federated with an identity of var.workloads: an
+# identity that two workloads share (the durable task hub's database identity:
+# the worker's Functions host and KEDA's operator log in as the same database
+# user). A user-assigned identity accepts up to 20 federated credentials.
+resource "azurerm_federated_identity_credential" "additional" {
+  for_each = var.additional_federations
+
+  name                      = "fic-${each.key}"
+  user_assigned_identity_id = azurerm_user_assigned_identity.this[each.value.workload].id
+  issuer                    = var.oidc_issuer_url
+  audience                  = ["api://AzureADTokenExchange"]
+  subject                   = "system:serviceaccount:${each.value.namespace}:${each.value.service_account}"
+}
+
 resource "azurerm_role_assignment" "this" {
   for_each = var.role_assignments
 

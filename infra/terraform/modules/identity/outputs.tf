@@ -12,3 +12,8 @@ output "ids" {
   description = "Resource ids keyed by workload."
   value       = { for k, i in azurerm_user_assigned_identity.this : k => i.id }
 }
+
+output "names" {
+  description = "Identity (resource) names keyed by workload: a managed identity's display name in Entra ID."
+  value       = { for k, i in azurerm_user_assigned_identity.this : k => i.name }
+}

@@ -44,6 +44,24 @@ variable "workloads" {
   }
 }
 
+variable "additional_federations" {
+  description = "Further Kubernetes service accounts federated with an identity of workloads, keyed by a static name: the workload (a key of var.workloads), namespace and service account."
+  type = map(object({
+    workload        = string
+    namespace       = string
+    service_account = string
+  }))
+  default = {}
+
+  validation {
+    condition = alltrue([
+      for k, f in var.additional_federations :
+      contains(keys(var.workloads), f.workload) && can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", f.namespace)) && can(regex("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", f.service_account)) && can(regex("^[a-z0-9-]{2,40}$", k))
+    ])
+    error_message = "Each entry names a key of workloads and a valid Kubernetes namespace and service account."
+  }
+}
+
 variable "role_assignments" {
   description = "Azure RBAC role assignments, keyed by a static name: the workload (a key of var.workloads), the scope and the built-in role name."
   type = map(object({
