@@ -64,14 +64,18 @@ def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
 
 
 def lock_cart(conn: psycopg.Connection, user_id: str) -> None:
-    """Create the user's cart row if needed and lock it until the transaction ends.
+    """Create the user's cart row if needed, stamp it changed, and lock it until the
+    transaction ends — one statement: ON CONFLICT DO UPDATE locks the existing row as an
+    UPDATE does (https://www.postgresql.org/docs/15/sql-insert.html#SQL-ON-CONFLICT).
 
     Every cart write and every checkout takes this lock first, so concurrent requests of one
-    user are serialised and none can lose another's update."""
+    user are serialised and none can lose another's update. The stamp commits only with a
+    change (a refused write rolls back)."""
     conn.execute(
-        "INSERT INTO carts (user_id) VALUES (%s) ON CONFLICT (user_id) DO NOTHING", (user_id,)
+        "INSERT INTO carts (user_id) VALUES (%s) "
+        "ON CONFLICT (user_id) DO UPDATE SET updated_at = now()",
+        (user_id,),
     )
-    conn.execute("SELECT 1 FROM carts WHERE user_id = %s FOR UPDATE", (user_id,))
 
 
 def send_cart_lines(conn: psycopg.Connection, user_id: str) -> psycopg.Cursor[CartLine]:
@@ -93,14 +97,12 @@ def set_quantity(conn: psycopg.Connection, user_id: str, product_id: str, quanti
         "ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity",
         (user_id, product_id, quantity),
     )
-    conn.execute("UPDATE carts SET updated_at = now() WHERE user_id = %s", (user_id,))
 
 
 def remove_item(conn: psycopg.Connection, user_id: str, product_id: str) -> None:
     conn.execute(
         "DELETE FROM cart_items WHERE user_id = %s AND product_id = %s", (user_id, product_id)
     )
-    conn.execute("UPDATE carts SET updated_at = now() WHERE user_id = %s", (user_id,))
 
 
 def clear_cart(conn: psycopg.Connection, user_id: str) -> None:
