@@ -14,6 +14,7 @@ Figures (issue 17's targets, printed as met / NOT MET by `make bench`):
   connection (cart refilled untimed), the baseline issue 17 names (8 round trips).
 """
 
+import dataclasses
 import http.client
 import json
 import os
@@ -137,7 +138,7 @@ def _counts(bench: Bench, stack: Stack) -> None:
     process, counted from libpq's trace (the same helpers as tests/orders/test_round_trips.py)."""
     from dev.serve import serve
     from functions.orders.api import create_app
-    from functions.orders.dependencies import get_catalog, get_db
+    from functions.orders.dependencies import get_dependencies
     from functions.orders.settings import OrdersSettings
     from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
     from tests.orders.round_trips import CountingDatabase
@@ -156,8 +157,8 @@ def _counts(bench: Bench, stack: Stack) -> None:
         app = create_app(settings, publisher=LocalQueuePublisher(queue))
         db = CountingDatabase(app.state.dependencies.db)
         catalog = CountingCatalog(catalog_url, 5, 1)
-        app.dependency_overrides[get_db] = lambda: db
-        app.dependency_overrides[get_catalog] = lambda: catalog
+        counted = dataclasses.replace(app.state.dependencies, db=db, catalog=catalog)
+        app.dependency_overrides[get_dependencies] = lambda: counted
         with serve(app) as url:
             client = _Client(url, stack.issuer.token("bench-counts"))
             client.put("french-press", 1)

@@ -1,7 +1,11 @@
 """orders' dependencies: built once in `create_app` (api.py), kept on `app.state`, and reached by
-the routes through typed aliases (`Annotated[X, Depends(...)]`, as in FastAPI's full-stack
-template), so a route's signature says what it uses and a test can override any of them
-(`app.dependency_overrides`)."""
+the routes through one typed alias, `Dependencies` (`Annotated[X, Depends(...)]`), and the
+caller through `CurrentUser`. A test overrides them as a whole (`app.dependency_overrides[
+get_dependencies]`, with `dataclasses.replace` of the ones it changes).
+
+One dependency rather than one per part: FastAPI resolves every dependency of every request
+anew, and five small ones (settings, database, catalog, relay, timelines) beside the user cost
+about a sixth of a cart update's CPU in orders (issue 17, docs/performance.md)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,32 +48,6 @@ async def get_dependencies(request: Request) -> OrdersDependencies:
 
 Dependencies = Annotated[OrdersDependencies, Depends(get_dependencies)]
 
-
-async def get_settings(deps: Dependencies) -> OrdersSettings:
-    return deps.settings
-
-
-async def get_db(deps: Dependencies) -> Database:
-    return deps.db
-
-
-async def get_catalog(deps: Dependencies) -> CatalogClient:
-    return deps.catalog
-
-
-async def get_after_commit(deps: Dependencies) -> PublishAfterCommit:
-    return deps.after_commit
-
-
-async def get_timelines(deps: Dependencies) -> TimelineReader:
-    return deps.timelines
-
-
-SettingsDep = Annotated[OrdersSettings, Depends(get_settings)]
-DatabaseDep = Annotated[Database, Depends(get_db)]
-CatalogDep = Annotated[CatalogClient, Depends(get_catalog)]
-AfterCommitDep = Annotated[PublishAfterCommit, Depends(get_after_commit)]
-TimelinesDep = Annotated[TimelineReader, Depends(get_timelines)]
 
 _bearer = HTTPBearer(auto_error=False, description="Access token for the orders API scope.")
 

@@ -4,6 +4,7 @@ targets: a checkout makes at most 8 round trips, a cart update calls catalog onc
 
 Counts, never timings: the timings are `make bench`'s."""
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from dev.postgres.launcher import fresh_database
 from dev.serve import serve
 from functions.orders import relay
 from functions.orders.catalog_client import CatalogClient
-from functions.orders.dependencies import get_catalog, get_db
+from functions.orders.dependencies import get_dependencies
 from functions.shared import migrations
 from functions.shared.db import Database
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
@@ -60,8 +61,8 @@ def counted_app(orders_db: str, catalog_url: str, issuer: Issuer, bus_db: str) -
     app = create_app(settings, publisher=LocalQueuePublisher(queue))
     db = CountingDatabase(app.state.dependencies.db)
     catalog = CountingCatalog(str(settings.catalog_url), 5, 1)
-    app.dependency_overrides[get_db] = lambda: db
-    app.dependency_overrides[get_catalog] = lambda: catalog
+    counted = dataclasses.replace(app.state.dependencies, db=db, catalog=catalog)
+    app.dependency_overrides[get_dependencies] = lambda: counted
     with serve(app) as url:
         yield url, db, catalog
     catalog.close()
