@@ -96,12 +96,16 @@ def publish_due(
             break
         published.append(event_id)
     if published or failure:
-        # Both writes in one pipeline: one round trip (a crash before it republishes the
-        # batch after the lease: the bus drops the duplicates, the worker is idempotent).
-        with db.connection() as conn, conn.pipeline():
-            if published:
+        # One round trip for both writes (a crash before it republishes the batch after the
+        # lease: the bus drops the duplicates, the worker is idempotent).
+        with db.connection() as conn:
+            if published and failure:
+                with conn.pipeline():
+                    conn.execute(MARK_PUBLISHED, (published,))
+                    conn.execute(MARK_FAILED, failure)
+            elif published:
                 conn.execute(MARK_PUBLISHED, (published,))
-            if failure:
+            else:
                 conn.execute(MARK_FAILED, failure)
     return RelayResult(len(published), 1 if failure else 0)
 

@@ -23,6 +23,7 @@ from functions.orders.catalog_client import CatalogClient
 from functions.orders.dependencies import get_dependencies
 from functions.shared import migrations
 from functions.shared.db import Database
+from functions.shared.eventbus import PublishError
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.shared.events import OutgoingMessage
 from tests.conftest import ORDERS_MIGRATIONS, orders_settings
@@ -217,3 +218,37 @@ def test_a_sweep_costs_one_round_trip_per_event_plus_three(counted_relay, relay_
     assert result == relay.RelayResult(published=5, failed=0)
     # claim, mark and prune on the orders database; one send per event on the bus
     assert (db.tally.round_trips, bus.round_trips) == (3, 5), (db.tally.sql, bus.sql)
+
+
+def test_a_batch_stopped_by_a_failure_marks_both_in_one_round_trip(counted_relay, relay_db):
+    """What was published is marked published, the failing row backs off, the rest waits for
+    its lease; one round trip for the marks."""
+    db, _, _ = counted_relay
+    ids = due_orders(relay_db, 3)
+    sent: list[str] = []
+
+    class FailsSecond:
+        def publish(self, message: OutgoingMessage) -> None:
+            if len(sent) == 1:
+                raise PublishError("bus hiccup")
+            sent.append(message.message_id)
+
+        def close(self) -> None:
+            pass
+
+    for order_id in ids:  # only these orders' rows, in order
+        with psycopg.connect(relay_db, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE outbox SET created_at = clock_timestamp() WHERE order_id = %s", (order_id,)
+            )
+    result = relay.publish_due(db, FailsSecond())
+
+    assert result == relay.RelayResult(published=1, failed=1)
+    assert db.tally.round_trips == 2, db.tally.sql  # the claim, then both marks
+    with psycopg.connect(relay_db) as conn:
+        rows = conn.execute(
+            "SELECT published_at IS NOT NULL, attempts, last_error, next_attempt_at > now() "
+            "FROM outbox WHERE order_id = ANY(%s) ORDER BY created_at",
+            (ids,),
+        ).fetchall()
+    assert rows == [(True, 1, None, True), (False, 1, "bus hiccup", True), (False, 0, None, True)]
