@@ -17,6 +17,10 @@ FROM ${BASE_IMAGE}
 # host.json's range does not contain this version; the images workflow checks the real image:
 #   docker run --rm --entrypoint ls <image> /FuncExtensionBundles/Microsoft.Azure.Functions.ExtensionBundle
 #   (python3 -m deploy.bundle host.json <versions> in .github/workflows/images.yml)
+# The worker's fulfilment orchestration needs the bundle's Durable Functions extension and its
+# Microsoft SQL storage provider (host.json extensions.durableTask.storageProvider "mssql"): v4
+# bundles list Microsoft.DurableTask.SqlServer.AzureFunctions; the workflow can check the image's
+# bin/extensions.json with `python3 -m deploy.bundle --durable-mssql -` (deploy/bundle.py).
 ARG EXTENSION_BUNDLE_VERSION=4.20.0
 LABEL org.opencontainers.image.title="tinyshop-functions" \
       com.tinyshop.extension-bundle-version="${EXTENSION_BUNDLE_VERSION}"

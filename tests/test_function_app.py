@@ -32,7 +32,19 @@ def indexed() -> dict[str, list[dict]]:
     return {f.get_function_name(): [json.loads(b) for b in f.get_raw_bindings()] for f in functions}
 
 
-OTHER_FUNCTIONS = {"orders_outbox_sweep", "worker_order_placed"}
+# The worker's durable functions: names shared with the chart's allow-list and KEDA.
+WORKER_DURABLE_FUNCTIONS = {
+    "worker_order_placed",
+    "fulfil_order",
+    "record_timeline_event",
+    "send_confirmation_email",
+}
+WORKER_ADMIN_FUNCTIONS = {
+    # name: (route, methods)
+    "worker_orchestration_status": ("admin/orchestrations/{orderId}", ["GET"]),
+    "worker_orchestrations_purge": ("admin/orchestrations/purge", ["POST"]),
+}
+OTHER_FUNCTIONS = {"orders_outbox_sweep"} | WORKER_DURABLE_FUNCTIONS | set(WORKER_ADMIN_FUNCTIONS)
 
 
 def test_the_app_has_exactly_the_expected_functions(indexed: dict[str, list[dict]]):
@@ -46,11 +58,19 @@ def test_the_outbox_sweep_is_a_timer_every_ten_seconds(indexed: dict[str, list[d
     assert trigger["useMonitor"] is False
 
 
+def _by_type(bindings: list[dict]) -> dict[str, dict]:
+    by_type = {b["type"]: b for b in bindings}
+    assert len(by_type) == len(bindings), bindings
+    return by_type
+
+
 def test_the_worker_is_triggered_by_the_orders_queue_with_an_identity_ready_connection(
     indexed: dict[str, list[dict]],
 ):
-    [trigger] = indexed["worker_order_placed"]
-    assert trigger["type"] == "serviceBusTrigger"
+    bindings = _by_type(indexed["worker_order_placed"])
+    assert set(bindings) == {"serviceBusTrigger", "durableClient"}
+    trigger = bindings["serviceBusTrigger"]
+    assert trigger["direction"] == "IN"
     # The app setting orders publishes to; the host resolves %...% from the environment.
     assert trigger["queueName"] == "%EVENT_BUS_QUEUE%"
     # "ServiceBusConnection" resolves to ServiceBusConnection__fullyQualifiedNamespace
@@ -62,6 +82,81 @@ def test_the_worker_is_triggered_by_the_orders_queue_with_an_identity_ready_conn
         if f.validation_alias is not None
     }
     assert names == {"ServiceBusConnection", "ServiceBusConnection__fullyQualifiedNamespace"}
+
+
+def test_the_starter_uses_the_task_hub_of_host_json(indexed: dict[str, list[dict]]):
+    """No taskHub or connectionName on the client: it uses host.json's hub and storage provider
+    (an explicit one would open a second connection to another hub)."""
+    client = _by_type(indexed["worker_order_placed"])["durableClient"]
+    assert client == {"direction": "IN", "type": "durableClient", "name": "client"}
+
+
+def test_the_orchestrator_and_its_activities_are_bound_by_their_names(
+    indexed: dict[str, list[dict]],
+):
+    [orchestrator] = indexed["fulfil_order"]
+    assert orchestrator == {
+        "direction": "IN",
+        "type": "orchestrationTrigger",
+        "name": "context",
+        "orchestration": "fulfil_order",
+    }
+    from functions.worker.fulfilment import RECORD_TIMELINE_EVENT, SEND_CONFIRMATION_EMAIL
+
+    for activity in (RECORD_TIMELINE_EVENT, SEND_CONFIRMATION_EMAIL):
+        [trigger] = indexed[activity]
+        assert trigger == {
+            "direction": "IN",
+            "type": "activityTrigger",
+            "name": "step",
+            "activity": activity,
+        }
+
+
+@pytest.mark.parametrize("name", sorted(WORKER_ADMIN_FUNCTIONS))
+def test_the_admin_functions_are_http_triggers_with_a_durable_client(
+    indexed: dict[str, list[dict]], name: str
+):
+    route, methods = WORKER_ADMIN_FUNCTIONS[name]
+    bindings = _by_type(indexed[name])
+    assert set(bindings) == {"httpTrigger", "http", "durableClient"}
+    trigger = bindings["httpTrigger"]
+    assert (trigger["route"], trigger["methods"]) == (route, methods)
+    # No Ingress routes admin/ and the worker has no Service: port-forward RBAC is the gate
+    # (functions/worker/function.py says why a host key would add nothing).
+    assert trigger["authLevel"] == "ANONYMOUS"
+    assert bindings["durableClient"] == {
+        "direction": "IN",
+        "type": "durableClient",
+        "name": "client",
+    }
+
+
+def test_host_json_configures_the_durable_task_hub_on_mssql():
+    """The names the chart, KEDA and Terraform share (docs/architecture.md): the MSSQL provider
+    (its host.json keys: microsoft/durabletask-mssql SqlDurabilityOptions and docs/quickstart.md),
+    the hub and connection settings, and the concurrency KEDA's dt.GetScaleRecommendation(8, 8)
+    assumes."""
+    durable = json.loads((REPO / "host.json").read_text())["extensions"]["durableTask"]
+    assert durable["hubName"] == "%DURABLE_TASK_HUB%"
+    provider = durable["storageProvider"]
+    assert provider["type"] == "mssql"
+    assert provider["connectionStringName"] == "DURABLE_SQL_CONNECTION"
+    assert provider["createDatabaseIfNotExists"] is False  # Terraform owns the database
+    assert set(provider) <= {
+        "type",
+        "connectionStringName",
+        "taskHubName",
+        "taskEventLockTimeout",
+        "taskEventBatchSize",
+        "createDatabaseIfNotExists",
+        "schemaName",
+    }
+    assert durable["maxConcurrentActivityFunctions"] == 8
+    assert durable["maxConcurrentOrchestratorFunctions"] == 8
+    # The default, stated: a start replaces only a Completed/Failed/Terminated instance; the
+    # starter checks the status first so a Completed one is never restarted (orchestrations.py).
+    assert durable["overridableExistingInstanceStates"] == "NonRunningStates"
 
 
 def test_host_json_configures_the_service_bus_trigger():
@@ -86,10 +181,19 @@ def test_http_functions_are_anonymous_triggers_with_their_routes(
 
 
 def test_http_routes_do_not_collide(indexed: dict[str, list[dict]]):
-    prefixes = [
-        b["route"].split("/")[0] for bindings in indexed.values() for b in bindings if "route" in b
-    ]
-    assert len(prefixes) == len(set(prefixes))
+    """`func start` hosts every function of the one app at once: each app owns its own route
+    prefixes; within an app, no two functions take the same route and method."""
+    owner_of: dict[str, str] = {}
+    routes: set[tuple[str, str]] = set()
+    for name, bindings in indexed.items():
+        for b in bindings:
+            if "route" not in b:
+                continue
+            app = name.split("_")[0]
+            assert owner_of.setdefault(b["route"].split("/")[0], app) == app, b["route"]
+            for method in b["methods"]:
+                assert (b["route"], method) not in routes
+                routes.add((b["route"], method))
 
 
 def test_host_json_serves_routes_without_a_prefix():
@@ -117,6 +221,12 @@ def test_local_settings_example_names_every_app_setting():
     }
     # Locally a connection string (the emulator); in AKS the identity-based name instead.
     assert bus - {"ServiceBusConnection__fullyQualifiedNamespace"} <= set(values)
+    # The durable task hub: the settings host.json names (connection, %hub%), and the host name
+    # the durable client builds its management URLs from.
+    durable = json.loads((REPO / "host.json").read_text())["extensions"]["durableTask"]
+    hub_setting = durable["hubName"].strip("%")
+    assert {durable["storageProvider"]["connectionStringName"], hub_setting} <= set(values)
+    assert values["WEBSITE_HOSTNAME"] == "localhost:7071"  # func start's port
 
 
 def test_function_app_only_registers_blueprints():

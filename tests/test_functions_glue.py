@@ -83,4 +83,4 @@ def test_one_apps_bad_configuration_does_not_stop_the_host_indexing_functions():
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "7"
+    assert done.stdout.strip() == "12"

@@ -1,71 +1,97 @@
-"""worker's Azure Function: the Service Bus queue trigger of the `worker` Deployment, which
-KEDA scales 0..N on the queue's length.
+"""worker's Azure Functions: order fulfilment as a Durable Functions orchestration on the `worker`
+Deployment, which KEDA scales 0..N on the queue's length and on the task hub's work (mssql).
 
-`connection="ServiceBusConnection"` resolves, identity-based, to the setting
-`ServiceBusConnection__fullyQualifiedNamespace` (workload identity; the Service Bus Data
-Receiver role), or to a connection string in `ServiceBusConnection`. The queue name comes from
-the `EVENT_BUS_QUEUE` app setting, the one orders publishes to.
+Functions (names shared with the chart's allow-list and KEDA, docs/architecture.md):
+- `worker_order_placed` — Service Bus queue trigger + durable client: validates the message and
+  starts `fulfil_order` with instance id = order id, unless it is under way or done
+  (orchestrations.py says why and how);
+- `fulfil_order` — the orchestrator (fulfilment.py, the one definition of the steps);
+- `record_timeline_event`, `send_confirmation_email` — its activities (activities.py);
+- `worker_orchestration_status` (GET admin/orchestrations/{orderId}) and
+  `worker_orchestrations_purge` (POST admin/orchestrations/purge) — operators' view and cleanup
+  through the durable client (docs/operations.md, "Fulfilment orchestrations").
 
-How the host treats messages (host.json `extensions.serviceBus`), and why no valid event is
-lost to a bad neighbour:
-- each message is its own invocation (single cardinality); up to `maxConcurrentCalls` (8) run
-  at once per replica, and `prefetchCount: 0` means the host locks only messages it is about to
-  run, so no delivery is counted for a message that was never attempted;
-- `autoCompleteMessages`: the host completes a message when the function returns and abandons
-  it when it raises — that message only; the others it holds are unaffected;
-- while a message runs the host renews its lock (`maxAutoLockRenewalDuration` 5 min, within
-  `functionTimeout` 5 min);
-- a Cosmos outage is retried inside the function (retry_policy.py, shared with the local
-  consumer) for up to 90 s, then raises: that delivery is counted. With the queue's max delivery
-  count of 10 (Terraform `max_delivery_count`), an outage of about 15 minutes is ridden out;
-  beyond that, valid events reach the dead-letter queue as `MaxDeliveryCountExceeded`. The
-  operator's remedy once Cosmos is back: re-publish the affected orders from the source of
-  truth (`python -m functions.orders republish --since <time>`; the worker is idempotent) or
-  resubmit the dead letters (docs/architecture.md, "Event bus adapters");
-- a poison message also raises — the Python trigger cannot dead-letter explicitly without the
-  preview settlement bindings — so Service Bus dead-letters it after the max delivery count
-  (reason `MaxDeliveryCountExceeded`), and every attempt logs the validation reason. It is
-  never retried in the function, so it costs its neighbours nothing. The local consumer
-  dead-letters it at once;
-- any other exception (a bug) is not retried in the function either: the delivery is abandoned
-  and the message redelivered until the max delivery count.
+The Service Bus trigger: `connection="ServiceBusConnection"` resolves, identity-based, to
+`ServiceBusConnection__fullyQualifiedNamespace` (workload identity) or to a connection string.
+The queue name comes from `EVENT_BUS_QUEUE`, the one orders publishes to. host.json: each message
+is its own invocation (up to `maxConcurrentCalls` 8 at once), `prefetchCount: 0`, completed when
+the function returns, abandoned when it raises. The function only validates and starts an
+orchestration, so it is short: once it returns, the durable task hub holds the work, and retries,
+restarts and scale-in no longer depend on the message.
+- a poison message raises on every delivery (the Python trigger cannot dead-letter explicitly
+  without the preview settlement bindings), so Service Bus dead-letters it after the max delivery
+  count (`MaxDeliveryCountExceeded`); every attempt logs the validation reason. It never starts
+  an orchestration. The local consumer dead-letters it at once;
+- the task hub unreachable (start or status fails): the delivery is abandoned and redelivered.
+
+The admin functions are `ANONYMOUS` at the host, deliberately, like every HTTP function here:
+no Ingress routes `admin/`, the worker has no Service, and operators reach a pod only through
+`kubectl port-forward deploy/worker 8080` — Kubernetes RBAC (`pods/portforward`) is the gate. A
+function key would add nothing: host keys live in each pod's own emptyDir
+(`AzureWebJobsSecretStorageType=files`, different per replica), so reading one needs
+`pods/exec`, a broader right than port-forward. The durable client needs `WEBSITE_HOSTNAME`
+(the extension builds its management URLs from it and fails every client binding without it,
+"Webhooks are not configured"): the chart sets `127.0.0.1:8080`, the host's own listener in
+the pod (the SDK itself calls the extension at the binding's `rpcBaseUrl`, on localhost).
 """
 
+import json
 import logging
+import uuid
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any
 
+import azure.durable_functions as df
 import azure.functions as func
 
 from functions.shared.eventbus.tracing import consuming
-from functions.shared.events import PoisonMessage
+from functions.shared.events import PoisonMessage, parse_order_placed
 from functions.shared.observability import setup
-from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore
-from functions.worker.handler import handle
-from functions.worker.retry_policy import RetryPolicy
+from functions.shared.problems import PROBLEM_JSON
+from functions.shared.timeline_store import CosmosSettings
+from functions.worker import activities
+from functions.worker.fulfilment import (
+    ORCHESTRATOR,
+    RECORD_TIMELINE_EVENT,
+    SEND_CONFIRMATION_EMAIL,
+    fulfil_order,
+    fulfilment_input,
+    start_failure_counts,
+)
+from functions.worker.orchestrations import Status, order_status, purge_history, start_fulfilment
+from functions.worker.store import WorkerTimelineStore
 
-bp = func.Blueprint()
+bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 _log = logging.getLogger("tinyshop.worker")
-_store: CosmosTimelineStore | None = None
+_store: WorkerTimelineStore | None = None
+_mailer: activities.Mailer = activities.LogMailer()
 
 
-def _timeline_store() -> CosmosTimelineStore:
+def _timeline_store() -> WorkerTimelineStore:
     global _store
-    if _store is None:  # created on first message, never at import (every pod imports this)
-        _store = CosmosTimelineStore(CosmosSettings())
+    if _store is None:  # created on first use, never at import (every pod imports this)
+        _store = WorkerTimelineStore(CosmosSettings())
     return _store
-
-
-_retry = RetryPolicy()
 
 
 @bp.function_name("worker_order_placed")
 @bp.service_bus_queue_trigger(
     arg_name="message", queue_name="%EVENT_BUS_QUEUE%", connection="ServiceBusConnection"
 )
-def order_placed(message: func.ServiceBusMessage) -> None:
+@bp.durable_client_input(client_name="client")
+async def order_placed(
+    message: func.ServiceBusMessage, client: df.DurableOrchestrationClient
+) -> None:
     setup("worker")
+    start_failure_counts()
     try:
-        with consuming(message.message_id, message.delivery_count, message.application_properties):
-            _retry.retrying()(handle, message.subject, message.get_body(), _timeline_store())
+        with consuming(
+            message.message_id, message.delivery_count, message.application_properties
+        ) as span:
+            order = fulfilment_input(parse_order_placed(message.subject, message.get_body()))
+            span.set_attribute("tinyshop.order.id", order["orderId"])
+            span.set_attribute("tinyshop.fulfilment", await start_fulfilment(client, order))
     except PoisonMessage as exc:
         _log.error(
             "poison message %s (delivery %s): %s",
@@ -75,3 +101,72 @@ def order_placed(message: func.ServiceBusMessage) -> None:
             extra={"dead_letter_reason": exc.reason},
         )
         raise
+
+
+@bp.function_name(ORCHESTRATOR)
+@bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
+def fulfil_order_orchestrator(context: df.DurableOrchestrationContext):
+    setup("worker")  # telemetry only (once per process): the failure count needs its meter
+    start_failure_counts()
+    return (yield from fulfil_order(context))
+
+
+@bp.function_name(RECORD_TIMELINE_EVENT)
+@bp.activity_trigger(input_name="step", activity=RECORD_TIMELINE_EVENT)
+def record_timeline_event(step: dict) -> bool:
+    setup("worker")
+    return activities.record_timeline_event(step, _timeline_store())
+
+
+@bp.function_name(SEND_CONFIRMATION_EMAIL)
+@bp.activity_trigger(input_name="step", activity=SEND_CONFIRMATION_EMAIL)
+def send_confirmation_email(step: dict) -> bool:
+    setup("worker")
+    return activities.send_confirmation_email(step, _timeline_store(), _mailer)
+
+
+def _json(status: int, body: Any, mimetype: str = "application/json") -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype=mimetype)
+
+
+def _problem(status: int, detail: str) -> func.HttpResponse:
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+    return _json(status, body | {"detail": detail}, PROBLEM_JSON)
+
+
+@bp.function_name("worker_orchestration_status")
+@bp.route(route="admin/orchestrations/{orderId}", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def orchestration_status(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """The order's fulfilment: runtimeStatus (Pending, Running, Completed, Failed with
+    failureReason, Terminated), created and last updated times."""
+    order_id = req.route_params.get("orderId", "")
+    try:
+        order_id = str(uuid.UUID(order_id))
+    except ValueError:
+        return _problem(400, "orderId must be an order id (a UUID)")
+    view = await order_status(client, order_id)
+    if view is None:
+        return _problem(404, f"no fulfilment orchestration for order {order_id}")
+    return _json(200, view)
+
+
+@bp.function_name("worker_orchestrations_purge")
+@bp.route(route="admin/orchestrations/purge", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def orchestrations_purge(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """Delete the history of finished fulfilments: body `{"createdBefore": "<ISO time with
+    offset>", "runtimeStatus": ["Completed", ...]}` (default: Completed only)."""
+    try:
+        body = req.get_json()
+        created_before = datetime.fromisoformat(body["createdBefore"])
+        statuses = [Status(s) for s in body.get("runtimeStatus", ["Completed"])]
+        deleted = await purge_history(client, created_before, statuses)
+    except (ValueError, KeyError, TypeError) as exc:
+        return _problem(400, f"invalid purge request: {exc}")
+    _log.info("purged %d fulfilment orchestrations created before %s", deleted, created_before)
+    return _json(200, {"instancesDeleted": deleted})

@@ -1,11 +1,15 @@
-"""The worker in `make dev`: consumes the local queue and calls the same handler as the
-Service Bus trigger. Several consumers may run at once: the queue's locks keep each message
-with one of them.
+"""The worker in `make dev`: consumes the local queue and fulfils each order through the same
+orchestrator and activities as the Functions host, run by the local driver (handler.py,
+local_driver.py). Several consumers may run at once: the queue's locks keep each message with
+one of them.
 
 Each message of a received batch is attempted and settled on its own (retry_policy.py says
 why each failure kind gets its answer):
 - handled: completed;
 - poison: dead-lettered at once with its reason;
+- a fulfilment step failing after the orchestration's retries (`FulfilmentError`): dead-lettered
+  with reason `FulfilmentFailed` — locally the dead-letter queue is where a failed
+  orchestration shows (under the host it is a `Failed` instance in the task hub);
 - any other error (a bug): abandoned with a per-message backoff, counted, dead-lettered after
   the max delivery count — while the rest of the batch proceeds;
 - a dependency outage (Cosmos): the rest of the batch is released uncounted (never attempted)
@@ -19,6 +23,8 @@ import contextlib
 import logging
 import signal
 import threading
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 import psycopg
@@ -32,10 +38,11 @@ from functions.shared.eventbus.tracing import consuming
 from functions.shared.events import PoisonMessage
 from functions.shared.logs import configure_logging
 from functions.shared.observability import setup
-from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore, TimelineStore
-from functions.worker.handler import handle
+from functions.shared.timeline_store import CosmosSettings, TimelineStore
+from functions.worker.handler import FULFILMENT_FAILED, FulfilmentError, handle
 from functions.worker.retry_policy import TRANSIENT, RetryPolicy
 from functions.worker.settings import WorkerSettings
+from functions.worker.store import WorkerTimelineStore
 
 _log = logging.getLogger("tinyshop.worker")
 UNAVAILABLE = "unavailable"
@@ -59,6 +66,18 @@ class Settlement(Protocol):
     def release(self, messages: list[ReceivedMessage]) -> None: ...
 
 
+def _renewing_wait(queue: Settlement, message: ReceivedMessage) -> Callable[[float], None]:
+    """The driver's wait between an activity's retries: keeps the message's lock meanwhile."""
+
+    def wait(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, queue.lock_seconds / 3))
+            queue.renew_lock(message)
+
+    return wait
+
+
 def process(
     queue: Settlement, message: ReceivedMessage, store: TimelineStore, policy: RetryPolicy
 ) -> str:
@@ -66,10 +85,14 @@ def process(
     dependency outage it stays locked and unsettled (`UNAVAILABLE`): the caller holds it."""
     try:
         with consuming(message.message_id, message.delivery_count, message.application_properties):
-            handle(message.subject, message.body, store)
+            handle(message.subject, message.body, store, wait=_renewing_wait(queue, message))
     except PoisonMessage as exc:
         _log.warning("dead-lettering %s: %s", message.message_id, exc)
         queue.dead_letter(message, exc.reason, exc.description)
+        return "dead-lettered"
+    except FulfilmentError as exc:
+        _log.error("dead-lettering %s: %s", message.message_id, exc)
+        queue.dead_letter(message, FULFILMENT_FAILED, exc.reason[:1000])
         return "dead-lettered"
     except TRANSIENT as exc:
         _log.warning("dependency unavailable handling %s: %s", message.message_id, exc)
@@ -175,7 +198,7 @@ def main() -> None:
     bus = EventBusSettings()
     queue = local_queue(bus)
     observe_local_queue(queue)
-    store = CosmosTimelineStore(CosmosSettings())
+    store = WorkerTimelineStore(CosmosSettings())
     _log.info("consuming local queue %s", bus.event_bus_queue)
     run(queue, store, WorkerSettings(), stop)
 

@@ -39,6 +39,10 @@ class InMemoryTimelineStore:
         }
         return True
 
+    def remove(self, order_id: str, event_type: str) -> None:
+        """Take back a claim (functions/worker/activities.py, `ReleasableStore`)."""
+        self.documents.pop(document_id(order_id, event_type), None)
+
     def events(self, order_id: str) -> list[dict[str, Any]]:
         found = [d for d in self.documents.values() if d["orderId"] == order_id]
         return [

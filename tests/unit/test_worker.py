@@ -129,57 +129,6 @@ def test_pauses_double_up_to_the_cap():
     assert pauses == [1, 2, 4, 8, 16, 30, 30]
 
 
-def test_the_trigger_retries_an_outage_with_growing_pauses_until_it_passes(
-    store: InMemoryTimelineStore,
-):
-    store.failures_left = 3
-    slept: list[float] = []
-    event = order_placed_payload()
-
-    RetryPolicy().retrying(sleep=slept.append)(handle, "OrderPlaced", body(event), store)
-
-    assert [e["type"] for e in store.events(event["orderId"])] == TIMELINE
-    assert len(slept) == 3
-    # exponential from 1 s with up to 1 s of jitter: [1, 2), [2, 3), [4, 5)
-    assert [int(s) for s in slept] == [1, 2, 4]
-
-
-def test_the_trigger_gives_up_after_its_deadline_and_reraises_the_outage(
-    store: InMemoryTimelineStore,
-):
-    store.failures_left = 1_000
-    retrying = RetryPolicy(in_function_deadline=0).retrying(sleep=lambda _: None)
-
-    with pytest.raises(TimelineStoreUnavailable):
-        retrying(handle, "OrderPlaced", body(order_placed_payload()), store)
-    assert store.attempts == 1
-
-
-def test_the_trigger_never_retries_a_poison_message(store: InMemoryTimelineStore):
-    slept: list[float] = []
-    calls: list[int] = []
-
-    def poison() -> None:
-        calls.append(1)
-        handle("OrderShipped", body(order_placed_payload()), store)
-
-    with pytest.raises(PoisonMessage):
-        RetryPolicy().retrying(sleep=slept.append)(poison)
-    assert (calls, slept) == ([1], [])
-
-
-def test_the_trigger_does_not_retry_an_unknown_failure():
-    calls: list[int] = []
-
-    def bug() -> None:
-        calls.append(1)
-        raise RuntimeError("a bug")
-
-    with pytest.raises(RuntimeError):
-        RetryPolicy().retrying(sleep=lambda _: None)(bug)
-    assert calls == [1]
-
-
 # --- settlement by the local consumer --------------------------------------------------------
 
 

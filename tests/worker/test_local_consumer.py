@@ -149,3 +149,43 @@ def test_a_consumer_stopped_during_an_outage_gives_its_messages_back_uncounted(
 
     received = counting_queue.receive(10)
     assert [m.delivery_count for m in received] == [1, 1]
+
+
+def test_a_fulfilment_failing_after_its_retries_dead_letters_only_its_message(
+    counting_queue: CountingQueue, monkeypatch: pytest.MonkeyPatch
+):
+    """The mail provider refuses one order's e-mail on every attempt: the orchestration's retry
+    options run out (waits short here, the message's lock kept meanwhile) and that message is
+    dead-lettered as FulfilmentFailed with the step and reason; the others are fulfilled."""
+    import azure.durable_functions as df
+
+    from functions.worker import fulfilment, handler
+    from functions.worker.activities import LogMailer, MailNotSent
+
+    refused = order_placed_payload()
+
+    class RefusingMailer(LogMailer):
+        def send(self, to: str, subject: str, idempotency_key: str, order: dict) -> None:
+            if order["orderId"] == refused["orderId"]:
+                raise MailNotSent("554 mailbox unavailable")
+            super().send(to, subject, idempotency_key, order)
+
+    monkeypatch.setattr(handler, "LogMailer", RefusingMailer)
+    monkeypatch.setattr(fulfilment, "EMAIL_RETRY", df.RetryOptions(50, 3))
+    store = InMemoryTimelineStore()
+    others = [order_placed_payload() for _ in range(3)]
+    for event in [refused, *others]:
+        send_event(counting_queue, event)
+
+    with consumer(counting_queue, store):
+        wait_until(lambda: counting_queue.depth() == 0)
+
+    [dead] = counting_queue.dead_letters()
+    assert json.loads(dead.body)["orderId"] == refused["orderId"]
+    assert dead.reason == "FulfilmentFailed"
+    assert "step ConfirmationEmailSent failed after its retries" in dead.description
+    assert "554 mailbox unavailable" in dead.description
+    assert dead.delivery_count == 1  # failed by the orchestration, not by redeliveries
+    assert [e["type"] for e in store.events(refused["orderId"])] == ["OrderPlaced"]
+    for event in others:
+        assert [e["type"] for e in store.events(event["orderId"])] == TIMELINE

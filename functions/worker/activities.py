@@ -1,0 +1,87 @@
+"""The fulfilment's side effects (the orchestration's activities), independent of who runs them:
+the Functions host (function.py) or the local driver (local_driver.py).
+
+Activities run at least once (a worker can die after the work and before the host records it),
+so each is idempotent through the timeline's deterministic document ids: writing an event twice
+is a no-op, and the confirmation e-mail is claimed — its `ConfirmationEmailSent` document
+created — before it is sent, so a second run finds the claim and sends nothing (at most once).
+A send the mail provider refused (`MailNotSent`: nothing went out) releases the claim, so the
+orchestration's retry can send it; a send whose outcome is unknown keeps it: no second e-mail.
+
+A store outage raises `TimelineStoreUnavailable`; under the host the orchestration retries the
+activity, locally the message is held (local_consumer.py).
+"""
+
+import logging
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from functions.shared import metrics
+from functions.shared.pseudonym import pseudonym
+from functions.shared.timeline_store import TimelineStore
+from functions.worker.fulfilment import CONFIRMATION_EMAIL_SENT, ORDER_CONFIRMED
+
+_log = logging.getLogger("tinyshop.worker")
+
+
+class MailNotSent(Exception):
+    """The mail provider refused the message before accepting it: nothing was sent."""
+
+
+class Mailer(Protocol):
+    def send(self, to: str, subject: str, idempotency_key: str, order: dict[str, Any]) -> None:
+        """Send one e-mail; raises `MailNotSent` when it certainly did not go out."""
+        ...
+
+
+class LogMailer:
+    """The simulated e-mail: a structured log line stands in for the mail provider call (a real
+    provider would also receive `idempotency_key`, `{orderId}:ConfirmationEmailSent`)."""
+
+    def send(self, to: str, subject: str, idempotency_key: str, order: dict[str, Any]) -> None:
+        _log.info(
+            "confirmation e-mail sent",
+            extra={
+                "order_id": order["orderId"],
+                "user_ref": pseudonym(to),
+                "total": order["total"],
+            },
+        )
+
+
+@runtime_checkable
+class ReleasableStore(Protocol):
+    """A timeline store that can take back a claim (worker/store.py; the unit tests' fake)."""
+
+    def remove(self, order_id: str, event_type: str) -> None: ...
+
+
+def record_timeline_event(step: dict[str, Any], store: TimelineStore) -> bool:
+    """Write one timeline event at most once; True when this call wrote it."""
+    created = store.add(
+        step["orderId"], step["type"], datetime.fromisoformat(step["occurredAt"]), step["data"]
+    )
+    if created and step["type"] == ORDER_CONFIRMED and step.get("placedAt"):
+        confirmed_at = datetime.fromisoformat(step["occurredAt"])
+        metrics.order_confirmed(confirmed_at - datetime.fromisoformat(step["placedAt"]))
+    return created
+
+
+def send_confirmation_email(step: dict[str, Any], store: TimelineStore, mailer: Mailer) -> bool:
+    """Claim, then send the confirmation e-mail; True when this call sent it."""
+    order_id = step["orderId"]
+    claimed = store.add(
+        order_id,
+        CONFIRMATION_EMAIL_SENT,
+        datetime.fromisoformat(step["occurredAt"]),
+        {"to": step["to"], "subject": step["subject"]},
+    )
+    if not claimed:  # sent (or being sent) by an earlier run: never a second e-mail
+        return False
+    try:
+        mailer.send(step["to"], step["subject"], f"{order_id}:{CONFIRMATION_EMAIL_SENT}", step)
+    except MailNotSent:
+        if isinstance(store, ReleasableStore):
+            store.remove(order_id, CONFIRMATION_EMAIL_SENT)  # if this fails, the claim stands
+        raise
+    return True

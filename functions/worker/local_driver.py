@@ -1,0 +1,231 @@
+"""A small local stand-in for the Durable Task host: runs an orchestrator function by replaying
+it through the SDK's own executor (history in, actions out), exactly as the host does, and runs
+the activities it asks for in-process. `make dev`, the local consumer and the pipeline tests
+fulfil every order through it, so the timeline a shopper sees locally comes from the same
+orchestrator (fulfilment.py) and activities (activities.py) as in the cluster.
+
+What it keeps of the host: the history's shape (episodes of OrchestratorStarted ...
+OrchestratorCompleted; TaskScheduled/TaskCompleted/TaskFailed; a TimerCreated/TimerFired pair
+between the attempts of `call_activity_with_retry`, with the extra timer the SDK expects after
+the last attempt), replay from the start after every event, `is_replaying`, the replay-safe clock.
+The history shapes follow the SDK's own tests (Azure/azure-functions-durable-python:
+tests/test_utils/ContextBuilder.py,
+tests/orchestrator/test_sequential_orchestrator_with_retry.py).
+
+What it does NOT give: durability. The history lives in memory for one message; a crash or a
+stop loses it, and the order is fulfilled again from the start when the local queue redelivers
+the message — safe because every activity is idempotent (deterministic document ids, the
+e-mail claimed before it is sent). Retry waits block the consumer (they are not durable timers).
+There is no status query or purge (there is no task hub): locally a fulfilment that fails
+after its retries dead-letters the message with the reason (`dlq show` / `dlq replay`).
+It supports what the fulfilment uses — activities with or without retry — and refuses the rest.
+"""
+
+import copy
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from azure.durable_functions.models import DurableOrchestrationContext
+from azure.durable_functions.models.actions.ActionType import ActionType
+from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
+from azure.durable_functions.models.history.HistoryEventType import HistoryEventType as Ev
+from azure.durable_functions.orchestrator import Orchestrator
+
+_OUT_OF_PROC_LABEL = "$OutOfProcData$:"  # how the SDK appends the state to a failure
+_STUB_TIME = "2000"  # a timestamp dateutil parses in a few tokens
+
+
+def decode(event: dict[str, Any], timestamp: datetime) -> HistoryEvent:
+    """`HistoryEvent(**event)` without its dateutil parse of `Timestamp` (the driver has the
+    datetime already): the SDK's constructor, field by field (azure-functions-durable 1.x,
+    models/history/HistoryEvent.py; tests/unit/test_fulfilment.py checks both agree)."""
+    decoded = object.__new__(HistoryEvent)
+    decoded._event_type = event["EventType"]
+    decoded._event_id = event["EventId"]
+    decoded._is_played = event["IsPlayed"]
+    decoded._timestamp = timestamp
+    decoded._is_processed = False
+    decoded.Name = decoded.InstanceId = decoded.TaskScheduledId = None
+    decoded.Reason = decoded.Details = decoded.Input = None
+    for key, value in event.items():
+        if key not in ("EventType", "EventId", "IsPlayed", "Timestamp"):
+            setattr(decoded, key, value)
+    return decoded
+
+
+class OrchestrationFailed(Exception):
+    """The orchestrator ended with an error; `reason` is what the host would record."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _context(instance_id: str, input_: Any, history: list[dict[str, Any]]):
+    """The orchestration context the SDK builds from the host's JSON payload."""
+    return DurableOrchestrationContext.from_json(
+        json.dumps(
+            {
+                "history": history,
+                "instanceId": instance_id,
+                "isReplaying": False,
+                "parentInstanceId": None,
+                "input": json.dumps(input_),
+            }
+        )
+    )
+
+
+def replay(
+    orchestrator: Callable,
+    instance_id: str,
+    input_: Any,
+    history: list[dict[str, Any]],
+    events: list[HistoryEvent] | None = None,
+) -> dict[str, Any]:
+    """One orchestrator invocation, as the host makes it: the state the SDK returns.
+
+    `events`, when given, are `history` already decoded (the driver keeps them): the SDK parses
+    each event's timestamp with dateutil, two thirds of a local orchestration's CPU when every
+    replay re-decodes the whole history. Fresh copies are replayed: the executor marks events
+    as processed."""
+    if events is None:
+        context = _context(instance_id, input_, history)
+    else:  # the same context, its history from the decoded events (azure-functions-durable 1.x)
+        stub = [e | {"Timestamp": _STUB_TIME} for e in history[:2]]  # parsed, then replaced
+        context = DurableOrchestrationContext(
+            history=stub,
+            instanceId=instance_id,
+            isReplaying=False,
+            parentInstanceId=None,
+            input=json.dumps(input_),
+        )
+        context._histories = [copy.copy(e) for e in events]
+        context.decision_started_event = context._histories[0]
+        context._current_utc_datetime = context._histories[0].timestamp
+    try:
+        return json.loads(Orchestrator(orchestrator).handle(context))
+    except Exception as exc:  # the orchestrator raised: the SDK appends its state JSON
+        text = str(exc)
+        if _OUT_OF_PROC_LABEL not in text:
+            raise
+        return json.loads(text.split(_OUT_OF_PROC_LABEL, 1)[1])
+
+
+class LocalOrchestration:
+    """One orchestration instance, run to its end in this process."""
+
+    def __init__(
+        self,
+        orchestrator: Callable,
+        activities: Mapping[str, Callable[[Any], Any]],
+        *,
+        wait: Callable[[float], None],
+        task_failures: tuple[type[BaseException], ...] = (Exception,),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """`wait(seconds)` sleeps between retries (and may raise to abandon the run). An
+        activity's exception in `task_failures` fails its task (the orchestrator's retry
+        options apply, as under the host); any other ends the run at once and reaches the
+        caller, who retries the whole message later (a dependency outage, a bug)."""
+        self.orchestrator = orchestrator
+        self.activities = activities
+        self.wait = wait
+        self.task_failures = task_failures
+        self.clock = clock
+        self.history: list[dict[str, Any]] = []
+        self._decoded: list[HistoryEvent] = []  # the same events, decoded once
+        self._next_id = 0
+
+    def _event(self, kind: Ev, **fields: Any) -> dict[str, Any]:
+        now = self.clock()
+        event = {"EventType": int(kind), "EventId": -1, "IsPlayed": False}
+        event |= {"Timestamp": now.isoformat()} | fields
+        self.history.append(event)
+        self._decoded.append(decode(event, now))
+        return event
+
+    def _scheduled_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _new_episode(self) -> None:
+        """The host ends the orchestrator's turn and starts the next one for new events."""
+        self._event(Ev.ORCHESTRATOR_COMPLETED)
+        for event in self.history:
+            event["IsPlayed"] = True
+        for decoded in self._decoded:
+            decoded._is_played = True
+        self._event(Ev.ORCHESTRATOR_STARTED)
+
+    def _attempt(self, action: dict[str, Any]) -> bool:
+        """Run the activity once; the history gets its outcome. True when it succeeded."""
+        name = action["functionName"]
+        task_id = self._scheduled_id()
+        self._event(
+            Ev.TASK_SCHEDULED, EventId=task_id, Name=name, Version="", Input=action.get("input")
+        )
+        self._new_episode()
+        activity = self.activities.get(name)
+        if activity is None:
+            raise LookupError(f"no activity named {name!r}")
+        raw = action.get("input")
+        try:
+            result = activity(json.loads(raw) if raw is not None else None)
+        except self.task_failures as exc:
+            self._event(
+                Ev.TASK_FAILED,
+                TaskScheduledId=task_id,
+                Reason=f"{type(exc).__name__}: {exc}",
+                Details="",
+            )
+            return False
+        self._event(Ev.TASK_COMPLETED, TaskScheduledId=task_id, Result=json.dumps(result))
+        return True
+
+    def _timer(self, seconds: float) -> None:
+        timer_id = self._scheduled_id()
+        fire_at = (self.clock() + timedelta(seconds=seconds)).isoformat()
+        self._event(Ev.TIMER_CREATED, EventId=timer_id, FireAt=fire_at)
+        self.wait(seconds)
+        self._new_episode()
+        self._event(Ev.TIMER_FIRED, TimerId=timer_id, FireAt=fire_at)
+
+    def run(self, name: str, instance_id: str, input_: Any) -> Any:
+        """Run to completion: the orchestrator's output, or `OrchestrationFailed`."""
+        self._event(Ev.ORCHESTRATOR_STARTED)
+        self._event(
+            Ev.EXECUTION_STARTED, Name=name, Version="", Input=json.dumps(input_), IsPlayed=True
+        )
+        started = 0
+        while True:
+            state = replay(self.orchestrator, instance_id, input_, self.history, self._decoded)
+            if state.get("error"):
+                raise OrchestrationFailed(state["error"])
+            if state.get("isDone"):
+                return state.get("output")
+            actions = [a for group in state.get("actions", []) for a in group]
+            if len(actions) <= started:
+                raise RuntimeError(f"orchestration {instance_id} waits for nothing it can get")
+            action = actions[started]
+            started += 1
+            kind = action["actionType"]
+            if kind == ActionType.CALL_ACTIVITY:
+                self._attempt(action)
+            elif kind == ActionType.CALL_ACTIVITY_WITH_RETRY:
+                self._with_retry(action)
+            else:
+                raise NotImplementedError(f"the local driver does not run action type {kind}")
+
+    def _with_retry(self, action: dict[str, Any]) -> None:
+        options = action["retryOptions"]
+        interval = options["firstRetryIntervalInMilliseconds"] / 1000
+        attempts = options["maxNumberOfAttempts"]
+        for attempt in range(1, attempts + 1):
+            if self._attempt(action):
+                return
+            # DTFx waits a timer after every failed attempt, the last one included (the SDK
+            # counts attempts when the timer fires); the last wait is not worth sleeping.
+            self._timer(interval if attempt < attempts else 0)

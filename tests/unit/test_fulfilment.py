@@ -1,0 +1,353 @@
+"""The fulfilment orchestrator (functions/worker/fulfilment.py) driven through the SDK's own
+replay, as the host drives it: a history in, the orchestrator's actions (or its end) out. The
+histories have the shapes the SDK's own tests give them (Azure/azure-functions-durable-python,
+tests/test_utils/ContextBuilder.py, tests/orchestrator/test_sequential_orchestrator_with_retry.py):
+episodes of OrchestratorStarted .. OrchestratorCompleted; TaskScheduled then TaskCompleted or
+TaskFailed; a TimerCreated/TimerFired pair after each failed attempt of a retried activity.
+
+Then the same orchestrator and activities through the local driver (local_driver.py), with an
+in-memory store and mail provider: what `make dev` and the local consumer run."""
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from azure.durable_functions.models.actions.ActionType import ActionType
+from azure.durable_functions.models.history.HistoryEventType import HistoryEventType as Ev
+
+from functions.shared.timeline_store import TimelineStoreUnavailable
+from functions.worker import fulfilment
+from functions.worker.activities import MailNotSent, send_confirmation_email
+from functions.worker.fulfilment import (
+    EMAIL_RETRY,
+    RECORD_TIMELINE_EVENT,
+    SEND_CONFIRMATION_EMAIL,
+    STORE_RETRY,
+    fulfil_order,
+)
+from functions.worker.handler import FulfilmentError, handle
+from functions.worker.local_driver import replay
+from tests.unit.builders import body, order_placed_payload
+from tests.unit.fakes import InMemoryTimelineStore
+
+ORDER = {
+    "orderId": "2f1c1d8e-5b7a-4c11-9a55-0c1f3b9e8a01",
+    "eventId": "9d0a4c3e-1111-4b7a-8c2d-3e4f5a6b7c8d",
+    "userId": "alice",
+    "occurredAt": "2026-11-29T08:00:00+00:00",
+    "total": "39.30",
+    "currency": "EUR",
+    "itemCount": 4,
+}
+START = datetime(2026, 11, 29, 8, 0, 1, tzinfo=UTC)
+
+
+@dataclass
+class History:
+    """The host's history of one instance, one event at a time (times one second apart)."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    now: datetime = START
+    next_id: int = 0
+
+    def __post_init__(self) -> None:
+        self.add(Ev.ORCHESTRATOR_STARTED)
+        self.add(Ev.EXECUTION_STARTED, Name="fulfil_order", Version="", Input=json.dumps(ORDER))
+
+    def add(self, kind: Ev, **fields: Any) -> None:
+        self.now += timedelta(seconds=1)
+        event = {"EventType": int(kind), "EventId": -1, "IsPlayed": False}
+        self.events.append(event | {"Timestamp": self.now.isoformat()} | fields)
+
+    def episode(self) -> None:
+        self.add(Ev.ORCHESTRATOR_COMPLETED)
+        self.add(Ev.ORCHESTRATOR_STARTED)
+
+    def completed(self, name: str, result: Any) -> None:
+        task_id = self._id()
+        self.add(Ev.TASK_SCHEDULED, EventId=task_id, Name=name, Version="")
+        self.episode()
+        self.add(Ev.TASK_COMPLETED, TaskScheduledId=task_id, Result=json.dumps(result))
+
+    def failed(self, name: str, reason: str) -> None:
+        task_id = self._id()
+        self.add(Ev.TASK_SCHEDULED, EventId=task_id, Name=name, Version="")
+        self.episode()
+        self.add(Ev.TASK_FAILED, TaskScheduledId=task_id, Reason=reason, Details="")
+
+    def timer(self) -> None:
+        timer_id = self._id()
+        fire_at = self.now.isoformat()
+        self.add(Ev.TIMER_CREATED, EventId=timer_id, FireAt=fire_at)
+        self.episode()
+        self.add(Ev.TIMER_FIRED, TimerId=timer_id, FireAt=fire_at)
+
+    def _id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+    def replay(self) -> dict[str, Any]:
+        return replay(fulfil_order, ORDER["orderId"], ORDER, self.events)
+
+
+def actions(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for group in state["actions"] for a in group]
+
+
+def step_input(action: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(action["input"])
+
+
+def history_up_to_the_email() -> History:
+    history = History()
+    history.completed(RECORD_TIMELINE_EVENT, True)
+    return history
+
+
+# --- through the SDK's replay ----------------------------------------------------------------
+
+
+def test_the_first_step_records_order_placed_with_the_store_retry_policy():
+    state = History().replay()
+
+    assert state["isDone"] is False
+    [action] = actions(state)
+    assert action["actionType"] == ActionType.CALL_ACTIVITY_WITH_RETRY
+    assert action["functionName"] == RECORD_TIMELINE_EVENT
+    assert action["retryOptions"] == STORE_RETRY.to_json()
+    assert step_input(action) == {
+        "orderId": ORDER["orderId"],
+        "type": "OrderPlaced",
+        "occurredAt": ORDER["occurredAt"],
+        "data": {"eventId": ORDER["eventId"], "total": "39.30", "currency": "EUR", "itemCount": 4},
+    }
+
+
+def test_the_happy_path_records_sends_and_confirms_then_completes():
+    history = History()
+    history.completed(RECORD_TIMELINE_EVENT, True)
+    email = actions(history.replay())[1]
+    assert email["functionName"] == SEND_CONFIRMATION_EMAIL
+    assert email["retryOptions"] == EMAIL_RETRY.to_json()
+    assert step_input(email) == {
+        "orderId": ORDER["orderId"],
+        # the replay-safe clock: the start of the episode that scheduled it, from the history
+        "occurredAt": history.events[-2]["Timestamp"],
+        "to": "alice",
+        "subject": f"Your TinyShop order {ORDER['orderId'][:8]}",
+        "total": "39.30",
+    }
+
+    history.completed(SEND_CONFIRMATION_EMAIL, True)
+    confirm = actions(history.replay())[2]
+    assert confirm["functionName"] == RECORD_TIMELINE_EVENT
+    assert step_input(confirm)["type"] == "OrderConfirmed"
+    assert step_input(confirm)["placedAt"] == ORDER["occurredAt"]
+
+    history.completed(RECORD_TIMELINE_EVENT, True)
+    state = history.replay()
+    assert state["isDone"] is True
+    assert state["output"] == {"orderId": ORDER["orderId"], "emailSent": True}
+
+
+def test_a_failed_email_is_retried_after_its_timer_and_the_fulfilment_goes_on():
+    history = history_up_to_the_email()
+    history.failed(SEND_CONFIRMATION_EMAIL, "MailNotSent: 421 try again later")
+    history.timer()
+
+    state = history.replay()  # waiting on the retry: no new action, no error
+    assert len(actions(state)) == 2
+    assert "error" not in state
+
+    history.completed(SEND_CONFIRMATION_EMAIL, True)
+    state = history.replay()
+    assert [a["functionName"] for a in actions(state)][-1] == RECORD_TIMELINE_EVENT
+    assert step_input(actions(state)[-1])["type"] == "OrderConfirmed"
+
+
+def test_an_email_failing_every_attempt_fails_the_orchestration_with_the_step_and_reason(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    counted: list[str] = []
+    monkeypatch.setattr(fulfilment, "count_failure", counted.append)
+    history = history_up_to_the_email()
+    for _ in range(EMAIL_RETRY.max_number_of_attempts):
+        history.failed(SEND_CONFIRMATION_EMAIL, "MailNotSent: 554 rejected")
+        history.timer()  # the SDK decides when this timer fires (DTFx waits one after the last)
+
+    with caplog.at_level(logging.ERROR, logger="tinyshop.worker"):
+        state = history.replay()
+
+    assert state["isDone"] is False
+    assert state["error"].startswith(
+        "step ConfirmationEmailSent failed after its retries: MailNotSent: 554 rejected"
+    )
+    assert counted == ["ConfirmationEmailSent"]
+    assert [r.fulfilment_step for r in caplog.records] == ["ConfirmationEmailSent"]
+
+
+def test_one_attempt_short_of_the_limit_is_still_retrying():
+    history = history_up_to_the_email()
+    for _ in range(EMAIL_RETRY.max_number_of_attempts - 1):
+        history.failed(SEND_CONFIRMATION_EMAIL, "MailNotSent: 421")
+        history.timer()
+
+    assert "error" not in history.replay()
+
+
+def test_replay_after_a_crash_between_steps_asks_for_exactly_the_same_work(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The worker died after OrderPlaced was recorded and before the next step was committed:
+    another replica replays the history later. The orchestrator must ask for the same e-mail
+    with the same input (no wall clock in it), and nothing it already did."""
+    history = history_up_to_the_email()
+    first = history.replay()
+
+    class _Later(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:
+            return datetime(2030, 1, 1, tzinfo=UTC)
+
+    monkeypatch.setattr("functions.worker.fulfilment.datetime", _Later)
+    again = history.replay()
+
+    assert again == first
+    assert [a["functionName"] for a in actions(again)] == [
+        RECORD_TIMELINE_EVENT,
+        SEND_CONFIRMATION_EMAIL,
+    ]
+
+
+def test_an_activity_run_twice_across_a_crash_sends_one_email(caplog: pytest.LogCaptureFixture):
+    """Activities run at least once: the worker can die after the send and before the host
+    records it. The second run finds the claim and sends nothing."""
+    store = InMemoryTimelineStore()
+    step = step_input(actions(history_up_to_the_email().replay())[1])
+    sent: list[str] = []
+
+    class Mailer:
+        def send(self, to: str, subject: str, idempotency_key: str, order: dict) -> None:
+            sent.append(idempotency_key)
+
+    assert send_confirmation_email(step, store, Mailer()) is True
+    assert send_confirmation_email(step, store, Mailer()) is False
+    assert sent == [f"{ORDER['orderId']}:ConfirmationEmailSent"]
+
+
+# --- the same orchestrator through the local driver ------------------------------------------
+
+
+@dataclass
+class FlakyMailer:
+    """Refuses the first `refusals` sends (nothing goes out), then sends."""
+
+    refusals: int = 0
+    sent: list[str] = field(default_factory=list)
+
+    def send(self, to: str, subject: str, idempotency_key: str, order: dict) -> None:
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise MailNotSent("421 try again later")
+        self.sent.append(idempotency_key)
+
+
+def types(store: InMemoryTimelineStore, order_id: str) -> list[str]:
+    return [e["type"] for e in store.events(order_id)]
+
+
+def test_locally_a_refused_email_is_retried_after_the_policy_s_interval_and_sent_once():
+    store, mailer, waits = InMemoryTimelineStore(), FlakyMailer(refusals=2), []
+    event = order_placed_payload()
+
+    output = handle("OrderPlaced", body(event), store, mailer=mailer, wait=waits.append)
+
+    assert output == {"orderId": event["orderId"], "emailSent": True}
+    assert types(store, event["orderId"]) == [
+        "OrderPlaced",
+        "ConfirmationEmailSent",
+        "OrderConfirmed",
+    ]
+    assert mailer.sent == [f"{event['orderId']}:ConfirmationEmailSent"]
+    interval = EMAIL_RETRY.first_retry_interval_in_milliseconds / 1000
+    assert waits == [interval, interval]
+
+
+def test_locally_an_email_refused_on_every_attempt_fails_the_fulfilment_with_its_reason():
+    store, mailer, waits = InMemoryTimelineStore(), FlakyMailer(refusals=10**6), []
+    event = order_placed_payload()
+
+    with pytest.raises(FulfilmentError) as caught:
+        handle("OrderPlaced", body(event), store, mailer=mailer, wait=waits.append)
+
+    assert "step ConfirmationEmailSent failed after its retries" in caught.value.reason
+    assert "MailNotSent: 421 try again later" in caught.value.reason
+    # each refused send released its claim, and the fulfilment stopped before OrderConfirmed
+    assert types(store, event["orderId"]) == ["OrderPlaced"]
+    assert mailer.sent == []
+    assert len(waits) == EMAIL_RETRY.max_number_of_attempts  # the last one is not slept
+    assert waits[-1] == 0
+
+
+def test_locally_a_store_outage_reaches_the_caller_at_once_so_the_message_is_held():
+    store, waits = InMemoryTimelineStore(failing_type="ConfirmationEmailSent"), []
+    event = order_placed_payload()
+
+    with pytest.raises(TimelineStoreUnavailable):
+        handle("OrderPlaced", body(event), store, wait=waits.append)
+
+    assert waits == []  # not retried in place: the local consumer holds the message instead
+    assert types(store, event["orderId"]) == ["OrderPlaced"]
+
+
+# --- the local driver's shortcut: events decoded once, not re-parsed at every replay ---------
+
+
+def test_the_driver_s_decoded_events_are_the_sdk_s_own():
+    from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
+
+    from functions.worker.local_driver import decode
+
+    event = {
+        "EventType": int(Ev.TASK_COMPLETED),
+        "EventId": -1,
+        "IsPlayed": True,
+        "Timestamp": "2026-11-29T08:00:01.250000+00:00",
+        "TaskScheduledId": 3,
+        "Result": "true",
+    }
+    ours = decode(event, datetime.fromisoformat(event["Timestamp"]))
+    assert vars(ours) == vars(HistoryEvent(**event))
+
+
+@pytest.mark.parametrize("failures", [0, 1, EMAIL_RETRY.max_number_of_attempts])
+def test_replaying_decoded_events_gives_the_same_state_as_replaying_the_json(failures: int):
+    from functions.worker.local_driver import decode
+
+    history = history_up_to_the_email()
+    for _ in range(failures):
+        history.failed(SEND_CONFIRMATION_EMAIL, "MailNotSent: 421")
+        history.timer()
+    decoded = [decode(e, datetime.fromisoformat(e["Timestamp"])) for e in history.events]
+
+    fast = replay(fulfil_order, ORDER["orderId"], ORDER, history.events, decoded)
+
+    assert fast == history.replay()
+
+
+def test_the_failure_counter_exists_at_zero_for_every_step_before_any_failure():
+    """The alert takes increase() of tinyshop_orchestrations_failed_total: a series born at 1
+    would be invisible to it, so the first message starts every step's series at 0."""
+    import httpx
+
+    from tests.conftest import METRICS_URL
+
+    handle("OrderPlaced", body(order_placed_payload()), InMemoryTimelineStore())
+
+    exported = httpx.get(METRICS_URL, timeout=10).text
+    series = re.findall(r'^tinyshop_orchestrations_failed_total\{.*step="(\w+)"\} ', exported, re.M)
+    assert sorted(series) == sorted(["OrderPlaced", "ConfirmationEmailSent", "OrderConfirmed"])
