@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import pq
 
+from functions.orders.catalog_client import CatalogClient
+
 
 def turns(trace: str) -> int:
     """Round trips in a libpq trace: the runs of `F` lines that follow a `B` line (or start)."""
@@ -95,3 +97,13 @@ def counting_queue(queue) -> Tally:  # a LocalQueue
 
     queue._connect = connect
     return tally
+
+
+class CountingCatalog(CatalogClient):
+    """The real catalog client over real HTTP, counting the requests it sends."""
+
+    requests = 0
+
+    def _get(self, path: str, params: dict[str, str]) -> dict:
+        self.requests += 1
+        return super()._get(path, params)

@@ -19,7 +19,6 @@ from dev.issuer import Issuer
 from dev.postgres.launcher import fresh_database
 from dev.serve import serve
 from functions.orders import relay
-from functions.orders.catalog_client import CatalogClient
 from functions.orders.dependencies import get_dependencies
 from functions.shared import migrations
 from functions.shared.db import Database
@@ -27,19 +26,9 @@ from functions.shared.eventbus import PublishError
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.shared.events import OutgoingMessage
 from tests.conftest import ORDERS_MIGRATIONS, orders_settings
-from tests.orders.round_trips import CountingDatabase, Tally, counting_queue
+from tests.orders.round_trips import CountingCatalog, CountingDatabase, Tally, counting_queue
 
 CHECKOUT_MAX_ROUND_TRIPS = 8  # what the raw SQL of the same transaction needs (issue 17)
-
-
-class CountingCatalog(CatalogClient):
-    """The real catalog client over real HTTP, counting the requests it sends."""
-
-    requests = 0
-
-    def _get(self, path: str, params: dict[str, str]) -> dict:
-        self.requests += 1
-        return super()._get(path, params)
 
 
 @dataclass
