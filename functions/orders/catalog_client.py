@@ -98,16 +98,17 @@ class _Connections:
                 conn.close()
                 raise _Transport(str(exc) or type(exc).__name__) from exc
             break
-        if response.will_close:
+        if response.will_close or not self._keep(conn):
             conn.close()
-        else:
-            with self._lock:
-                if len(self._idle) < _IDLE_CONNECTIONS:
-                    self._idle.append(conn)
-                    conn = None  # type: ignore[assignment]
-            if conn is not None:
-                conn.close()
         return response.status, body
+
+    def _keep(self, conn: http.client.HTTPConnection) -> bool:
+        """Keep `conn` for the next request, unless enough are kept already."""
+        with self._lock:
+            if len(self._idle) >= _IDLE_CONNECTIONS:
+                return False
+            self._idle.append(conn)
+            return True
 
     def close(self) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ a cart update each cost two round trips in their transaction, whatever their sta
 """
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -40,7 +40,8 @@ def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                with suppress(psycopg.Error):  # a broken connection: the finally below
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
         done = True
