@@ -4,25 +4,25 @@ Reads are idempotent, so transport errors and 502/503/504 are retried a few time
 exponential backoff (tenacity); anything still failing is `CatalogUnavailable`. The use cases
 call catalog before they write, so the API's 503 for it (api.py) means nothing was written.
 
-Every cart update and checkout makes one of these calls, so the client is the standard
-library's `http.client` on kept-alive connections rather than httpx: the same request cost
-~0.55 ms of CPU through httpx (URL parsing, header models) and ~0.2 ms more through its
-OpenTelemetry wrapper, about a third of a cart update's CPU in orders (docs/performance.md).
-What the wrapper gave is kept here: a CLIENT span per request with the stable HTTP semantic
-conventions, the W3C trace context in the request headers (catalog's spans stay in the
-shopper's trace), and the `http.client.request.duration` histogram
+Every cart update and checkout makes one of these calls, so the client is urllib3's connection
+pool (kept-alive connections, a dropped one replaced before use) rather than httpx: the same
+request cost ~0.55 ms of CPU through httpx (URL parsing, header models) and ~0.2 ms more through
+its OpenTelemetry wrapper, about a third of a cart update's CPU in orders (docs/performance.md).
+urllib3 retries nothing here (`retries=False`): tenacity is the one retry policy. What the httpx
+wrapper gave is kept: a CLIENT span per request with the stable HTTP semantic conventions, the
+W3C trace context in the request headers (catalog's spans stay in the shopper's trace), and the
+`http.client.request.duration` histogram
 (https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-client,
 https://opentelemetry.io/docs/specs/semconv/http/http-metrics/#metric-httpclientrequestduration).
 """
 
-import http.client
 import json
-import threading
 import time
 from collections.abc import Collection
 from decimal import Decimal
 from urllib.parse import urlencode, urlsplit
 
+import urllib3
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from tenacity import (
@@ -55,66 +55,34 @@ class _Transport(Exception):
     """The connection failed (refused, reset, timed out, closed mid-answer)."""
 
 
-# What a stale kept-alive connection raises when the server closed it while it sat idle.
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
-
-
 class _Connections:
-    """Kept-alive HTTP/1.1 connections to one origin, shared by threads (last used first)."""
+    """Kept-alive HTTP/1.1 connections to one origin, shared by threads (urllib3's pool checks
+    that a kept connection is still open before reusing it, so a connection the server closed
+    while it sat idle costs no attempt)."""
 
     def __init__(self, base_url: str, timeout: float) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url}")
-        self.scheme = parts.scheme
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/")
-        self._timeout = timeout
-        self._idle: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-
-    def _new(self) -> http.client.HTTPConnection:
-        kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        return kind(self.host, self.port, timeout=self._timeout)
+        self._pool = urllib3.connection_from_url(
+            base_url,
+            maxsize=_IDLE_CONNECTIONS,
+            timeout=urllib3.Timeout(timeout),
+            retries=False,
+        )
 
     def get(self, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
-        """GET `target`; a kept-alive connection the server closed meanwhile is replaced once
-        at no cost to the caller's attempts (the request never reached the app)."""
-        with self._lock:
-            conn, reused = (self._idle.pop(), True) if self._idle else (self._new(), False)
-        while True:
-            try:
-                conn.request("GET", target, headers=headers)
-                response = conn.getresponse()
-                body = response.read()
-            except _STALE as exc:
-                conn.close()
-                if not reused:
-                    raise _Transport(str(exc) or type(exc).__name__) from exc
-                conn, reused = self._new(), False
-                continue
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                raise _Transport(str(exc) or type(exc).__name__) from exc
-            break
-        if response.will_close or not self._keep(conn):
-            conn.close()
-        return response.status, body
-
-    def _keep(self, conn: http.client.HTTPConnection) -> bool:
-        """Keep `conn` for the next request, unless enough are kept already."""
-        with self._lock:
-            if len(self._idle) >= _IDLE_CONNECTIONS:
-                return False
-            self._idle.append(conn)
-            return True
+        try:
+            response = self._pool.request("GET", target, headers=headers)
+        except urllib3.exceptions.HTTPError as exc:
+            raise _Transport(str(exc) or type(exc).__name__) from exc
+        return response.status, response.data
 
     def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self._pool.close()
 
 
 class CatalogClient:

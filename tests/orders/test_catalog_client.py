@@ -87,13 +87,24 @@ class _ClosingHandler(BaseHTTPRequestHandler):
         pass
 
 
+class _ClosingServer(ThreadingHTTPServer):
+    """Tells the test when it has closed a connection (after each answer, see the handler)."""
+
+    closed = threading.Semaphore(0)
+
+    def shutdown_request(self, request: object) -> None:
+        super().shutdown_request(request)  # type: ignore[arg-type]
+        self.closed.release()
+
+
 def test_a_kept_alive_connection_the_server_closed_is_replaced_without_using_an_attempt():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ClosingHandler)
+    server = _ClosingServer(("127.0.0.1", 0), _ClosingHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         client = CatalogClient(f"http://127.0.0.1:{server.server_port}", timeout=2, attempts=1)
-        for _ in range(3):  # one attempt each: a stale connection must not cost it
+        for _ in range(3):  # one attempt each: a connection closed while idle must not cost it
             assert client.products(["a"]) == {}
+            assert server.closed.acquire(timeout=5)  # closed server-side before the next call
         client.close()
     finally:
         server.shutdown()
