@@ -161,9 +161,8 @@ def grant_statements(user: TaskHubUser) -> list[str]:
     return statements
 
 
-LOGIN_TIMEOUT_SECONDS = (
-    30  # a serverless database resuming from auto-pause takes ~1 minute at worst
-)
+# A serverless database resuming from auto-pause can take about a minute to accept a login.
+LOGIN_TIMEOUT_SECONDS = 60
 
 
 def connection_string(server: str, database: str) -> str:
