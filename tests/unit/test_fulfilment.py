@@ -339,6 +339,35 @@ def test_replaying_decoded_events_gives_the_same_state_as_replaying_the_json(fai
     assert fast == history.replay()
 
 
+def test_one_sdk_orchestrator_reused_across_replays_gives_each_replay_s_own_state():
+    """The driver reuses the SDK's Orchestrator for every replay of an instance: each replay
+    must give the state a fresh one gives, whatever the previous replay left behind (a
+    failure, an unfinished orchestration, a finished one)."""
+    from azure.durable_functions.orchestrator import Orchestrator
+
+    from functions.worker.local_driver import decode
+
+    runner = Orchestrator(fulfil_order)
+    histories = [History(), history_up_to_the_email()]
+    failing = history_up_to_the_email()
+    for _ in range(EMAIL_RETRY.max_number_of_attempts):
+        failing.failed(SEND_CONFIRMATION_EMAIL, "MailNotSent: 421")
+        failing.timer()
+    done = history_up_to_the_email()
+    done.completed(SEND_CONFIRMATION_EMAIL, True)
+    done.completed(RECORD_TIMELINE_EVENT, True)
+    histories += [failing, done, History()]
+    states = []
+    for history in histories:
+        decoded = [decode(e, datetime.fromisoformat(e["Timestamp"])) for e in history.events]
+        reused = replay(fulfil_order, ORDER["orderId"], ORDER, history.events, decoded, runner)
+        assert reused == history.replay()
+        states.append(reused)
+    assert states[2]["error"]
+    assert states[3]["isDone"]
+    assert not states[4]["isDone"]
+
+
 def test_the_failure_counter_exists_at_zero_for_every_step_before_any_failure():
     """The alert takes increase() of tinyshop_orchestrations_failed_total: a series born at 1
     would be invisible to it, so the first message starts every step's series at 0."""
