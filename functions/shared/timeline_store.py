@@ -8,13 +8,18 @@ stand-in) the database and container are created on start-up; in Azure Terraform
 the apps' identities have data-plane roles only.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.cosmos import CosmosClient, PartitionKey
 from azure.cosmos.container import ContainerProxy
-from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceExistsError
+from azure.cosmos.exceptions import (
+    CosmosBatchOperationError,
+    CosmosHttpResponseError,
+    CosmosResourceExistsError,
+)
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -45,6 +50,14 @@ class TimelineStoreUnavailable(Exception):
     """The store is unreachable, throttling or failing: the operation may succeed later."""
 
 
+class NewEvent(NamedTuple):
+    """One event to write (`TimelineStore.add_all`)."""
+
+    type: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
 class TimelineStore(Protocol):
     """The worker's port onto the timeline (Cosmos here; an in-memory fake in tests/unit)."""
 
@@ -53,6 +66,12 @@ class TimelineStore(Protocol):
     ) -> bool:
         """Write the event once; False when it was already there (a redelivery). Raises
         `TimelineStoreUnavailable` when the store cannot be written right now."""
+        ...
+
+    def add_all(self, order_id: str, events: Sequence[NewEvent]) -> list[bool]:
+        """Write the order's events in order, each once, in one request when none is there
+        yet (all or nothing); if one is already there, each is written on its own, in order,
+        as `add` does. Whether each was written by this call."""
         ...
 
     def events(self, order_id: str) -> list[dict[str, Any]]:
@@ -68,6 +87,16 @@ def _transient(exc: Exception) -> bool:
 
 def document_id(order_id: str, event_type: str) -> str:
     return f"{order_id}:{event_type}"
+
+
+def _document(order_id: str, event_type: str, occurred_at: datetime, data: dict) -> dict:
+    return {
+        "id": document_id(order_id, event_type),
+        "orderId": order_id,
+        "type": event_type,
+        "occurredAt": occurred_at.isoformat(),
+        "data": data,
+    }
 
 
 class CosmosTimelineStore:
@@ -126,13 +155,7 @@ class CosmosTimelineStore:
         self, order_id: str, event_type: str, occurred_at: datetime, data: dict[str, Any]
     ) -> bool:
         """Write the event once; False when it was already there (a redelivery)."""
-        document = {
-            "id": document_id(order_id, event_type),
-            "orderId": order_id,
-            "type": event_type,
-            "occurredAt": occurred_at.isoformat(),
-            "data": data,
-        }
+        document = _document(order_id, event_type, occurred_at, data)
         try:
             self.container.create_item(document, timeout=self._deadline)
             return True
@@ -142,6 +165,31 @@ class CosmosTimelineStore:
             if _transient(exc):
                 raise TimelineStoreUnavailable(str(exc)) from exc
             raise
+
+    def add_all(self, order_id: str, events: Sequence[NewEvent]) -> list[bool]:
+        """Write the events in one transactional batch of creates (one request: the worker's
+        first step records `OrderPlaced` and claims the e-mail together, fulfilment.py). Cosmos
+        runs a batch all or nothing, and a create of an existing id fails it with 409 (the
+        other operations 424): https://learn.microsoft.com/azure/cosmos-db/nosql/transactional-batch
+        (Python: `ContainerProxy.execute_item_batch`, `CosmosBatchOperationError`). Then one
+        of them is already there (a redelivery, a retry): each is written on its own, in order,
+        so the result says which this call wrote, as `add` would."""
+        operations = [("create", (_document(order_id, *event),)) for event in events]
+        try:
+            self.container.execute_item_batch(
+                operations, partition_key=order_id, timeout=self._deadline
+            )
+            return [True] * len(operations)
+        except CosmosBatchOperationError as exc:  # an operation failed: which one says why
+            if exc.status_code in TRANSIENT_STATUS:
+                raise TimelineStoreUnavailable(str(exc)) from exc
+            if exc.status_code != 409:
+                raise
+        except Exception as exc:
+            if _transient(exc):
+                raise TimelineStoreUnavailable(str(exc)) from exc
+            raise
+        return [self.add(order_id, *event) for event in events]
 
     def events(self, order_id: str) -> list[dict[str, Any]]:
         """The order's events, oldest first (one partition, never a cross-partition query)."""

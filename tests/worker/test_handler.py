@@ -157,3 +157,34 @@ def test_the_same_event_handled_in_parallel_sends_one_email(
         "ConfirmationEmailSent",
         "OrderConfirmed",
     ]
+
+
+def test_an_order_takes_two_cosmos_writes_then_a_redelivery_writes_nothing(
+    cosmos: LocalCosmos, monkeypatch: pytest.MonkeyPatch
+):
+    """OrderPlaced and the e-mail claim go in one transactional batch, OrderConfirmed alone
+    (issue 17): 2 requests, not 3. A redelivery finds the batch's documents there (409) and
+    falls back to one create per document, each a conflict: nothing is written twice."""
+    from functions.shared import metrics
+
+    requests: list[tuple[str, int]] = []
+
+    def hook(response: object) -> None:
+        http = response.http_response  # type: ignore[attr-defined]
+        requests.append((http.request.method, http.status_code))
+
+    monkeypatch.setattr(metrics, "cosmos_response", hook)
+    store = CosmosTimelineStore(cosmos_settings(cosmos))  # its client takes the hook
+    store.container  # noqa: B018 - resolve the container before counting
+    event = order_placed()
+
+    requests.clear()
+    handle("OrderPlaced", body(event), store)
+    assert requests == [("POST", 200), ("POST", 201)]  # the batch, then OrderConfirmed
+
+    requests.clear()
+    handle("OrderPlaced", body(event), store)
+    # the batch (its operation failed 409), then the three creates, each a conflict
+    assert len(requests) == 4
+    assert [status for _, status in requests[1:]] == [409, 409, 409]
+    assert len(store.events(event["orderId"])) == 3

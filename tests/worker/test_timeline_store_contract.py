@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dev.cosmos.launcher import LocalCosmos
-from functions.shared.timeline_store import CosmosTimelineStore, TimelineStore
+from functions.shared.timeline_store import CosmosTimelineStore, NewEvent, TimelineStore
 from tests.conftest import cosmos_settings
 from tests.unit.fakes import InMemoryTimelineStore
 
@@ -42,3 +42,40 @@ def test_events_come_back_oldest_first_and_only_the_orders_own(store: TimelineSt
 
     assert [e["type"] for e in store.events(order)] == ["OrderPlaced", "OrderConfirmed"]
     assert store.events(str(uuid.uuid4())) == []
+
+
+def test_add_all_writes_every_event_in_order_when_none_is_there(store: TimelineStore):
+    order = str(uuid.uuid4())
+    events = [
+        NewEvent("OrderPlaced", T0, {"total": "1.00"}),
+        NewEvent("ConfirmationEmailSent", T0 + timedelta(seconds=1), {"to": "a"}),
+    ]
+
+    assert store.add_all(order, events) == [True, True]
+
+    assert store.events(order) == [
+        {"type": "OrderPlaced", "occurredAt": T0.isoformat(), "data": {"total": "1.00"}},
+        {
+            "type": "ConfirmationEmailSent",
+            "occurredAt": (T0 + timedelta(seconds=1)).isoformat(),
+            "data": {"to": "a"},
+        },
+    ]
+
+
+def test_add_all_with_one_event_there_writes_the_others_and_says_which(store: TimelineStore):
+    """A retry after a released e-mail claim: OrderPlaced is there, the claim is not."""
+    order = str(uuid.uuid4())
+    store.add(order, "OrderPlaced", T0, {"n": 1})
+    events = [
+        NewEvent("OrderPlaced", T0 + timedelta(seconds=5), {"n": 2}),
+        NewEvent("ConfirmationEmailSent", T0 + timedelta(seconds=6), {}),
+    ]
+
+    assert store.add_all(order, events) == [False, True]
+    assert store.add_all(order, events) == [False, False]  # a redelivery: nothing new
+
+    assert [(e["type"], e["data"]) for e in store.events(order)] == [
+        ("OrderPlaced", {"n": 1}),  # the first write stands
+        ("ConfirmationEmailSent", {}),
+    ]
