@@ -7,7 +7,9 @@ orchestrator (fulfilment.py) and activities (activities.py) as in the cluster.
 What it keeps of the host: the history's shape (episodes of OrchestratorStarted ...
 OrchestratorCompleted; TaskScheduled/TaskCompleted/TaskFailed; a TimerCreated/TimerFired pair
 between the attempts of `call_activity_with_retry`, with the extra timer the SDK expects after
-the last attempt), replay from the start after every event, `is_replaying`, the replay-safe clock.
+the last attempt), `is_replaying`, the replay-safe clock. It replays the first episode as the
+host does and then keeps the orchestrator in memory, feeding it each episode's new events
+(`_next_state`; the tests check every step against a replay from the start).
 The history shapes follow the SDK's own tests (Azure/azure-functions-durable-python:
 tests/test_utils/ContextBuilder.py,
 tests/orchestrator/test_sequential_orchestrator_with_retry.py).
@@ -117,13 +119,22 @@ def replay(
         runner = Orchestrator(orchestrator)
     else:
         runner.task_orchestration_executor.initialize()
+    return _state(lambda: runner.handle(context))
+
+
+def _state(invocation: Callable[[], str]) -> dict[str, Any]:
+    """The orchestration state the SDK returns, also when the orchestrator raised."""
     try:
-        return json.loads(runner.handle(context))
+        return json.loads(invocation())
     except Exception as exc:  # the orchestrator raised: the SDK appends its state JSON
         text = str(exc)
         if _OUT_OF_PROC_LABEL not in text:
             raise
         return json.loads(text.split(_OUT_OF_PROC_LABEL, 1)[1])
+
+
+class ReplayMismatch(AssertionError):
+    """The orchestrator kept in memory and a replay from the start disagree (`verify_replay`)."""
 
 
 class LocalOrchestration:
@@ -137,19 +148,24 @@ class LocalOrchestration:
         wait: Callable[[float], None],
         task_failures: tuple[type[BaseException], ...] = (Exception,),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        verify_replay: bool = False,
     ) -> None:
         """`wait(seconds)` sleeps between retries (and may raise to abandon the run). An
         activity's exception in `task_failures` fails its task (the orchestrator's retry
         options apply, as under the host); any other ends the run at once and reaches the
-        caller, who retries the whole message later (a dependency outage, a bug)."""
+        caller, who retries the whole message later (a dependency outage, a bug).
+        `verify_replay` (tests): after every episode, also replay the whole history from the
+        start and raise `ReplayMismatch` unless both give the same state."""
         self.orchestrator = orchestrator
         self.activities = activities
         self.wait = wait
         self.task_failures = task_failures
         self.clock = clock
+        self.verify_replay = verify_replay
         self.history: list[dict[str, Any]] = []
         self._decoded: list[HistoryEvent] = []  # the same events, decoded once
-        self._runner = Orchestrator(orchestrator)  # the SDK's, reused by every replay
+        self._live: Orchestrator | None = None  # the SDK's orchestrator, kept between episodes
+        self._fed = 0  # how many events of the history it has processed
         self._next_id = 0
 
     def _event(self, kind: Ev, **fields: Any) -> dict[str, Any]:
@@ -214,9 +230,7 @@ class LocalOrchestration:
         )
         started = 0
         while True:
-            state = replay(
-                self.orchestrator, instance_id, input_, self.history, self._decoded, self._runner
-            )
+            state = self._next_state(instance_id, input_)
             if state.get("error"):
                 raise OrchestrationFailed(state["error"])
             if state.get("isDone"):
@@ -233,6 +247,42 @@ class LocalOrchestration:
                 self._with_retry(action)
             else:
                 raise NotImplementedError(f"the local driver does not run action type {kind}")
+
+    def _next_state(self, instance_id: str, input_: Any) -> dict[str, Any]:
+        """The orchestrator's state after the history's new events.
+
+        The first episode is a replay, as the host runs it. After that the SDK's orchestrator
+        (its executor, its context, the suspended generator) stays in memory and the executor
+        processes only the events added since — what a replay from the start does after it has
+        re-processed the old ones, minus re-running them: three replays of a growing history
+        were most of the driver's CPU. The events before the episode's OrchestratorStarted
+        count as old (`is_replaying`), as in `TaskOrchestrationExecutor.execute`
+        (azure-functions-durable 1.x). `verify_replay` checks the shortcut against the replay.
+        """
+        if self._live is None:
+            self._live = Orchestrator(self.orchestrator)
+            state = replay(
+                self.orchestrator, instance_id, input_, self.history, self._decoded, self._live
+            )
+        else:
+            executor = self._live.task_orchestration_executor
+            episode = max(
+                i for i, e in enumerate(self._decoded) if e.event_type == Ev.ORCHESTRATOR_STARTED
+            )
+            for index in range(self._fed, len(self._decoded)):
+                event = copy.copy(self._decoded[index])
+                self._live.durable_context._histories.append(event)
+                executor._is_processing_new_events = index >= episode
+                executor.process_event(event)
+                if executor.has_execution_completed:
+                    break
+            state = _state(executor.get_orchestrator_state_str)
+        self._fed = len(self._decoded)
+        if self.verify_replay:
+            again = replay(self.orchestrator, instance_id, input_, self.history, self._decoded)
+            if again != state:
+                raise ReplayMismatch(f"kept in memory: {state}\nreplayed: {again}")
+        return state
 
     def _with_retry(self, action: dict[str, Any]) -> None:
         options = action["retryOptions"]

@@ -21,7 +21,7 @@ from azure.durable_functions.models.history.HistoryEventType import HistoryEvent
 
 from functions.shared.timeline_store import TimelineStoreUnavailable
 from functions.worker import fulfilment
-from functions.worker.activities import MailNotSent, send_confirmation_email
+from functions.worker.activities import MailNotSent, record_timeline_event, send_confirmation_email
 from functions.worker.fulfilment import (
     RECORD_TIMELINE_EVENT,
     SEND_CONFIRMATION_EMAIL,
@@ -29,7 +29,7 @@ from functions.worker.fulfilment import (
     fulfil_order,
 )
 from functions.worker.handler import FulfilmentError, handle
-from functions.worker.local_driver import replay
+from functions.worker.local_driver import LocalOrchestration, replay
 from tests.unit.builders import body, order_placed_payload
 from tests.unit.fakes import InMemoryTimelineStore
 
@@ -408,3 +408,58 @@ def test_the_failure_counter_exists_at_zero_for_every_step_before_any_failure():
     exported = httpx.get(METRICS_URL, timeout=10).text
     series = re.findall(r'^tinyshop_orchestrations_failed_total\{.*step="(\w+)"\} ', exported, re.M)
     assert sorted(series) == sorted(["ConfirmationEmailSent", "OrderConfirmed"])
+
+
+# --- the local driver keeps the orchestrator in memory between episodes ----------------------
+
+
+def _driven(mailer: FlakyMailer, store: InMemoryTimelineStore) -> LocalOrchestration:
+    return LocalOrchestration(
+        fulfil_order,
+        {
+            RECORD_TIMELINE_EVENT: lambda step: record_timeline_event(step, store),
+            SEND_CONFIRMATION_EMAIL: lambda step: send_confirmation_email(step, store, mailer),
+        },
+        wait=lambda _: None,
+        task_failures=(MailNotSent,),
+        verify_replay=True,
+    )
+
+
+@pytest.mark.parametrize("refusals", [0, 2, 10**6])
+def test_every_state_the_driver_keeps_in_memory_is_what_a_replay_from_the_start_gives(
+    refusals: int,
+):
+    """The happy path, a retried e-mail, and one refused until the orchestration fails: after
+    each episode the driver also replays the whole history and compares (`verify_replay`)."""
+    from functions.worker.local_driver import OrchestrationFailed
+
+    store, mailer = InMemoryTimelineStore(), FlakyMailer(refusals=refusals)
+    orchestration = _driven(mailer, store)
+
+    if refusals > STORE_RETRY.max_number_of_attempts:
+        with pytest.raises(OrchestrationFailed):
+            orchestration.run("fulfil_order", ORDER["orderId"], ORDER)
+    else:
+        output = orchestration.run("fulfil_order", ORDER["orderId"], ORDER)
+        assert output == {"orderId": ORDER["orderId"], "emailSent": True}
+    assert len(orchestration.history) >= 10  # two episodes at least: something was compared
+
+
+def test_the_replay_check_catches_an_orchestrator_that_is_not_deterministic():
+    """`verify_replay` can fail: an orchestrator whose second step depends on how often it
+    ran gives another action when replayed from the start."""
+    from functions.worker.local_driver import ReplayMismatch
+
+    runs = []
+
+    def drifting(context: Any):
+        runs.append(1)
+        yield context.call_activity("a", None)
+        yield context.call_activity(f"b{len(runs)}", None)
+
+    orchestration = LocalOrchestration(
+        drifting, {"a": lambda _: 1, "b1": lambda _: 1}, wait=lambda _: None, verify_replay=True
+    )
+    with pytest.raises(ReplayMismatch):
+        orchestration.run("drifting", "i", None)
