@@ -8,11 +8,13 @@ stand-in) the database and container are created on start-up; in Azure Terraform
 the apps' identities have data-plane roles only.
 """
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.cosmos import CosmosClient, PartitionKey
 from azure.cosmos.container import ContainerProxy
 from azure.cosmos.exceptions import (
@@ -79,6 +81,23 @@ class TimelineStore(Protocol):
         ...
 
 
+# What `requests` looks up in the environment on EVERY request when its session trusts it
+# (requests.Session.merge_environment_settings: proxies, NO_PROXY, CA bundles; and ~/.netrc):
+# a scan of os.environ per Cosmos request, ~10% of the SDK's CPU per request here, more in a pod
+# whose environment carries a Service link per Service. azure-core's `use_env_settings=False`
+# turns it off (session.trust_env), so it is off only when none of them is set: then the
+# lookup can only find nothing. (RequestsTransport: azure-core, pipeline/transport/
+# _requests_basic.py, https://learn.microsoft.com/python/api/azure-core/azure.core.pipeline.transport.requeststransport)
+_ENVIRONMENT_SETTINGS = (
+    "http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle", "curl_ca_bundle"
+)  # fmt: skip
+
+
+def _reads_environment(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the HTTP client must keep reading proxy and CA settings from the environment."""
+    return any(name.lower() in _ENVIRONMENT_SETTINGS for name in environ)
+
+
 def _transient(exc: Exception) -> bool:
     if isinstance(exc, (ServiceRequestError, ServiceResponseError, TimeoutError)):
         return True
@@ -120,6 +139,8 @@ class CosmosTimelineStore:
         }
         if s.endpoint.startswith("http://"):  # the local stand-in: no TLS, no region discovery
             options["enable_endpoint_discovery"] = False
+        if not _reads_environment():
+            options["transport"] = RequestsTransport(use_env_settings=False)
         if s.key:
             return CosmosClient(s.endpoint, credential=s.key, **options)
         from azure.identity import DefaultAzureCredential

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -175,16 +176,42 @@ def test_an_order_takes_two_cosmos_writes_then_a_redelivery_writes_nothing(
 
     monkeypatch.setattr(metrics, "cosmos_response", hook)
     store = CosmosTimelineStore(cosmos_settings(cosmos))  # its client takes the hook
-    store.container  # noqa: B018 - resolve the container before counting
+    handle("OrderPlaced", body(order_placed()), store)  # the client reads its metadata
     event = order_placed()
+
+    def writes() -> list[tuple[str, int]]:  # the SDK may GET metadata (caches) meanwhile
+        return [r for r in requests if r[0] == "POST"]
 
     requests.clear()
     handle("OrderPlaced", body(event), store)
-    assert requests == [("POST", 200), ("POST", 201)]  # the batch, then OrderConfirmed
+    assert writes() == [("POST", 200), ("POST", 201)]  # the batch, then OrderConfirmed
 
     requests.clear()
     handle("OrderPlaced", body(event), store)
     # the batch (its operation failed 409), then the three creates, each a conflict
-    assert len(requests) == 4
-    assert [status for _, status in requests[1:]] == [409, 409, 409]
+    assert len(writes()) == 4
+    assert [status for _, status in writes()[1:]] == [409, 409, 409]
     assert len(store.events(event["orderId"])) == 3
+
+
+def test_the_cosmos_client_follows_a_proxy_from_the_environment_only_when_one_is_set(
+    cosmos: LocalCosmos, monkeypatch: pytest.MonkeyPatch
+):
+    """Without proxy or CA variables the client skips requests' per-request environment
+    lookup (timeline_store.py); with one set it still follows it: here a proxy that refuses
+    connections, so the write fails as an outage."""
+    from functions.shared.timeline_store import _reads_environment
+
+    for name in list(os.environ):
+        if _reads_environment({name: ""}):
+            monkeypatch.delenv(name)
+    settings = cosmos_settings(cosmos).model_copy(update={"retry_total": 0, "timeout": 2})
+    order = str(uuid.uuid4())
+    assert CosmosTimelineStore(settings).add(order, "OrderPlaced", datetime.now(UTC), {}) is True
+
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # discard port: refused
+    with pytest.raises(TimelineStoreUnavailable):
+        CosmosTimelineStore(settings).add(order, "OrderConfirmed", datetime.now(UTC), {})
+    assert _reads_environment({"HTTPS_PROXY": "x"})
+    assert _reads_environment({"REQUESTS_CA_BUNDLE": "x"})
+    assert not _reads_environment({"PATH": "/bin", "COSMOS_ENDPOINT": "x"})
