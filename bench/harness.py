@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from bench.cpu import CpuMeter, cpu_seconds
 from bench.results import Figure, Run, Target
 from dev.server_process import ServerProcess
 
+REPO = Path(__file__).resolve().parents[1]
 CONNECTIONS = 16  # wrk keep-alive connections = the concurrency of every HTTP figure
 # Tracing-ON runs: head sampling of 10% of the traces that start at the app (wrk sends no
 # traceparent, so every request is a root). Production-like: all routes keep traces, the
@@ -103,6 +105,63 @@ class Bench:
         )
         return result
 
+    def http_rounds(
+        self, entries: list["Http"], rounds: int | None = None
+    ) -> dict[str, list[wrk.WrkResult]]:
+        """Several figures measured round-robin: each entry warms up, then every round runs
+        each entry once (the run's duration split over the rounds), and the median of each
+        figure is recorded. Figures compared with each other (a ratio, small vs large) then see
+        the same machine, even one that other work slows down now and then. Prints one line per
+        entry: medians, and the spread of req/s over the rounds. Returns every wrk result per
+        key, the warm-up's first."""
+        rounds = rounds or (2 if self.quick else 3)
+        seconds = max(1.0, self.seconds / rounds)
+        warmups = {
+            e.key: wrk.run(e.base_url, e.lua, connections=self.connections, seconds=self.warmup)
+            for e in entries
+        }
+        samples: dict[str, list[tuple[wrk.WrkResult, dict[str, float]]]] = {
+            e.key: [] for e in entries
+        }
+        for _ in range(rounds):
+            for e in entries:
+                with CpuMeter(_resolve(e.cpu)) as meter:
+                    result = wrk.run(
+                        e.base_url, e.lua, connections=self.connections, seconds=seconds
+                    )
+                samples[e.key].append((result, meter.per_request_ms(result.requests)))
+        for e in entries:
+            runs = samples[e.key]
+            rps = [r.throughput for r, _ in runs]
+            self.record(f"{e.key}.rps", statistics.median(rps), "req/s", e.label)
+            self.record(
+                f"{e.key}.p50_ms",
+                statistics.median(r.p50_ms for r, _ in runs),
+                "ms",
+                e.label,
+                "lower",
+            )
+            self.record(
+                f"{e.key}.p99_ms",
+                statistics.median(r.p99_ms for r, _ in runs),
+                "ms",
+                e.label,
+                "lower",
+            )
+            cpus = {name: statistics.median(c[name] for _, c in runs) for name in runs[0][1]}
+            for name, ms in cpus.items():
+                self.record(f"{e.key}.cpu_ms.{name}", ms, "ms/req", e.label, "lower")
+            failed = sum(r.failed for r, _ in runs)
+            shown = "  ".join(f"{name} {ms:.3f}" for name, ms in cpus.items())
+            spread = f"({min(rps):.0f}-{max(rps):.0f})"
+            print(
+                f"  {e.label:<46} {statistics.median(rps):8.0f} req/s {spread}"
+                f"  p50 {self.run.figures[f'{e.key}.p50_ms'].value:6.2f} ms"
+                f"  cpu ms/req: {shown}{f'  ERRORS {failed}' if failed else ''}",
+                flush=True,
+            )
+        return {e.key: [warmups[e.key], *(r for r, _ in samples[e.key])] for e in entries}
+
     def loop(
         self,
         key: str,
@@ -147,6 +206,17 @@ class Bench:
                 if asyncio.iscoroutine(closing):
                     await closing
         return result, meter
+
+
+@dataclass(frozen=True)
+class Http:
+    """One HTTP figure of `Bench.http_rounds`."""
+
+    key: str
+    label: str
+    base_url: str
+    lua: str
+    cpu: Mapping[str, Pids]
 
 
 @dataclass(frozen=True)
@@ -207,7 +277,7 @@ def otlp_sink() -> Iterator[Sink]:
     """The local OTLP/HTTP receiver (otlp_sink.py) as a child process on a free port."""
     argv = [sys.executable, "-m", "bench.otlp_sink", "--port", "0"]
     ready = re.compile(r"otlp sink listening port=(?P<port>\d+)")
-    with ServerProcess(argv, ready, name="otlp-sink") as child:
+    with ServerProcess(argv, ready, name="otlp-sink", cwd=REPO) as child:
         match = ready.search("\n".join(child.output))
         assert match is not None
         assert child.pid is not None
@@ -225,4 +295,12 @@ def tracing_env(sink: Sink) -> dict[str, str]:
     }
 
 
-__all__ = ["Bench", "LoopResult", "cpu_seconds", "otlp_sink", "postgres_backends", "tracing_env"]
+__all__ = [
+    "Bench",
+    "Http",
+    "LoopResult",
+    "cpu_seconds",
+    "otlp_sink",
+    "postgres_backends",
+    "tracing_env",
+]

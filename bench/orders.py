@@ -1,62 +1,325 @@
-"""orders `POST /checkout` over HTTP (real catalog, real Postgres, real local OIDC tokens) beside a
-raw SQL loop performing the same inserts in one transaction, in the same run."""
+"""orders: the checkout cycle (2 cart updates + checkout + the relay's publish after commit)
+over real HTTP — orders and catalog as real server processes, real Postgres, real tokens —
+beside the raw SQL transaction of a checkout, in the same run; then the same with tracing ON;
+then how the history and cart routes cost as the data grows.
 
+Figures (issue 17's targets, printed as met / NOT MET by `make bench`):
+- round trips of one checkout to the orders database, catalog calls of one cart update:
+  counted from libpq's trace on the real app (tests/orders/round_trips.py, which the tests use);
+- CPU per checkout cycle, summed over the orders process (its relay thread included) and the
+  catalog process, from /proc (bench/cpu.py) while wrk drives 16 shoppers, each on its own
+  connection and wrk thread (so each shopper's requests stay in order);
+- checkout p50 at concurrency 1 (one shopper, a keep-alive http.client, only the checkout
+  timed) against p50 of the raw transaction: the same statements from psycopg on one
+  connection (cart refilled untimed), the baseline issue 17 names (8 round trips).
+"""
+
+import dataclasses
+import http.client
+import json
+import os
+import statistics
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from urllib.parse import urlsplit
 
-import httpx
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from bench.servers import uvicorn_process
-from bench.stats import Result, compare
-from dev.oidc import launcher as local_oidc
+from bench import wrk
+from bench.cpu import CpuMeter
+from bench.harness import TRACES_SAMPLER, TRACES_SAMPLER_ARG, Bench, otlp_sink, postgres_backends
+from bench.harness import tracing_env as sink_env
+from bench.results import Target
+from bench.servers import Server, app_server
+from dev.issuer import Issuer, running_issuer
 from dev.postgres import launcher as postgres
 from functions.catalog.seed import seed
 from functions.shared import migrations
 from functions.shared.eventbus.local_queue import MIGRATIONS as BUS_MIGRATIONS
 
-CONCURRENCY = 8
-DURATION = 5.0
 CART = {"french-press": 1, "tea-infuser": 3}
+SHOPPERS = 16  # = the harness's connections
+CYCLE = 3  # requests per checkout cycle: 2 cart updates + 1 checkout
+CYCLE_CPU_MS = 11.0  # issue 17: half of the ~23 ms measured before
+CHECKOUT_VS_RAW = 3.0
+MAX_ROUND_TRIPS = 8
+DATA_SIZE_BOUND = 1.2
+HISTORY = {"small": 40, "large": 10_000}  # orders of one shopper
+PAGE = 20
+CART_SIZES = {"small": 2, "cap": 50}  # distinct products (50: the default max_cart_items)
 
 
-def _http_checkouts(orders_url: str, tokens: list[str], duration: float) -> Result:
-    latencies: list[list[float]] = [[] for _ in tokens]
-    stop = time.perf_counter() + duration
+@dataclass(frozen=True)
+class Stack:
+    admin: str
+    catalog_db: str
+    orders_db: str
+    bus_db: str
+    issuer: Issuer
 
-    def shopper(index: int) -> None:
-        headers = {"Authorization": f"Bearer {tokens[index]}"}
-        with httpx.Client(base_url=orders_url, headers=headers, timeout=10) as http:
-            while time.perf_counter() < stop:
-                for product_id, quantity in CART.items():
-                    http.post(
-                        "/cart/items", json={"productId": product_id, "quantity": quantity}
-                    ).raise_for_status()
-                started = time.perf_counter()
-                http.post("/checkout").raise_for_status()
-                latencies[index].append((time.perf_counter() - started) * 1000)
+    def backends(self) -> set[int]:
+        """Postgres backends of all three databases (the relay's bus writes included)."""
+        return set().union(
+            *(
+                postgres_backends(self.admin, conninfo_to_dict(url)["dbname"])
+                for url in (self.catalog_db, self.orders_db, self.bus_db)
+            )
+        )
 
-    began = time.perf_counter()
-    with ThreadPoolExecutor(len(tokens)) as pool:
-        list(pool.map(shopper, range(len(tokens))))
-    merged = [ms for per_user in latencies for ms in per_user]
-    return Result(
-        f"HTTP POST /checkout (c={len(tokens)})", len(merged), time.perf_counter() - began, merged
+
+@contextmanager
+def _stack() -> Iterator[Stack]:
+    admin = postgres.admin_url()
+    with (
+        postgres.fresh_database(admin, "bench_catalog") as catalog_db,
+        postgres.fresh_database(admin, "bench_orders") as orders_db,
+        postgres.fresh_database(admin, "bench_bus") as bus_db,
+        running_issuer() as issuer,
+    ):
+        migrations.upgrade(bus_db, BUS_MIGRATIONS)
+        migrations.upgrade(catalog_db, postgres.REPO / "functions" / "catalog" / "migrations")
+        seed(catalog_db)
+        _more_products(catalog_db, 100)
+        migrations.upgrade(orders_db, postgres.REPO / "functions" / "orders" / "migrations")
+        yield Stack(admin, catalog_db, orders_db, bus_db, issuer)
+
+
+def _more_products(url: str, count: int) -> None:
+    """Products `bench-0001`... beside the 26 seed ones, for carts at the item cap."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO products (id, name, description, price, currency, stock) "
+            "SELECT 'bench-' || lpad(n::text, 4, '0'), 'Bench product ' || n, 'Generated.', "
+            "1 + n / 100.0, 'EUR', 100 FROM generate_series(1, %s) AS n",
+            (count,),
+        )
+
+
+@contextmanager
+def _servers(
+    stack: Stack, env: dict[str, str], suffix: str = ""
+) -> Iterator[tuple[Server, Server]]:
+    with (
+        app_server(
+            "functions.catalog.api:create_app",
+            "/catalog/health/ready",
+            {"CATALOG_DATABASE_URL": stack.catalog_db, **env},
+            name=f"catalog{suffix}",
+        ) as catalog,
+        app_server(
+            "functions.orders.api:create_app",
+            "/orders/health/ready",
+            {
+                "ORDERS_DATABASE_URL": stack.orders_db,
+                "ORDERS_CATALOG_URL": catalog.base_url,
+                "ORDERS_OIDC_ISSUER": stack.issuer.url,
+                "EVENT_BUS": "local",
+                "LOCAL_BUS_DATABASE_URL": stack.bus_db,
+                **env,
+            },
+            name=f"orders{suffix}",
+        ) as orders,
+    ):
+        yield orders, catalog
+
+
+# --- counts (deterministic) ------------------------------------------------------------------
+
+
+def _counts(bench: Bench, stack: Stack) -> None:
+    """Round trips of one checkout, catalog calls of one cart update: on the real app in this
+    process, counted from libpq's trace (the same helpers as tests/orders/test_round_trips.py)."""
+    from dev.serve import serve
+    from functions.orders.api import create_app
+    from functions.orders.dependencies import get_dependencies
+    from functions.orders.settings import OrdersSettings
+    from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
+    from tests.orders.round_trips import CountingCatalog, CountingDatabase
+
+    # The app built here logs to this process: only warnings, as the served apps do.
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    with _catalog_only(stack) as catalog_url:
+        settings = OrdersSettings(
+            database_url=stack.orders_db,
+            catalog_url=catalog_url,
+            oidc_issuer=stack.issuer.url,
+            outbox_sweep_seconds=0,
+        )
+        queue = LocalQueue(stack.bus_db, queue="bench-counts")
+        app = create_app(settings, publisher=LocalQueuePublisher(queue))
+        db = CountingDatabase(app.state.dependencies.db)
+        catalog = CountingCatalog(catalog_url, 5, 1)
+        counted = dataclasses.replace(app.state.dependencies, db=db, catalog=catalog)
+        app.dependency_overrides[get_dependencies] = lambda: counted
+        with serve(app) as url:
+            client = _Client(url, stack.issuer.token("bench-counts"))
+            client.put("french-press", 1)
+            db.tally.reset()
+            catalog.requests = 0
+            client.put("tea-infuser", 3)
+            update = (db.tally.round_trips, catalog.requests)
+            db.tally.reset()
+            catalog.requests = 0
+            client.checkout(f"count-{uuid.uuid4().hex}")
+            checkout = (db.tally.round_trips, catalog.requests)
+        catalog.close()
+    bench.record("orders.round_trips.checkout", checkout[0], "round trips", "one checkout", "lower")
+    bench.record(
+        "orders.round_trips.cart_update", update[0], "round trips", "one cart update", "lower"
+    )
+    bench.record("orders.catalog_calls.cart_update", update[1], "calls", "one cart update", "lower")
+    print(
+        f"  one checkout: {checkout[0]} round trips to the orders database (pool checks not "
+        f"counted), {checkout[1]} catalog call; one cart update: {update[0]} round trips, "
+        f"{update[1]} catalog call"
     )
 
 
-def _raw_checkouts(url: str, duration: float) -> Result:
-    """The checkout transaction's statements, straight from psycopg on one connection."""
+@contextmanager
+def _catalog_only(stack: Stack) -> Iterator[str]:
+    with app_server(
+        "functions.catalog.api:create_app",
+        "/catalog/health/ready",
+        {"CATALOG_DATABASE_URL": stack.catalog_db},
+        name="catalog-counts",
+    ) as catalog:
+        yield catalog.base_url
+
+
+# --- the cycle under wrk ---------------------------------------------------------------------
+
+
+def _cycle_lua(tokens: list[str]) -> str:
+    """Each wrk thread is one shopper (its own token and connection): cart item, cart item,
+    checkout with a fresh Idempotency-Key, again and again."""
+    listed = ",\n  ".join(wrk.lua_string(t) for t in tokens)
+    bodies = [json.dumps({"productId": p, "quantity": q}) for p, q in CART.items()]
+    salt = uuid.uuid4().hex[:12]  # keys of one run never replay another run's orders
+    return f"""
+local tokens = {{
+  {listed}
+}}
+local next_id = 0
+setup = function(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
+local n = 0
+request = function()
+  n = n + 1
+  local headers = {{
+    ["Authorization"] = "Bearer " .. tokens[id + 1],
+    ["Content-Type"] = "application/json",
+  }}
+  local step = n % 3
+  if step == 1 then
+    return wrk.format("POST", "/cart/items", headers, {wrk.lua_string(bodies[0])})
+  elseif step == 2 then
+    return wrk.format("POST", "/cart/items", headers, {wrk.lua_string(bodies[1])})
+  end
+  headers["Idempotency-Key"] = "{salt}-" .. id .. "-" .. n
+  return wrk.format("POST", "/checkout", headers)
+end
+"""
+
+
+def _cycles(
+    bench: Bench,
+    key: str,
+    label: str,
+    url: str,
+    tokens: list[str],
+    cpu: dict[str, set[int] | Callable[[], set[int]]],
+) -> None:
+    """wrk with one thread and one connection per shopper; records `key.cycles_per_s` and
+    `key.cpu_ms.<group>` per CYCLE (and `key.cpu_ms.apps`, orders + catalog)."""
+    shoppers = len(tokens)
+    wrk.run(url, _cycle_lua(tokens), connections=shoppers, threads=shoppers, seconds=bench.warmup)
+    groups = {name: pids() if callable(pids) else pids for name, pids in cpu.items()}
+    with CpuMeter(groups) as meter:
+        result = wrk.run(
+            url, _cycle_lua(tokens), connections=shoppers, threads=shoppers, seconds=bench.seconds
+        )
+    cycles = result.requests / CYCLE
+    per_cycle = {name: 1000 * s / cycles for name, s in meter.seconds.items()} if cycles else {}
+    per_cycle["apps"] = per_cycle.get("orders", 0.0) + per_cycle.get("catalog", 0.0)
+    bench.record(f"{key}.cycles_per_s", cycles / result.seconds, "cycles/s", label)
+    bench.record(f"{key}.p50_ms", result.p50_ms, "ms", label + " (any request)", "lower")
+    for name, ms in per_cycle.items():
+        bench.record(f"{key}.cpu_ms.{name}", ms, "ms/cycle", label, "lower")
+    cpus = "  ".join(f"{name} {ms:.2f}" for name, ms in per_cycle.items())
+    errors = f"  ERRORS {result.errors}" if result.failed else ""
+    print(
+        f"  {label:<46} {cycles / result.seconds:7.0f} cycles/s  cpu ms/cycle: {cpus}{errors}",
+        flush=True,
+    )
+
+
+# --- concurrency 1: the checkout against the raw transaction --------------------------------
+
+
+class _Client:
+    """One shopper on one keep-alive connection (http.client: little client CPU per request,
+    so the latency is the server's)."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        parts = urlsplit(base_url)
+        self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def _call(self, method: str, path: str, body: str | None = None, **headers: str) -> dict:
+        self._conn.request(method, path, body, {**self._headers, **headers})
+        response = self._conn.getresponse()
+        data = response.read()
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path}: {response.status} {data[:300]!r}")
+        return json.loads(data) if data else {}
+
+    def put(self, product_id: str, quantity: int) -> dict:
+        body = json.dumps({"productId": product_id, "quantity": quantity})
+        return self._call("POST", "/cart/items", body)
+
+    def checkout(self, key: str) -> dict:
+        return self._call("POST", "/checkout", **{"Idempotency-Key": key})
+
+    def get(self, path: str) -> dict:
+        return self._call("GET", path)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _p50_checkout(url: str, token: str, seconds: float) -> tuple[float, int]:
+    client = _Client(url, token)
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+    try:
+        while time.perf_counter() < stop:
+            for product_id, quantity in CART.items():
+                client.put(product_id, quantity)
+            started = time.perf_counter()
+            client.checkout(uuid.uuid4().hex)
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        client.close()
+    return statistics.median(latencies), len(latencies)
+
+
+def _p50_raw(url: str, seconds: float) -> tuple[float, int]:
+    """The checkout transaction's statements, straight from psycopg on one connection; the
+    cart is refilled before each, untimed."""
     latencies: list[float] = []
     user = "raw-loop"
     prices = {"french-press": Decimal("39.00"), "tea-infuser": Decimal("0.10")}
     with psycopg.connect(url, autocommit=True) as conn:
-        began = time.perf_counter()
-        stop = began + duration
+        stop = time.perf_counter() + seconds
         while time.perf_counter() < stop:
             with conn.transaction():
                 conn.execute(
@@ -94,52 +357,169 @@ def _raw_checkouts(url: str, duration: float) -> Result:
                 )
                 conn.execute("DELETE FROM cart_items WHERE user_id = %s", (user,))
             latencies.append((time.perf_counter() - started) * 1000)
-        return Result(
-            "raw SQL checkout transaction (1 conn)",
-            len(latencies),
-            time.perf_counter() - began,
-            latencies,
+    return statistics.median(latencies), len(latencies)
+
+
+def _concurrency_one(bench: Bench, prefix: str, orders: Server, stack: Stack) -> None:
+    token = stack.issuer.token(f"bench-c1-{prefix}")
+    _p50_checkout(orders.base_url, token, bench.warmup)
+    p50, count = _p50_checkout(orders.base_url, token, bench.seconds)
+    bench.record(f"{prefix}.checkout_c1.p50_ms", p50, "ms", "checkout p50, c=1", "lower")
+    print(f"  {'POST /checkout, concurrency 1 (p50)':<46} {p50:7.2f} ms  ({count} checkouts)")
+
+
+# --- data size -------------------------------------------------------------------------------
+
+
+def _history(stack: Stack, user: str, count: int) -> list[tuple[datetime, uuid.UUID]]:
+    """`count` orders of `user` (2 items each), one a minute; their (created_at, id), newest
+    first."""
+    with psycopg.connect(stack.orders_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO orders (id, user_id, status, currency, total, created_at) "
+            "SELECT gen_random_uuid(), %s, 'placed', 'EUR', 39.30, now() - n * interval '1 minute'"
+            " FROM generate_series(1, %s) AS n",
+            (user, count),
+        )
+        conn.execute(
+            "INSERT INTO order_items (order_id, product_id, name, unit_price, quantity) "
+            "SELECT id, p, p, 19.65, 1 FROM orders, unnest(ARRAY['french-press', 'tea-infuser'])"
+            " AS p WHERE user_id = %s",
+            (user,),
+        )
+        conn.execute("ANALYZE orders, order_items")
+        return conn.execute(
+            "SELECT created_at, id FROM orders WHERE user_id = %s "
+            "ORDER BY created_at DESC, id DESC",
+            (user,),
+        ).fetchall()
+
+
+def _with_token(lua: str, token: str) -> str:
+    return f'wrk.headers["Authorization"] = "Bearer {token}"\n' + lua
+
+
+def _data_size(bench: Bench, orders: Server, stack: Stack, cpu: dict) -> None:
+    import random
+
+    from functions.orders.api import _EPOCH, _MICROSECOND
+
+    rng = random.Random(17)
+    for size, count in HISTORY.items():
+        user = f"bench-history-{size}"
+        orders_of = _history(stack, user, count)
+        token = stack.issuer.token(user)
+        positions = rng.sample(orders_of[: len(orders_of) - PAGE], min(200, count - PAGE))
+        cursors = [f"{(at - _EPOCH) // _MICROSECOND}-{oid.hex}" for at, oid in positions]
+        paths = {
+            "history_first": [f"/orders?limit={PAGE}"],
+            "history_cursor": [f"/orders?limit={PAGE}&cursor={c}" for c in cursors],
+            "order": [f"/orders/{oid}" for _, oid in rng.sample(orders_of, min(200, count))],
+        }
+        for what, listed in paths.items():
+            bench.http(f"orders.size.{size}.{what}", f"{what} ({count} orders of the shopper)",
+                       orders.base_url, _with_token(wrk.paths_lua(listed), token), cpu)  # fmt: skip
+    for size, items in CART_SIZES.items():
+        user = f"bench-cart-{size}"
+        products = ["french-press", "tea-infuser"] if items == 2 else [
+            f"bench-{n:04d}" for n in range(1, items + 1)
+        ]  # fmt: skip
+        client = _Client(orders.base_url, stack.issuer.token(user))
+        for product_id in products:
+            client.put(product_id, 1)
+        client.close()
+        token = stack.issuer.token(user)
+        bench.http(f"orders.size.cart_{size}.get", f"GET /cart ({items} products)",
+                   orders.base_url, _with_token(wrk.paths_lua(["/cart"]), token), cpu)  # fmt: skip
+        body = json.dumps({"productId": products[0], "quantity": 2})
+        update = _with_token(
+            f'wrk.method = "POST"\nwrk.path = "/cart/items"\nwrk.body = {wrk.lua_string(body)}\n'
+            'wrk.headers["Content-Type"] = "application/json"\n',
+            token,
+        )
+        bench.http(f"orders.size.cart_{size}.update", f"POST /cart/items ({items} products)",
+                   orders.base_url, update, cpu)  # fmt: skip
+    figures = bench.run.figures
+    print("  cost small -> large (small/large req/s; the bound 1.2 is for paged or indexed paths)")
+    for what in ("history_first", "history_cursor", "order"):
+        ratio = (
+            figures[f"orders.size.small.{what}.rps"].value
+            / figures[f"orders.size.large.{what}.rps"].value
+        )
+        print(f"    {what:<16} {HISTORY['small']} -> {HISTORY['large']} orders   {ratio:5.2f}x")
+    for what in ("get", "update"):
+        ratio = (
+            figures[f"orders.size.cart_small.{what}.rps"].value
+            / figures[f"orders.size.cart_cap.{what}.rps"].value
+        )
+        print(
+            f"    cart {what:<11} 2 -> {CART_SIZES['cap']} products   {ratio:5.2f}x  (priced "
+            "line by line: grows with the cart by design, not a paged path)"
         )
 
 
-def run() -> None:
-    admin = postgres.admin_url()
-    with (
-        postgres.fresh_database(admin, "bench_catalog") as catalog_db,
-        postgres.fresh_database(admin, "bench_orders") as orders_db,
-        postgres.fresh_database(admin, "bench_bus") as bus_db,
-        local_oidc.running(port=0) as oidc,
-    ):
-        migrations.upgrade(bus_db, BUS_MIGRATIONS)
-        migrations.upgrade(catalog_db, postgres.REPO / "functions" / "catalog" / "migrations")
-        seed(catalog_db)
-        migrations.upgrade(orders_db, postgres.REPO / "functions" / "orders" / "migrations")
-        tokens = [oidc.token(f"bench-shopper-{i}") for i in range(CONCURRENCY)]
-        with (
-            uvicorn_process(
-                "functions.catalog.api:create_app",
-                7171,
-                "/catalog/health/ready",
-                {"CATALOG_DATABASE_URL": catalog_db},
-            ) as catalog_url,
-            uvicorn_process(
-                "functions.orders.api:create_app",
-                7172,
-                "/orders/health/ready",
-                {
-                    "ORDERS_DATABASE_URL": orders_db,
-                    "ORDERS_CATALOG_URL": catalog_url,
-                    "ORDERS_OIDC_ISSUER": oidc.issuer,
-                    "EVENT_BUS": "local",
-                    "LOCAL_BUS_DATABASE_URL": bus_db,
-                    "SSL_CERT_FILE": str(oidc.ca_bundle),
-                },
-            ) as orders_url,
-        ):
-            _http_checkouts(orders_url, tokens, 1.0)  # warm-up: JWKS, pools, code paths
-            app = _http_checkouts(orders_url, tokens, DURATION)
-        baseline = _raw_checkouts(orders_db, DURATION)
-    print("orders: checkouts (each after filling the cart with 2 products, untimed)")
-    print(app.line())
-    print(baseline.line())
-    print(compare(app, baseline))
+# --- the suite -------------------------------------------------------------------------------
+
+
+def run(bench: Bench) -> None:
+    with _stack() as stack:
+        print("raw checkout transaction (same statements from psycopg, 1 connection)")
+        _p50_raw(stack.orders_db, bench.warmup)
+        raw, count = _p50_raw(stack.orders_db, bench.seconds)
+        bench.record("raw.checkout_tx_c1.p50_ms", raw, "ms", "raw transaction p50, c=1", "lower")
+        print(f"  {'raw SQL checkout transaction (p50)':<46} {raw:7.2f} ms  ({count} transactions)")
+
+        tokens = [stack.issuer.token(f"bench-shopper-{i}") for i in range(SHOPPERS)]
+        print("orders + catalog, tracing off (nothing exports)")
+        with _servers(stack, {}) as (orders, catalog):
+            cpu = {"orders": {orders.pid}, "catalog": {catalog.pid}, "postgres": stack.backends}
+            _cycles(bench, "orders.cycle", f"checkout cycle ({SHOPPERS} shoppers)",
+                    orders.base_url, tokens, cpu)  # fmt: skip
+            _concurrency_one(bench, "orders", orders, stack)
+            print("data size")
+            _data_size(bench, orders, stack, cpu)
+
+        sampler = f"{TRACES_SAMPLER}={TRACES_SAMPLER_ARG}"
+        print(f"orders + catalog, tracing ON (OTLP to a local sink, sampler {sampler})")
+        with otlp_sink() as sink, _servers(stack, sink_env(sink), "-traced") as (orders, catalog):
+            cpu = {
+                "orders": {orders.pid},
+                "catalog": {catalog.pid},
+                "postgres": stack.backends,
+                "sink": {sink.pid},
+            }
+            _cycles(bench, "orders_traced.cycle", f"checkout cycle ({SHOPPERS} shoppers), traced",
+                    orders.base_url, tokens, cpu)  # fmt: skip
+            _concurrency_one(bench, "orders_traced", orders, stack)
+
+        # Last: the app built in this process for the counts sets up its telemetry here, which
+        # must not touch the raw loop above (it would instrument psycopg in this process).
+        print("counts (deterministic)")
+        _counts(bench, stack)
+    _targets(bench)
+
+
+def _targets(bench: Bench) -> None:
+    bench.target(
+        Target("orders.round_trips", f"round trips of one checkout (<= {MAX_ROUND_TRIPS})",
+               "orders.round_trips.checkout", "<=", MAX_ROUND_TRIPS),
+        Target("orders.catalog_calls", "catalog calls of one cart update",
+               "orders.catalog_calls.cart_update", "<=", 1),
+    )  # fmt: skip
+    for prefix, how in (("orders", ""), ("orders_traced", ", tracing ON")):
+        bench.target(
+            Target(f"{prefix}.cycle_cpu", f"CPU ms per checkout cycle, orders + catalog{how}",
+                   f"{prefix}.cycle.cpu_ms.apps", "<=", CYCLE_CPU_MS),
+            Target(f"{prefix}.checkout_vs_raw",
+                   f"checkout p50 at c=1 vs the raw SQL transaction{how}",
+                   f"{prefix}.checkout_c1.p50_ms", "<=", CHECKOUT_VS_RAW,
+                   "raw.checkout_tx_c1.p50_ms"),
+        )  # fmt: skip
+    for what in ("history_first", "history_cursor", "order"):
+        bench.target(
+            Target(f"orders.size.{what}",
+                   f"orders {what}: cost {HISTORY['small']} -> {HISTORY['large']} orders "
+                   "(small/large req/s)",
+                   f"orders.size.small.{what}.rps", "<=", DATA_SIZE_BOUND,
+                   f"orders.size.large.{what}.rps"),
+        )  # fmt: skip

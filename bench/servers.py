@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -19,6 +20,7 @@ from dev.server_process import ServerProcess
 
 # uvicorn logs this (at INFO) once it has bound its socket and the app's startup has finished;
 # with port 0 it logs the port the kernel picked.
+REPO = Path(__file__).resolve().parents[1]
 _RUNNING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(?P<port>\d+)")
 
 
@@ -38,7 +40,8 @@ def app_server(
     on that port."""
     argv = [sys.executable, "-m", "functions.shared.local_server", factory, "--port", "0"]
     name = name or factory
-    with ServerProcess(argv, _RUNNING, name=name, env={"LOG_LEVEL": "WARNING", **env}) as child:
+    env = {"LOG_LEVEL": "WARNING", **env}
+    with ServerProcess(argv, _RUNNING, name=name, env=env, cwd=REPO) as child:
         assert child.pid is not None
         match = child.ready.search("\n".join(child.output))
         assert match is not None

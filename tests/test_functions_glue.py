@@ -16,10 +16,15 @@ from functions.shared.asgi_function import LazyApp, handle
 from functions.shared.problems import install_problem_handlers
 from tests.conftest import REPO, catalog_settings
 
+# The Python worker runs every async invocation on its one event loop for the process's life
+# (Dispatcher._loop: https://github.com/Azure/azure-functions-python-worker/blob/dev/
+# azure_functions_worker/dispatcher.py); so do these calls (catalog's asyncio pool lives on it).
+_WORKER_LOOP = asyncio.Runner()
+
 
 def call(app: LazyApp, method: str, path: str) -> func.HttpResponse:
     request = func.HttpRequest(method, f"http://localhost{path}", body=b"", headers={})
-    return asyncio.run(handle(app, request, None))
+    return _WORKER_LOOP.run(handle(app, request, None))
 
 
 def test_catalog_answers_through_the_asgi_middleware(catalog_db: str):

@@ -6,12 +6,15 @@ Spoken to with raw sockets, as a slow client would."""
 import json
 import re
 import socket
+import sys
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from dev.serve import serve
+from dev.server_process import ServerProcess
 from functions.catalog.api import create_app
 from tests.conftest import REPO, catalog_settings
 
@@ -126,3 +129,26 @@ def test_make_dev_serves_the_apps_with_these_settings():
         )
         # Only the process's own /metrics port (dev/prometheus/launcher.py) may come before it.
         assert re.fullmatch(rf"(env METRICS_PORT=\d+ )?{re.escape(command)}", commands[app])
+
+
+def test_each_request_is_logged_once_by_the_app_and_never_by_uvicorn(catalog_db: str):
+    """uvicorn's own access line (raw path, no route) stays off even though the app factory
+    sets logging up after uvicorn did; the app's JSON line is the one line per request."""
+    argv = [sys.executable, "-m", "functions.shared.local_server"]
+    argv += ["functions.catalog.api:create_app", "--port", "0"]
+    running = re.compile(r"Uvicorn running on (?P<url>http://127\.0\.0\.1:\d+)")
+    env = {"CATALOG_DATABASE_URL": catalog_db, "LOG_LEVEL": "INFO"}
+    server = ServerProcess(argv, running, name="local-server", env=env, cwd=REPO)
+    url = server.start()["url"]
+    try:
+        for product in ("french-press", "no-such-product"):
+            httpx.get(f"{url}/products/{product}", timeout=10)
+    finally:
+        server.stop()
+
+    records = [json.loads(line) for line in server.output if line.startswith("{")]
+    loggers = [r["logger"] for r in records]
+    assert loggers.count("tinyshop.access") == 2
+    assert "uvicorn.access" not in loggers
+    statuses = [r["http_status"] for r in records if r["logger"] == "tinyshop.access"]
+    assert statuses == [200, 404]

@@ -78,3 +78,15 @@ def test_logs_are_one_json_object_per_line_with_trace_ids():
     assert len(record["trace_id"]) == 32
     assert len(record["span_id"]) == 16
     assert "time" in record
+
+
+def test_a_request_is_one_server_span_without_asgi_message_spans(catalog: httpx.Client):
+    SPANS.clear()
+    assert catalog.get("/products/moka-pot-6").status_code == 200
+
+    server = server_spans_once("/products/{product_id}")
+    trace_id = server[0].context.trace_id
+    kinds = sorted(
+        s.kind.name for s in SPANS.get_finished_spans() if s.context.trace_id == trace_id
+    )
+    assert kinds == ["CLIENT", "SERVER"]  # the query and the request; no `http send` spans

@@ -1,5 +1,9 @@
 """catalog's dependencies: built once in `create_app` (api.py), kept on `app.state`, and reached
-by the routes through typed aliases (`Annotated[X, Depends(...)]`), like orders'."""
+by the routes through a typed alias (`Annotated[X, Depends(...)]`), like orders'.
+
+One dependency for the whole bundle (routes read `deps.db`, `deps.settings`): each level of
+`Depends` costs FastAPI a `solve_dependencies` pass per request, and three levels were a fifth
+of a product read's CPU (docs/performance.md)."""
 
 from dataclasses import dataclass
 from typing import Annotated
@@ -7,13 +11,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from functions.catalog.settings import CatalogSettings
-from functions.shared.db import Database
+from functions.shared.db import AsyncDatabase
 
 
 @dataclass(frozen=True)
 class CatalogDependencies:
     settings: CatalogSettings
-    db: Database
+    db: AsyncDatabase
 
 
 # async: reading app.state needs no worker thread (sync dependencies run in the threadpool).
@@ -22,15 +26,3 @@ async def get_dependencies(request: Request) -> CatalogDependencies:
 
 
 Dependencies = Annotated[CatalogDependencies, Depends(get_dependencies)]
-
-
-async def get_settings(deps: Dependencies) -> CatalogSettings:
-    return deps.settings
-
-
-async def get_db(deps: Dependencies) -> Database:
-    return deps.db
-
-
-SettingsDep = Annotated[CatalogSettings, Depends(get_settings)]
-DatabaseDep = Annotated[Database, Depends(get_db)]

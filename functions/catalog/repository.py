@@ -1,4 +1,7 @@
-"""catalog's repository: the SQL of products (always parameterized)."""
+"""catalog's repository: the SQL of products (always parameterized).
+
+The reads are async (the API's endpoints are, see api.py); each hot query is a constant here so
+tests/catalog/test_query_plans.py can EXPLAIN exactly what runs, on a large table."""
 
 import psycopg
 from psycopg.rows import class_row
@@ -6,32 +9,34 @@ from psycopg.rows import class_row
 from functions.catalog.bodies import Product
 
 _COLUMNS = "id, name, description, price, currency, stock"
+# Keyset pagination: `id > cursor ORDER BY id LIMIT n` walks the primary key's index.
+LIST_FIRST_PAGE = f"SELECT {_COLUMNS} FROM products ORDER BY id LIMIT %s"
+LIST_PAGE_AFTER = f"SELECT {_COLUMNS} FROM products WHERE id > %s ORDER BY id LIMIT %s"
+GET_MANY = f"SELECT {_COLUMNS} FROM products WHERE id = ANY(%s) ORDER BY id"
+GET_ONE = f"SELECT {_COLUMNS} FROM products WHERE id = %s"
 
 
-def list_page(conn: psycopg.Connection, limit: int, after: str | None) -> list[Product]:
+async def list_page(conn: psycopg.AsyncConnection, limit: int, after: str | None) -> list[Product]:
     """Up to `limit` products ordered by id, starting after the id `after` (keyset pagination)."""
-    with conn.cursor(row_factory=class_row(Product)) as cur:
+    async with conn.cursor(row_factory=class_row(Product)) as cur:
         if after is None:
-            cur.execute(f"SELECT {_COLUMNS} FROM products ORDER BY id LIMIT %s", (limit,))
+            await cur.execute(LIST_FIRST_PAGE, (limit,))
         else:
-            cur.execute(
-                f"SELECT {_COLUMNS} FROM products WHERE id > %s ORDER BY id LIMIT %s",
-                (after, limit),
-            )
-        return cur.fetchall()
+            await cur.execute(LIST_PAGE_AFTER, (after, limit))
+        return await cur.fetchall()
 
 
-def get_many(conn: psycopg.Connection, ids: list[str]) -> list[Product]:
+async def get_many(conn: psycopg.AsyncConnection, ids: list[str]) -> list[Product]:
     """The products among `ids` that exist, ordered by id; unknown ids are simply absent."""
-    with conn.cursor(row_factory=class_row(Product)) as cur:
-        cur.execute(f"SELECT {_COLUMNS} FROM products WHERE id = ANY(%s) ORDER BY id", (ids,))
-        return cur.fetchall()
+    async with conn.cursor(row_factory=class_row(Product)) as cur:
+        await cur.execute(GET_MANY, (ids,))
+        return await cur.fetchall()
 
 
-def get_one(conn: psycopg.Connection, product_id: str) -> Product | None:
-    with conn.cursor(row_factory=class_row(Product)) as cur:
-        cur.execute(f"SELECT {_COLUMNS} FROM products WHERE id = %s", (product_id,))
-        return cur.fetchone()
+async def get_one(conn: psycopg.AsyncConnection, product_id: str) -> Product | None:
+    async with conn.cursor(row_factory=class_row(Product)) as cur:
+        await cur.execute(GET_ONE, (product_id,))
+        return await cur.fetchone()
 
 
 def insert_missing(conn: psycopg.Connection, products: list[Product]) -> int:

@@ -19,15 +19,7 @@ from functions.orders.auth import TokenValidator
 from functions.orders.bodies import CartView, OrderPage, OrderSummary, OrderView, SetCartItem
 from functions.orders.catalog_client import CatalogClient, CatalogUnavailable
 from functions.orders.checkout import checkout
-from functions.orders.dependencies import (
-    AfterCommitDep,
-    CatalogDep,
-    CurrentUser,
-    DatabaseDep,
-    OrdersDependencies,
-    SettingsDep,
-    TimelinesDep,
-)
+from functions.orders.dependencies import CurrentUser, Dependencies, OrdersDependencies
 from functions.orders.outbox_metrics import observe_outbox
 from functions.orders.settings import OrdersSettings
 from functions.orders.timeline import TimelineReader
@@ -163,8 +155,8 @@ router = APIRouter()
     summary="The caller's cart, priced now",
     responses=_links(200, checkout="placeOrder", remove="deleteCartItem"),
 )
-def get_cart(user: CurrentUser, db: DatabaseDep, catalog: CatalogDep) -> JSONResponse:
-    return _no_store(CartView.of(cart.view(db, catalog, user.user_id)))
+def get_cart(user: CurrentUser, deps: Dependencies) -> JSONResponse:
+    return _no_store(CartView.of(cart.view(deps.db, deps.catalog, user.user_id)))
 
 
 @router.post(
@@ -184,14 +176,17 @@ def get_cart(user: CurrentUser, db: DatabaseDep, catalog: CatalogDep) -> JSONRes
 def set_cart_item(
     user: CurrentUser,
     body: SetCartItem,
-    db: DatabaseDep,
-    catalog: CatalogDep,
-    settings: SettingsDep,
+    deps: Dependencies,
 ) -> JSONResponse:
-    cart.set_item(
-        db, catalog, user.user_id, body.product_id, body.quantity, settings.max_cart_items
+    priced = cart.set_item(
+        deps.db,
+        deps.catalog,
+        user.user_id,
+        body.product_id,
+        body.quantity,
+        deps.settings.max_cart_items,
     )
-    return _no_store(CartView.of(cart.view(db, catalog, user.user_id)))
+    return _no_store(CartView.of(priced))
 
 
 @router.delete(
@@ -204,9 +199,9 @@ def set_cart_item(
 def delete_cart_item(
     user: CurrentUser,
     product_id: Annotated[str, Path(pattern=PRODUCT_ID_PATTERN)],
-    db: DatabaseDep,
+    deps: Dependencies,
 ) -> Response:
-    cart.remove_item(db, user.user_id, product_id)
+    cart.remove_item(deps.db, user.user_id, product_id)
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
@@ -228,9 +223,7 @@ def delete_cart_item(
 )
 def place_order(
     user: CurrentUser,
-    db: DatabaseDep,
-    catalog: CatalogDep,
-    after_commit: AfterCommitDep,
+    deps: Dependencies,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -240,12 +233,12 @@ def place_order(
         ),
     ] = None,
 ) -> JSONResponse:
-    (order, items), replayed = checkout(db, catalog, user.user_id, idempotency_key)
+    (order, items), replayed = checkout(deps.db, deps.catalog, user.user_id, idempotency_key)
     headers = {"Location": f"/orders/{order.id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     else:
-        after_commit.submit(order.id)  # off the request path; the sweep is the safety net
+        deps.after_commit.submit(order.id)  # off the request path; the sweep is the safety net
     return _no_store(OrderView.of(order, items), 201, **headers)
 
 
@@ -259,7 +252,7 @@ def place_order(
 )
 def list_orders(
     user: CurrentUser,
-    db: DatabaseDep,
+    deps: Dependencies,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     cursor: Annotated[
         str | None,
@@ -267,7 +260,7 @@ def list_orders(
     ] = None,
 ) -> JSONResponse:
     before = _decode_cursor(cursor) if cursor else None
-    orders = history.list_orders(db, user.user_id, limit + 1, before)
+    orders = history.list_orders(deps.db, user.user_id, limit + 1, before)
     summaries = [OrderSummary.of(o) for o in orders[:limit]]
     next_cursor = _encode_cursor(summaries[-1]) if len(orders) > limit else None
     return _no_store(OrderPage(items=summaries, next_cursor=next_cursor))
@@ -281,11 +274,9 @@ def list_orders(
     summary="One of the caller's orders, with its timeline",
     responses=documented({404: "No such order for this user."}),
 )
-def get_order(
-    user: CurrentUser, order_id: UUID, db: DatabaseDep, timelines: TimelinesDep
-) -> JSONResponse:
-    order, items = history.get_order(db, user.user_id, order_id)
-    return _no_store(OrderView.of(order, items, timelines.read(order_id)))
+def get_order(user: CurrentUser, order_id: UUID, deps: Dependencies) -> JSONResponse:
+    order, items = history.get_order(deps.db, user.user_id, order_id)
+    return _no_store(OrderView.of(order, items, deps.timelines.read(order_id)))
 
 
 def create_app(

@@ -5,10 +5,19 @@ Tokens are validated like Entra External ID's: RS256 only, signature against the
 issuer, audience, expiry and not-before, and the API's delegated scope in `scp`. There is no
 switch to turn any of this off. The FastAPI dependency that applies it to every route is
 `CurrentUser` in dependencies.py.
+
+A shopper's requests come with the same token (a cart update, another, the checkout), and each
+full validation decodes the token and checks an RSA signature (~0.5 ms of CPU). So a token that
+passed every check is remembered, by its exact text, for at most TOKEN_MEMORY_SECONDS and never
+past its `exp`: a repeat is the same answer without the work. Only accepted tokens are kept (any
+refusal is decided afresh), the memory is bounded, and its 30 s are well inside the 5 minutes
+the key set itself is cached for (PyJWKClient's default), so it trusts no key for longer than
+validation already did.
 """
 
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import httpx
@@ -20,6 +29,8 @@ from functions.shared.problems import Problem
 LEEWAY_SECONDS = 30  # clock skew tolerated on exp/nbf/iat
 DISCOVERY_RETRY_SECONDS = 10  # after a failed discovery, answer 503 at once for this long
 REALM = 'Bearer realm="tinyshop-orders"'
+TOKEN_MEMORY_SECONDS = 30  # an accepted token is taken again without re-validation this long
+TOKEN_MEMORY_SIZE = 4096  # tokens remembered at most (least recently accepted go first)
 _BAD_SUBJECT = "The token's subject is not a valid user id."
 
 
@@ -55,6 +66,28 @@ class TokenValidator:
         self._jwks: jwt.PyJWKClient | None = None
         self._lock = threading.Lock()
         self._unavailable_until = 0.0
+        self._accepted: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._accepted_lock = threading.Lock()
+
+    def remembered(self, token: str) -> Principal | None:
+        """The principal of `token` if it was accepted within TOKEN_MEMORY_SECONDS and has not
+        expired since; None means: validate it (`validate`)."""
+        entry = self._accepted.get(token)
+        if entry is None:
+            return None
+        if time.time() >= entry[0]:
+            with self._accepted_lock:
+                self._accepted.pop(token, None)
+            return None
+        return entry[1]
+
+    def _remember(self, token: str, principal: Principal, expires: float) -> None:
+        until = min(time.time() + TOKEN_MEMORY_SECONDS, expires)
+        with self._accepted_lock:
+            self._accepted[token] = (until, principal)
+            self._accepted.move_to_end(token)
+            while len(self._accepted) > TOKEN_MEMORY_SIZE:
+                self._accepted.popitem(last=False)
 
     def _jwks_client(self) -> jwt.PyJWKClient:
         if self._jwks is not None:
@@ -87,6 +120,11 @@ class TokenValidator:
             return self._jwks
 
     def validate(self, token: str) -> Principal:
+        """The token's principal after every check, or a 401/403 problem (OidcUnavailable when
+        the issuer's keys cannot be read). A token accepted moments ago is answered from memory."""
+        remembered = self.remembered(token)
+        if remembered is not None:
+            return remembered
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -94,7 +132,12 @@ class TokenValidator:
         if header.get("alg") != "RS256":
             raise unauthorized("The token must be signed with RS256.")
         try:
-            key = self._jwks_client().get_signing_key_from_jwt(token)
+            # By the kid of the header read above: get_signing_key_from_jwt would decode the
+            # whole token once more.
+            kid = header.get("kid")
+            if not isinstance(kid, str):
+                raise jwt.PyJWKClientError("the token names no key")
+            key = self._jwks_client().get_signing_key(kid)
         except jwt.PyJWKClientConnectionError as exc:
             raise OidcUnavailable(str(exc)) from exc
         except (jwt.PyJWKClientError, jwt.InvalidTokenError):
@@ -136,4 +179,6 @@ class TokenValidator:
         if not valid_user_id(claims["sub"]):
             raise unauthorized(_BAD_SUBJECT)
         name = claims.get("name")
-        return Principal(user_id=claims["sub"], name=name if isinstance(name, str) else None)
+        principal = Principal(user_id=claims["sub"], name=name if isinstance(name, str) else None)
+        self._remember(token, principal, float(claims["exp"]))
+        return principal

@@ -2,6 +2,11 @@
 
 Rules and their errors are the domain's (domain.py); a catalog outage is `CatalogUnavailable`,
 raised before anything is written.
+
+A cart update answers with the priced cart, so it asks catalog once for every product it will
+show: the lines read before the change plus the product being set (which also tells whether it
+exists). Only when a concurrent request added a product meanwhile is catalog asked again, for
+that product alone.
 """
 
 from functions.orders import domain, repository
@@ -9,11 +14,24 @@ from functions.orders.catalog_client import CatalogClient
 from functions.shared.db import Database
 
 
+def _priced(
+    catalog: CatalogClient,
+    lines: list[domain.CartLine],
+    known: dict[str, domain.CatalogProduct | None],
+) -> domain.PricedCart:
+    """Price `lines` with the products already fetched, fetching only those not asked for yet.
+    `known` maps every product asked for (present or not) so absent ones are not asked again."""
+    missing = [line.product_id for line in lines if line.product_id not in known]
+    products = {pid: p for pid, p in known.items() if p is not None}
+    if missing:
+        products |= catalog.products(missing)
+    return domain.price_cart(lines, products)
+
+
 def view(db: Database, catalog: CatalogClient, user_id: str) -> domain.PricedCart:
     with db.connection() as conn:
         lines = repository.cart_lines(conn, user_id)
-    products = catalog.products([line.product_id for line in lines]) if lines else {}
-    return domain.price_cart(lines, products)
+    return _priced(catalog, lines, {})
 
 
 def set_item(
@@ -23,20 +41,33 @@ def set_item(
     product_id: str,
     quantity: int,
     max_items: int,
-) -> None:
-    """Set the quantity of one product (0 removes it); unknown products are refused."""
-    if quantity > 0 and product_id not in catalog.products([product_id]):
-        raise domain.UnknownProduct(product_id)
-    with db.connection() as conn, conn.transaction():
-        repository.lock_cart(conn, user_id)
-        if quantity == 0:
-            repository.remove_item(conn, user_id, product_id)
-            return
-        domain.ensure_room_for(repository.cart_lines(conn, user_id), product_id, max_items)
-        repository.set_quantity(conn, user_id, product_id, quantity)
+) -> domain.PricedCart:
+    """Set the quantity of one product (0 removes it); unknown products are refused. Returns
+    the cart as it is after the change, priced now."""
+    asked: dict[str, domain.CatalogProduct | None] = {}
+    if quantity > 0:
+        with db.connection() as conn:
+            before = repository.cart_lines(conn, user_id)
+        wanted = {product_id, *(line.product_id for line in before)}
+        found = catalog.products(wanted)
+        asked = {pid: found.get(pid) for pid in wanted}
+        if asked[product_id] is None:
+            raise domain.UnknownProduct(product_id)
+    with db.connection() as conn:
+        with repository.transaction(conn):
+            repository.lock_cart(conn, user_id)
+            if quantity == 0:
+                repository.remove_item(conn, user_id, product_id)
+            else:
+                lines = repository.cart_lines(conn, user_id)  # the one wait before the commit
+                domain.ensure_room_for(lines, product_id, max_items)
+                repository.set_quantity(conn, user_id, product_id, quantity)
+            after = repository.send_cart_lines(conn, user_id)
+        lines_after = after.fetchall()  # arrived with the COMMIT
+    return _priced(catalog, lines_after, asked)
 
 
 def remove_item(db: Database, user_id: str, product_id: str) -> None:
-    with db.connection() as conn, conn.transaction():
+    with db.connection() as conn, repository.transaction(conn):
         repository.lock_cart(conn, user_id)
         repository.remove_item(conn, user_id, product_id)

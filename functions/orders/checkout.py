@@ -23,12 +23,8 @@ from functions.shared.events import ORDER_PLACED
 
 def _load(conn: psycopg.Connection, user_id: str, order_id: uuid.UUID) -> domain.OrderWithItems:
     found = repository.get_order(conn, user_id, order_id)
-    assert found is not None, "an idempotency key or new order always references an order"
+    assert found is not None, "an idempotency key always references an order"
     return found
-
-
-def _recorded(conn: psycopg.Connection, user_id: str, key: str | None) -> domain.RecordedKey | None:
-    return None if key is None else repository.find_idempotency_key(conn, user_id, key)
 
 
 def checkout(
@@ -51,10 +47,12 @@ def checkout(
 def _checkout(
     db: Database, catalog: CatalogClient, user_id: str, idempotency_key: str | None
 ) -> tuple[domain.OrderWithItems, bool]:
+    """Round trips: the cart (and the key) read before pricing, then the transaction's two —
+    lock and re-read, then write and commit (repository.transaction)."""
     for _ in range(domain.CHECKOUT_ATTEMPTS):
         with db.connection() as conn:
-            lines = repository.cart_lines(conn, user_id)
-            replay = domain.replayed_order(_recorded(conn, user_id, idempotency_key), lines)
+            lines, recorded = repository.cart_and_key(conn, user_id, idempotency_key)
+            replay = domain.replayed_order(recorded, lines)
             if replay is not None:
                 return _load(conn, user_id, replay), True
         if not lines:
@@ -62,20 +60,33 @@ def _checkout(
         products = catalog.products([line.product_id for line in lines])
         currency = domain.cart_currency(lines, products)
 
-        with db.connection() as conn, conn.transaction():
-            repository.lock_cart(conn, user_id)
-            current = repository.cart_lines(conn, user_id)
-            replay = domain.replayed_order(_recorded(conn, user_id, idempotency_key), current)
-            if replay is not None:
-                return _load(conn, user_id, replay), True  # a concurrent request with the key won
-            if not domain.unchanged_since_pricing(lines, current):
-                continue  # changed since pricing: price again
-            order_id = uuid.uuid4()
-            new = domain.new_order(
-                order_id, uuid.uuid4(), user_id, current, products, currency, datetime.now(UTC)
-            )
-            _write(conn, user_id, idempotency_key, current, new)
-            return _load(conn, user_id, order_id), False
+        with db.connection() as conn:
+            with repository.transaction(conn):
+                repository.lock_cart(conn, user_id)
+                current_lines = repository.send_cart_lines(conn, user_id)
+                recorded = (
+                    repository.send_find_idempotency_key(conn, user_id, idempotency_key)
+                    if idempotency_key is not None
+                    else None
+                )
+                current = current_lines.fetchall()  # the transaction's first round trip
+                replay = domain.replayed_order(recorded.fetchone() if recorded else None, current)
+                if replay is None:
+                    if not domain.unchanged_since_pricing(lines, current):
+                        continue  # changed since pricing: price again
+                    new = domain.new_order(
+                        uuid.uuid4(),
+                        uuid.uuid4(),
+                        user_id,
+                        current,
+                        products,
+                        currency,
+                        datetime.now(UTC),
+                    )
+                    placed = _write(conn, user_id, idempotency_key, current, new)
+            if replay is not None:  # a concurrent request with the key won
+                return _load(conn, user_id, replay), True
+        return placed.read(), False  # the rows as stored, arrived with the COMMIT
     raise domain.CartKeptChanging()
 
 
@@ -85,13 +96,13 @@ def _write(
     idempotency_key: str | None,
     lines: list[domain.CartLine],
     new: domain.NewOrder,
-) -> None:
+) -> repository.SentOrder:
     """Everything a placed order changes, inside the caller's transaction (cart row locked)."""
     event = new.event
     trace_context: dict[str, str] = {}
     propagate.inject(trace_context)  # W3C traceparent/tracestate of this request
 
-    repository.insert_order(
+    placed = repository.insert_order(
         conn, event.order_id, user_id, event.currency, new.total, event.occurred_at, new.items
     )
     repository.insert_outbox(
@@ -102,3 +113,4 @@ def _write(
             conn, user_id, idempotency_key, domain.fingerprint(lines), event.order_id
         )
     repository.clear_cart(conn, user_id)
+    return placed

@@ -1,7 +1,11 @@
 """orders' dependencies: built once in `create_app` (api.py), kept on `app.state`, and reached by
-the routes through typed aliases (`Annotated[X, Depends(...)]`, as in FastAPI's full-stack
-template), so a route's signature says what it uses and a test can override any of them
-(`app.dependency_overrides`)."""
+the routes through one typed alias, `Dependencies` (`Annotated[X, Depends(...)]`), and the
+caller through `CurrentUser`. A test overrides them as a whole (`app.dependency_overrides[
+get_dependencies]`, with `dataclasses.replace` of the ones it changes).
+
+One dependency rather than one per part: FastAPI resolves every dependency of every request
+anew, and five small ones (settings, database, catalog, relay, timelines) beside the user cost
+about a sixth of a cart update's CPU in orders (issue 17, docs/performance.md)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from functions.orders.auth import REALM, OidcUnavailable, Principal, TokenValidator
 from functions.orders.catalog_client import CatalogClient
@@ -44,40 +49,16 @@ async def get_dependencies(request: Request) -> OrdersDependencies:
 Dependencies = Annotated[OrdersDependencies, Depends(get_dependencies)]
 
 
-async def get_settings(deps: Dependencies) -> OrdersSettings:
-    return deps.settings
-
-
-async def get_db(deps: Dependencies) -> Database:
-    return deps.db
-
-
-async def get_catalog(deps: Dependencies) -> CatalogClient:
-    return deps.catalog
-
-
-async def get_after_commit(deps: Dependencies) -> PublishAfterCommit:
-    return deps.after_commit
-
-
-async def get_timelines(deps: Dependencies) -> TimelineReader:
-    return deps.timelines
-
-
-SettingsDep = Annotated[OrdersSettings, Depends(get_settings)]
-DatabaseDep = Annotated[Database, Depends(get_db)]
-CatalogDep = Annotated[CatalogClient, Depends(get_catalog)]
-AfterCommitDep = Annotated[PublishAfterCommit, Depends(get_after_commit)]
-TimelinesDep = Annotated[TimelineReader, Depends(get_timelines)]
-
 _bearer = HTTPBearer(auto_error=False, description="Access token for the orders API scope.")
 
 
-def current_user(
+async def current_user(
     deps: Dependencies,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The authenticated caller, or a 401/403 problem (sync: validation may fetch the JWKS)."""
+    """The authenticated caller, or a 401/403 problem. A token accepted moments ago is known
+    at once (auth.py); any other is validated in the thread pool, since validation may fetch
+    the JWKS over the network and must not block the event loop."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem(
             401,
@@ -85,8 +66,12 @@ def current_user(
             title="Unauthorized",
             headers={"WWW-Authenticate": REALM},
         )
+    validator = deps.token_validator
+    remembered = validator.remembered(credentials.credentials)
+    if remembered is not None:
+        return remembered
     try:
-        return deps.token_validator.validate(credentials.credentials)
+        return await run_in_threadpool(validator.validate, credentials.credentials)
     except OidcUnavailable as exc:
         raise Problem(
             503,

@@ -1,39 +1,95 @@
 """orders' repository: the SQL of carts, orders, the outbox and idempotency keys (always
-parameterized), reading and writing the domain's objects. Callers own the transaction."""
+parameterized), reading and writing the domain's objects. Callers own the transaction.
 
+Round trips are what a request waits for, so writes inside `transaction()` are pipelined: a
+function that only writes sends its statement and returns; one that reads waits for its result
+(one round trip for everything sent so far). Functions named `send_*` send a read and return
+its cursor, to be read after the transaction's last round trip (its COMMIT) — the checkout and
+a cart update each cost two round trips in their transaction, whatever their statement count.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from functions.orders.domain import CartLine, Order, OrderItem, RecordedKey
 
+
+@contextmanager
+def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """One transaction in pipeline mode on an autocommit connection: BEGIN travels with the
+    first statements, COMMIT with the last ones, and the server runs them in order.
+
+    psycopg's own `conn.transaction()` inside a pipeline syncs at its start and its end (two
+    more round trips), so BEGIN and COMMIT are sent here as statements
+    (https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html). Any error in the block or
+    from the server rolls the transaction back, like `conn.transaction()`.
+    """
+    done = False
+    try:
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                with suppress(psycopg.Error):  # a broken connection: the finally below
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        done = True
+    finally:
+        # A statement failed on the server: the pipeline was aborted and the transaction is
+        # left failed (or the rollback above was never sent). End it before the pool takes the
+        # connection back.
+        if (
+            not done
+            and not conn.closed
+            and conn.info.transaction_status
+            in (
+                TransactionStatus.INTRANS,
+                TransactionStatus.INERROR,
+            )
+        ):
+            conn.rollback()
+
+
 # --- carts -----------------------------------------------------------------------------------
 
 
 def lock_cart(conn: psycopg.Connection, user_id: str) -> None:
-    """Create the user's cart row if needed and lock it until the transaction ends.
+    """Create the user's cart row if needed, stamp it changed, and lock it until the
+    transaction ends — one statement: ON CONFLICT DO UPDATE locks the existing row as an
+    UPDATE does (https://www.postgresql.org/docs/15/sql-insert.html#SQL-ON-CONFLICT).
 
     Every cart write and every checkout takes this lock first, so concurrent requests of one
-    user are serialised and none can lose another's update."""
+    user are serialised and none can lose another's update. The stamp commits only with a
+    change (a refused write rolls back)."""
     conn.execute(
-        "INSERT INTO carts (user_id) VALUES (%s) ON CONFLICT (user_id) DO NOTHING", (user_id,)
+        "INSERT INTO carts (user_id) VALUES (%s) "
+        "ON CONFLICT (user_id) DO UPDATE SET updated_at = now()",
+        (user_id,),
     )
-    conn.execute("SELECT 1 FROM carts WHERE user_id = %s FOR UPDATE", (user_id,))
+
+
+def send_cart_lines(conn: psycopg.Connection, user_id: str) -> psycopg.Cursor[CartLine]:
+    """Send the read of the cart's lines; the cursor gives them once the result is in."""
+    return conn.cursor(row_factory=class_row(CartLine)).execute(
+        "SELECT product_id, quantity FROM cart_items WHERE user_id = %s "
+        "ORDER BY added_at, product_id",
+        (user_id,),
+    )
 
 
 def cart_lines(conn: psycopg.Connection, user_id: str) -> list[CartLine]:
-    with conn.cursor(row_factory=class_row(CartLine)) as cur:
-        cur.execute(
-            "SELECT product_id, quantity FROM cart_items WHERE user_id = %s "
-            "ORDER BY added_at, product_id",
-            (user_id,),
-        )
-        return cur.fetchall()
+    return send_cart_lines(conn, user_id).fetchall()
 
 
 def set_quantity(conn: psycopg.Connection, user_id: str, product_id: str, quantity: int) -> None:
@@ -42,14 +98,12 @@ def set_quantity(conn: psycopg.Connection, user_id: str, product_id: str, quanti
         "ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity",
         (user_id, product_id, quantity),
     )
-    conn.execute("UPDATE carts SET updated_at = now() WHERE user_id = %s", (user_id,))
 
 
 def remove_item(conn: psycopg.Connection, user_id: str, product_id: str) -> None:
     conn.execute(
         "DELETE FROM cart_items WHERE user_id = %s AND product_id = %s", (user_id, product_id)
     )
-    conn.execute("UPDATE carts SET updated_at = now() WHERE user_id = %s", (user_id,))
 
 
 def clear_cart(conn: psycopg.Connection, user_id: str) -> None:
@@ -57,6 +111,20 @@ def clear_cart(conn: psycopg.Connection, user_id: str) -> None:
 
 
 # --- orders ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentOrder:
+    """An order inserted in a pipelined transaction: the rows as stored, once it committed."""
+
+    _order: psycopg.Cursor[tuple]
+    _items: psycopg.Cursor[OrderItem]
+
+    def read(self) -> tuple[Order, list[OrderItem]]:
+        items = sorted(self._items.fetchall(), key=lambda i: i.product_id)
+        row = self._order.fetchone()
+        assert row is not None, "an inserted order returns its row"
+        return Order(*row, item_count=sum(i.quantity for i in items)), items
 
 
 def insert_order(
@@ -67,18 +135,28 @@ def insert_order(
     total: Decimal,
     created_at: datetime,
     items: list[OrderItem],
-) -> None:
-    conn.execute(
+) -> SentOrder:
+    """Send the order's row and all its items (one statement whatever their number); the
+    result reads them back as stored (RETURNING), at no extra round trip."""
+    order = conn.execute(
         "INSERT INTO orders (id, user_id, status, currency, total, created_at) "
-        "VALUES (%s, %s, 'placed', %s, %s, %s)",
+        "VALUES (%s, %s, 'placed', %s, %s, %s) "
+        "RETURNING id, user_id, status, currency, total, created_at",
         (order_id, user_id, currency, total, created_at),
     )
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO order_items (order_id, product_id, name, unit_price, quantity) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            [(order_id, i.product_id, i.name, i.unit_price, i.quantity) for i in items],
-        )
+    stored_items = conn.cursor(row_factory=class_row(OrderItem)).execute(
+        "INSERT INTO order_items (order_id, product_id, name, unit_price, quantity) "
+        "SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::numeric[], %s::int[]) "
+        "RETURNING product_id, name, unit_price, quantity",
+        (
+            order_id,
+            [i.product_id for i in items],
+            [i.name for i in items],
+            [i.unit_price for i in items],
+            [i.quantity for i in items],
+        ),
+    )
+    return SentOrder(order, stored_items)
 
 
 _ORDER_COLUMNS = (
@@ -91,22 +169,19 @@ _ORDER_COLUMNS = (
 def get_order(
     conn: psycopg.Connection, user_id: str, order_id: UUID
 ) -> tuple[Order, list[OrderItem]] | None:
-    """The user's order and its items; None when it does not exist or is someone else's."""
-    with conn.cursor(row_factory=class_row(Order)) as cur:
-        cur.execute(
-            f"SELECT {_ORDER_COLUMNS} FROM orders o WHERE o.id = %s AND o.user_id = %s",
-            (order_id, user_id),
-        )
-        order = cur.fetchone()
-    if order is None:
+    """The user's order and its items; None when it does not exist or is someone else's.
+    One statement (the order's columns repeat on each item row): one round trip."""
+    rows = conn.execute(
+        "SELECT o.id, o.user_id, o.status, o.currency, o.total, o.created_at, "
+        "i.product_id, i.name, i.unit_price, i.quantity "
+        "FROM orders o LEFT JOIN order_items i ON i.order_id = o.id "
+        "WHERE o.id = %s AND o.user_id = %s ORDER BY i.product_id",
+        (order_id, user_id),
+    ).fetchall()
+    if not rows:
         return None
-    with conn.cursor(row_factory=class_row(OrderItem)) as cur:
-        cur.execute(
-            "SELECT product_id, name, unit_price, quantity FROM order_items "
-            "WHERE order_id = %s ORDER BY product_id",
-            (order_id,),
-        )
-        return order, cur.fetchall()
+    items = [OrderItem(*row[6:]) for row in rows if row[6] is not None]
+    return Order(*rows[0][:6], item_count=sum(i.quantity for i in items)), items
 
 
 def orders_placed(
@@ -183,13 +258,34 @@ def insert_outbox(
     )
 
 
-def find_idempotency_key(conn: psycopg.Connection, user_id: str, key: str) -> RecordedKey | None:
-    """The cart fingerprint and order recorded for this user's key, if any."""
-    row = conn.execute(
+def send_find_idempotency_key(
+    conn: psycopg.Connection, user_id: str, key: str
+) -> psycopg.Cursor[RecordedKey]:
+    """Send the read of the cart fingerprint and order recorded for this user's key; the
+    cursor's `fetchone()` gives it, or None."""
+    return conn.cursor(row_factory=class_row(RecordedKey)).execute(
         "SELECT cart_fingerprint, order_id FROM idempotency_keys WHERE user_id = %s AND key = %s",
         (user_id, key),
-    ).fetchone()
-    return RecordedKey(cart_fingerprint=row[0], order_id=row[1]) if row else None
+    )
+
+
+def cart_and_key(
+    conn: psycopg.Connection, user_id: str, key: str | None
+) -> tuple[list[CartLine], RecordedKey | None]:
+    """The cart's lines and what this user's key recorded (None without a key, or when it is
+    unused), in one statement: one round trip for checkout's read before pricing."""
+    rows = conn.execute(
+        "SELECT c.product_id, c.quantity, k.cart_fingerprint, k.order_id "
+        "FROM (SELECT 1) AS one "
+        "LEFT JOIN idempotency_keys k ON k.user_id = %(user)s AND k.key = %(key)s "
+        "LEFT JOIN cart_items c ON c.user_id = %(user)s "
+        "ORDER BY c.added_at, c.product_id",
+        {"user": user_id, "key": key},
+    ).fetchall()
+    lines = [CartLine(product_id, quantity) for product_id, quantity, *_ in rows if product_id]
+    fingerprint, order_id = rows[0][2:]
+    recorded = RecordedKey(fingerprint, order_id) if order_id is not None else None
+    return lines, recorded
 
 
 def save_idempotency_key(

@@ -1,28 +1,97 @@
 """A lazily opened psycopg connection pool that survives database outages.
 
 The pool is created on first use, not at import, so importing `function_app.py` (the Functions
-host does it in every pod, for every app) never touches a database. Connections are checked
-before each use, so after an outage the first request already gets a healthy connection.
+host does it in every pod, for every app) never touches a database.
+
+After an outage the first request already gets a healthy connection, without a round trip to
+the database on every checkout (`SELECT`-less `execute("")` cost catalog a third of its
+throughput, issue 17). A pooled connection is checked with a round trip only when
+- its socket has something to read: an idle connection is owed nothing, so readable means the
+  server closed it (a restart, `pg_terminate_backend`, a proxy or network cut that reached this
+  host as FIN/RST) or sent a notice; one `poll()` of the socket, no round trip; or
+- it was idle longer than `db_check_after_idle` seconds (30 by default): a peer that vanished
+  silently (a load balancer's idle timeout drops connections without telling either end) is
+  caught before a request waits on it.
+A check that fails discards the connection and the pool hands out another one (or a new one).
+What remains uncaught is a connection dropped silently within the last 30 s of use; the check
+on every checkout would not have caught it sooner either (its round trip waits on the same dead
+socket), and the request gets the usual 503 problem.
 """
 
+import asyncio
+import select
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from functions.shared.settings import ServiceSettings
+
+PING_TIMEOUT = 2.0  # seconds a readiness probe waits for a connection
+
+
+class IdleCheck:
+    """The pool's `check`, `configure` and `reset` callbacks: remembers when each connection
+    became idle and round-trips only those that need it (module docstring)."""
+
+    def __init__(self, after_idle: float) -> None:
+        self.after_idle = after_idle
+        self._idle_since: weakref.WeakKeyDictionary[psycopg.BaseConnection, float] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.round_trips = 0  # checks that went to the server (tests read it)
+
+    def became_idle(self, conn: psycopg.BaseConnection) -> None:
+        """`configure` (a new connection) and `reset` (a returned one)."""
+        self._idle_since[conn] = time.monotonic()
+
+    def needs_round_trip(self, conn: psycopg.BaseConnection) -> bool:
+        idle_since = self._idle_since.get(conn)
+        if idle_since is None or time.monotonic() - idle_since >= self.after_idle:
+            return True
+        try:
+            fd = conn.pgconn.socket
+        except psycopg.OperationalError:  # already closed
+            return True
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+
+    def __call__(self, conn: psycopg.Connection) -> None:
+        """The pool's `check`: raise if the connection is not healthy."""
+        if self.needs_round_trip(conn):
+            self.round_trips += 1
+            ConnectionPool.check_connection(conn)
+
+    async def check_async(self, conn: psycopg.AsyncConnection) -> None:
+        """The same for an AsyncConnectionPool."""
+        if self.needs_round_trip(conn):
+            self.round_trips += 1
+            await AsyncConnectionPool.check_connection(conn)
+
+    async def became_idle_async(self, conn: psycopg.AsyncConnection) -> None:
+        self.became_idle(conn)
 
 
 class Database:
     """One app's connection pool to its own database."""
 
-    def __init__(self, settings: ServiceSettings, name: str) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        name: str,
+        server_settings: Mapping[str, str] | None = None,
+    ) -> None:
         self._settings = settings
         self._name = name
+        self._server_settings = dict(server_settings or {})
         self._pool: ConnectionPool | None = None
         self._lock = threading.Lock()
+        self.idle_check = IdleCheck(settings.db_check_after_idle)
 
     @property
     def pool(self) -> ConnectionPool:
@@ -40,14 +109,10 @@ class Database:
             min_size=s.db_pool_min_size,
             max_size=s.db_pool_max_size,
             timeout=s.db_pool_timeout,
-            check=ConnectionPool.check_connection,
-            kwargs={
-                "connect_timeout": s.db_connect_timeout,
-                "options": f"-c statement_timeout={s.db_statement_timeout_ms}",
-                "application_name": f"tinyshop-{self._name}",
-                # Reads cost one round trip; writes open `conn.transaction()` explicitly.
-                "autocommit": True,
-            },
+            check=self.idle_check,
+            configure=self.idle_check.became_idle,
+            reset=self.idle_check.became_idle,
+            kwargs=connection_kwargs(s, self._name, self._server_settings),
             open=True,  # opens in the background: a down database does not block start-up
         )
 
@@ -57,7 +122,7 @@ class Database:
         with self.pool.connection() as conn:
             yield conn
 
-    def ping(self, timeout: float = 2.0) -> None:
+    def ping(self, timeout: float = PING_TIMEOUT) -> None:
         """Raise if the database cannot answer `SELECT 1` within `timeout` seconds."""
         with self.pool.connection(timeout=timeout) as conn:
             conn.execute("SELECT 1")
@@ -67,3 +132,88 @@ class Database:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+
+
+class AsyncDatabase:
+    """One app's asyncio connection pool to its own database, for async endpoints: a query
+    then costs no hop to FastAPI's thread pool and back (catalog, issue 17).
+
+    The pool belongs to the event loop that first used it. Under uvicorn and the Functions
+    host's Python worker that is one loop for the process's life; a caller that runs each
+    request in a new loop (`asyncio.run` per call) gets a new pool per loop, as an asyncio pool
+    cannot outlive its loop.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        name: str,
+        server_settings: Mapping[str, str] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._name = name
+        self._server_settings = dict(server_settings or {})
+        self._pool: AsyncConnectionPool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._opening: asyncio.Future[None] | None = None
+        self.idle_check = IdleCheck(settings.db_check_after_idle)
+
+    def _current_pool(self) -> AsyncConnectionPool:
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._loop is not loop:
+            s = self._settings
+            self._loop = loop
+            self._pool = AsyncConnectionPool(
+                s.database_url,
+                name=self._name,
+                min_size=s.db_pool_min_size,
+                max_size=s.db_pool_max_size,
+                timeout=s.db_pool_timeout,
+                check=self.idle_check.check_async,
+                configure=self.idle_check.became_idle_async,
+                reset=self.idle_check.became_idle_async,
+                kwargs=connection_kwargs(s, self._name, self._server_settings),
+                open=False,
+            )
+            self._opening = None
+        return self._pool
+
+    async def pool(self) -> AsyncConnectionPool:
+        """The pool, opened (in the background: a down database does not block anyone)."""
+        pool = self._current_pool()
+        if pool.closed:
+            if self._opening is None:
+                self._opening = asyncio.ensure_future(pool.open(wait=False))
+            await asyncio.shield(self._opening)
+        return pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A pooled autocommit connection; wrap writes in `conn.transaction()`."""
+        async with (await self.pool()).connection() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        """Raise if the database cannot answer `SELECT 1` within PING_TIMEOUT seconds."""
+        async with (await self.pool()).connection(timeout=PING_TIMEOUT) as conn:
+            await conn.execute("SELECT 1")
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None and not pool.closed and self._loop is asyncio.get_running_loop():
+            await pool.close()
+
+
+def connection_kwargs(
+    s: ServiceSettings, name: str, server_settings: Mapping[str, str] | None = None
+) -> dict[str, object]:
+    """libpq parameters of every pooled connection of app `name`; `server_settings` are
+    Postgres settings of its sessions (`-c name=value`)."""
+    settings = {"statement_timeout": str(s.db_statement_timeout_ms), **(server_settings or {})}
+    return {
+        "connect_timeout": s.db_connect_timeout,
+        "options": " ".join(f"-c {key}={value}" for key, value in settings.items()),
+        "application_name": f"tinyshop-{name}",
+        # Reads cost one round trip; writes open `conn.transaction()` explicitly.
+        "autocommit": True,
+    }

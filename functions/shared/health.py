@@ -5,15 +5,19 @@ readiness says whether the app's own dependencies answer, so Kubernetes stops ro
 that cannot serve and routes to it again, without a restart, once they are back.
 """
 
+import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from functions.shared.problems import documented, problem_response
 
-Check = Callable[[], None]
+# A check raises when unhealthy; an async one is awaited on the loop, a sync one (it may block
+# on a pool) runs in the thread pool.
+Check = Callable[[], None] | Callable[[], Awaitable[None]]
 _log = logging.getLogger(__name__)
 
 
@@ -30,11 +34,14 @@ def health_router(prefix: str, checks: Mapping[str, Check]) -> APIRouter:
         summary="Readiness probe: checks the app's own dependencies",
         responses=documented({503: "A dependency is unavailable (`checks` says which)."}),
     )
-    def ready() -> JSONResponse:
+    async def ready() -> JSONResponse:
         results: dict[str, str] = {}
         for name, check in checks.items():
             try:
-                check()
+                if inspect.iscoroutinefunction(check):
+                    await check()
+                else:
+                    await run_in_threadpool(check)
                 results[name] = "ok"
             except Exception as exc:  # any failure means not ready; the reason goes to the log
                 _log.warning("readiness check %s failed: %s", name, exc)

@@ -9,7 +9,16 @@ Where telemetry goes follows the standard variables, so the same code runs local
 - `METRICS_PORT` set (`make dev` sets one per process): this process serves its own
   Prometheus `/metrics` on `METRICS_ADDRESS` (default 127.0.0.1) and that port, for the local
   Prometheus of `make dev PROMETHEUS=1`.
-- neither: nothing is exported (tests install their own in-memory exporters first).
+- neither: nothing is exported, and then nothing is recorded either: no SDK tracer provider
+  (the API's no-op one stays), no psycopg or Azure SDK spans, and no HTTP instrumentation when
+  no metric is read either. An SDK provider with no exporter still builds, samples and ends every
+  span only to drop it: that was ~28% of catalog's CPU per request (docs/performance.md). Tests
+  install their own in-memory exporters first, so tracing is on in every test process.
+
+Sampling follows the standard `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` variables, which
+the SDK's `TracerProvider()` reads itself (e.g. `parentbased_traceidratio` and `0.1`:
+https://opentelemetry-python.readthedocs.io/en/latest/sdk/trace.sampling.html); unset, every
+trace is kept (`parentbased_always_on`).
 
 HTTP metrics and spans follow the *stable* HTTP semantic conventions
 (`OTEL_SEMCONV_STABILITY_OPT_IN=http`): the RED histogram is `http.server.request.duration` in
@@ -56,21 +65,40 @@ def _resource(service_name: str) -> Resource:
     )
 
 
+def _otlp(signal: str) -> bool:
+    """Whether `signal` (TRACES, METRICS) goes over OTLP: an endpoint for all signals or for
+    this one, and the signal's exporter not switched off (`OTEL_<SIGNAL>_EXPORTER=none`)."""
+    if os.getenv(f"OTEL_{signal}_EXPORTER", "").strip().lower() == "none":
+        return False
+    return bool(
+        os.getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.getenv(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
+    )
+
+
+def tracing_enabled() -> bool:
+    """Whether this process records spans: an SDK tracer provider is installed, by
+    `tracer_provider` because something exports them, or by a test."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
 def tracer_provider(
     service_name: str, exporter: SpanExporter | None = None
 ) -> trace.TracerProvider:
-    """The process-wide tracer provider, created once (the first caller names the service)."""
+    """The process-wide tracer provider, created once (the first caller names the service) when
+    something exports spans; otherwise the API's no-op provider, unchanged."""
     with _lock:
         current = trace.get_tracer_provider()
         if isinstance(current, TracerProvider):
             return current
-        provider = TracerProvider(resource=_resource(service_name))
-        if exporter is None and os.getenv("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        if exporter is None and _otlp("TRACES"):
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             exporter = OTLPSpanExporter()
-        if exporter is not None:
-            provider.add_span_processor(BatchSpanProcessor(exporter))
+        if exporter is None:
+            return current  # nothing would leave the process: record nothing
+        provider = TracerProvider(resource=_resource(service_name))
+        provider.add_span_processor(BatchSpanProcessor(exporter))
         trace.set_tracer_provider(provider)
         return provider
 
@@ -123,9 +151,14 @@ def _prometheus_reader() -> MetricReader | None:
     return prometheus_endpoint(int(port), os.getenv("METRICS_ADDRESS", "127.0.0.1"))
 
 
+def metrics_enabled() -> bool:
+    """Whether this process records metrics (an SDK meter provider with a reader is installed)."""
+    return isinstance(metrics.get_meter_provider(), MeterProvider)
+
+
 def meter_provider(service_name: str, *readers: MetricReader) -> metrics.MeterProvider:
     """The process-wide meter provider, created once with the readers the environment asks for
-    (and `readers`, which tests pass)."""
+    (and `readers`, which tests pass); with no reader at all, the API's no-op provider."""
     with _lock:
         current = metrics.get_meter_provider()
         if isinstance(current, MeterProvider):
@@ -134,15 +167,31 @@ def meter_provider(service_name: str, *readers: MetricReader) -> metrics.MeterPr
         prometheus = _prometheus_reader()
         if prometheus is not None:
             chosen.append(prometheus)
-        if os.getenv("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        if _otlp("METRICS"):
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
             chosen.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+        if not chosen:
+            return current  # nothing reads them: record nothing
         provider = MeterProvider(
             resource=_resource(service_name), metric_readers=chosen, views=views()
         )
         metrics.set_meter_provider(provider)
         return provider
+
+
+def flush(timeout_millis: int = 5000) -> None:
+    """Export what the providers still hold (spans batched for up to 5 s, the last metric
+    interval). Run when an app stops (service_app.py's lifespan): uvicorn ends a SIGTERMed
+    process by raising the signal again after its graceful shutdown, so the SDK's atexit
+    shutdown never runs and the last seconds of spans were lost. A flush, not a shutdown: a test
+    process keeps using its providers after one app stops."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush(timeout_millis)
+    meters = metrics.get_meter_provider()
+    if isinstance(meters, MeterProvider):
+        meters.force_flush(timeout_millis)
 
 
 def enable_azure_sdk_tracing() -> None:
@@ -157,9 +206,12 @@ def enable_azure_sdk_tracing() -> None:
 
 
 def setup(service_name: str) -> None:
-    """Everything above, once per process; safe to call from every app factory."""
+    """Everything above, once per process; safe to call from every app factory. Client spans
+    (Azure SDKs, psycopg) only when spans are recorded at all."""
     tracer_provider(service_name)
     meter_provider(service_name)
+    if not tracing_enabled():
+        return
     enable_azure_sdk_tracing()
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 

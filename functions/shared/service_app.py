@@ -4,16 +4,18 @@ service's own prefix (no route collides when the Functions host runs every app a
 app's dependencies on `app.state.dependencies` (reached through typed `Depends` aliases), and
 tracing."""
 
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from functions.shared.body_limit import BodyLimit
 from functions.shared.head_requests import HeadAsGet
 from functions.shared.health import Check, health_router
+from functions.shared.observability import flush
 from functions.shared.problems import (
     DomainErrorMapper,
     document_problems,
@@ -22,6 +24,18 @@ from functions.shared.problems import (
 from functions.shared.telemetry import instrument
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def _flushing_telemetry(lifespan: Lifespan) -> Lifespan:
+    """The app's lifespan, then an export of the telemetry still buffered (observability.flush)."""
+
+    @asynccontextmanager
+    async def wrapped(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            yield
+        await run_in_threadpool(flush)  # the exporters block on HTTP
+
+    return wrapped
 
 
 def service_app(
@@ -46,7 +60,7 @@ def service_app(
         docs_url=f"/{name}/docs",
         openapi_url=f"/{name}/openapi.json",
         redoc_url=None,
-        lifespan=lifespan,
+        lifespan=_flushing_telemetry(lifespan),
     )
     app.state.dependencies = dependencies
     # Probes first, so e.g. `/orders/health/live` is never read as an order id.

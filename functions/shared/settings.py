@@ -24,3 +24,9 @@ class ServiceSettings(BaseSettings):
     )
     db_connect_timeout: int = Field(default=3, ge=1, le=60)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
+    db_check_after_idle: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds a pooled connection may sit idle before its next checkout checks "
+        "it with a round trip (a closed socket is noticed without one: functions/shared/db.py).",
+    )

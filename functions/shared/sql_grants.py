@@ -161,7 +161,8 @@ def grant_statements(user: TaskHubUser) -> list[str]:
     return statements
 
 
-LOGIN_TIMEOUT_SECONDS = 30  # a serverless database resuming from auto-pause takes ~1 minute at worst
+# A serverless database resuming from auto-pause can take about a minute to accept a login.
+LOGIN_TIMEOUT_SECONDS = 60
 
 
 def connection_string(server: str, database: str) -> str:
@@ -171,10 +172,7 @@ def connection_string(server: str, database: str) -> str:
     for part in (server, database):
         if not part or any(c in part for c in ";{}=\x00"):
             raise GrantConfigError(f"not a server or database name: {part!r}")
-    return (
-        f"Server=tcp:{server},1433;Database={database};Encrypt=yes;"
-        "TrustServerCertificate=no"
-    )
+    return f"Server=tcp:{server},1433;Database={database};Encrypt=yes;TrustServerCertificate=no"
 
 
 def settings_from_env(env: Mapping[str, str]) -> tuple[str, str, TaskHubUser]:

@@ -1,13 +1,20 @@
 """orders' catalog client over real HTTP: batching, bounded retries of idempotent reads."""
 
+import json
+import threading
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from dev.serve import serve
 from functions.orders.catalog_client import CatalogClient, CatalogUnavailable
+from tests.conftest import SPANS
 
 
 def flaky_catalog(failures: int, status: int = 503) -> tuple[FastAPI, list[str]]:
@@ -57,3 +64,75 @@ def test_more_ids_than_one_request_allows_are_split_into_batches():
         found = CatalogClient(url, timeout=1, attempts=1).products(ids)
     assert set(found) == set(ids)
     assert [len(c.split(",")) for c in calls] == [100, 50]
+
+
+class _ClosingHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 answers without `Connection: close`, after which the server closes the
+    connection anyway: what a client sees when its kept-alive connection timed out server-side."""
+
+    protocol_version = "HTTP/1.1"
+    served: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.served.append(self.path)
+        body = json.dumps({"items": [], "nextCursor": None}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _ClosingServer(ThreadingHTTPServer):
+    """Tells the test when it has closed a connection (after each answer, see the handler)."""
+
+    closed = threading.Semaphore(0)
+
+    def shutdown_request(self, request: object) -> None:
+        super().shutdown_request(request)  # type: ignore[arg-type]
+        self.closed.release()
+
+
+def test_a_kept_alive_connection_the_server_closed_is_replaced_without_using_an_attempt():
+    server = _ClosingServer(("127.0.0.1", 0), _ClosingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = CatalogClient(f"http://127.0.0.1:{server.server_port}", timeout=2, attempts=1)
+        for _ in range(3):  # one attempt each: a connection closed while idle must not cost it
+            assert client.products(["a"]) == {}
+            assert server.closed.acquire(timeout=5)  # closed server-side before the next call
+        client.close()
+    finally:
+        server.shutdown()
+    assert len(_ClosingHandler.served) == 3
+
+
+def test_the_catalog_call_is_a_client_span_whose_context_catalog_receives():
+    """Trace continuity: catalog's request carries the caller's trace (W3C traceparent)."""
+    app = FastAPI()
+    received: list[str | None] = []
+
+    @app.get("/products")
+    def products(request: Request) -> JSONResponse:
+        received.append(request.headers.get("traceparent"))
+        return JSONResponse({"items": [], "nextCursor": None})
+
+    tracer = trace.get_tracer("test")
+    with serve(app) as url, tracer.start_as_current_span("caller") as caller:
+        CatalogClient(url, timeout=1, attempts=1).products(["a"])
+    [client] = [
+        s
+        for s in SPANS.get_finished_spans()
+        if s.kind == SpanKind.CLIENT
+        and s.parent
+        and s.parent.span_id == caller.get_span_context().span_id
+    ]
+    assert client.attributes["http.request.method"] == "GET"
+    assert client.attributes["http.response.status_code"] == 200
+    trace_id = caller.get_span_context().trace_id
+    [traceparent] = received
+    assert traceparent.startswith(f"00-{trace_id:032x}-{client.context.span_id:016x}-")

@@ -1,8 +1,12 @@
 """A Postgres-backed queue with Service Bus peek-lock semantics, for `make dev` and tests.
 
-- `send` drops a message whose id was seen within the duplicate-detection window.
+- `send` drops a message whose id was seen within the duplicate-detection window; one
+  statement (one round trip). Ids older than the window no longer count as seen whether or not
+  they were pruned yet, so their table is pruned on a schedule (`prune_interval`), not on every
+  send.
 - `receive` locks up to N visible messages for the lock duration and raises their delivery
-  count; `FOR UPDATE SKIP LOCKED` means parallel consumers never get the same message.
+  count; `FOR UPDATE SKIP LOCKED` means parallel consumers never get the same message. It
+  reads only the head of the queue (its index), so it costs the same with 10 or 100k messages.
 - `complete` deletes a message; `abandon` (or an expired lock) makes it visible again, at once
   or after a delay (a per-message backoff, so one failing message does not spin at the head).
 - `release` gives back locked messages that were never handed to a handler and takes back the
@@ -10,11 +14,14 @@
   host with `prefetchCount: 0` only locks the messages it is about to run, so there too a
   delivery is counted only for a message actually attempted).
 - A message delivered `max_delivery_count` times without being completed moves to
-  `dead_letters` with reason `MaxDeliveryCountExceeded`; `dead_letter` moves one explicitly.
+  `dead_letters` with reason `MaxDeliveryCountExceeded` when it would be delivered again (as on
+  Service Bus); `dead_letter` moves one explicitly.
 Settling with a lock that expired (another consumer may have it now) raises `LockLost`.
 """
 
+import select
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -72,6 +79,68 @@ _MOVE_TO_DEAD_LETTERS = """
 """
 
 
+# Duplicate detection as Service Bus does it: an id seen within the window drops the message.
+# The ON CONFLICT ... WHERE renews an id last seen before the window (not pruned yet), so the
+# answer never depends on when the prune ran.
+_SEND = """
+    WITH first AS (
+        INSERT INTO seen_message_ids (queue, message_id) VALUES (%(queue)s, %(message_id)s)
+        ON CONFLICT (queue, message_id) DO UPDATE SET seen_at = now()
+        WHERE seen_message_ids.seen_at < now() - %(window)s
+        RETURNING 1)
+    INSERT INTO messages (queue, message_id, subject, content_type, body, application_properties)
+    SELECT %(queue)s, %(message_id)s, %(subject)s, %(content_type)s, %(body)s, %(properties)s
+    WHERE EXISTS (SELECT FROM first)
+    RETURNING 1
+"""
+
+# One statement: take the first visible messages (the index on (queue, sequence_number) walks
+# only the head), move those past the max delivery count to the dead letters, lock the others.
+# The outer join gives one row even when nothing is locked, carrying how many were moved.
+_RECEIVE = """
+    WITH head AS (
+        SELECT sequence_number, delivery_count >= %(max)s AS exhausted FROM messages
+        WHERE queue = %(queue)s AND (locked_until IS NULL OR locked_until < now())
+        ORDER BY sequence_number LIMIT %(limit)s FOR UPDATE SKIP LOCKED),
+    moved AS (
+        DELETE FROM messages
+        WHERE sequence_number IN (SELECT sequence_number FROM head WHERE exhausted)
+        RETURNING *),
+    dead AS (
+        INSERT INTO dead_letters (sequence_number, queue, message_id, subject, content_type,
+                                  body, application_properties, enqueued_at, delivery_count,
+                                  reason, description)
+        SELECT sequence_number, queue, message_id, subject, content_type, body,
+               application_properties, enqueued_at, delivery_count,
+               %(reason)s, %(description)s FROM moved),
+    locked AS (
+        UPDATE messages SET lock_token = gen_random_uuid(),
+                            locked_until = now() + %(lock)s,
+                            delivery_count = delivery_count + 1
+        WHERE sequence_number IN (SELECT sequence_number FROM head WHERE NOT exhausted)
+        RETURNING sequence_number, message_id, subject, content_type, body,
+                  application_properties, enqueued_at, delivery_count, lock_token, locked_until)
+    SELECT (SELECT count(*) FROM moved), locked.*
+    FROM (SELECT 1) AS one LEFT JOIN locked ON true
+"""
+
+
+def _check_if_closed(conn: psycopg.Connection) -> None:
+    """The pool's check: a round trip only for a connection whose socket is readable. An idle
+    connection is owed nothing, so readable means the server closed it (a restart of the local
+    Postgres) or sent a notice; checking every connection on every use cost each send and
+    receive one more round trip. A connection dropped silently still fails its statement, and
+    every caller retries (the outbox sweep, the consumer loop)."""
+    try:
+        fd = conn.pgconn.socket
+    except psycopg.OperationalError:
+        raise psycopg.OperationalError("the connection is closed") from None
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    if poller.poll(0):
+        ConnectionPool.check_connection(conn)
+
+
 class LocalQueue:
     def __init__(
         self,
@@ -80,12 +149,15 @@ class LocalQueue:
         lock_seconds: float = 30,
         max_delivery_count: int = 10,
         duplicate_window: timedelta = timedelta(minutes=10),
+        prune_interval: float = 60,
     ) -> None:
         self.database_url = database_url
         self.queue = queue
         self.lock = timedelta(seconds=lock_seconds)
         self.max_delivery_count = max_delivery_count
         self.duplicate_window = duplicate_window
+        self.prune_interval = prune_interval
+        self._next_prune = 0.0  # monotonic time of the next prune of seen ids (0: first send)
         self._pool: ConnectionPool | None = None
         self._pool_lock = threading.Lock()
 
@@ -98,7 +170,7 @@ class LocalQueue:
                     min_size=0,
                     max_size=4,
                     timeout=3,
-                    check=ConnectionPool.check_connection,
+                    check=_check_if_closed,
                     kwargs={"autocommit": True, "connect_timeout": 3},
                     name=f"local-queue-{self.queue}",
                     open=True,
@@ -113,65 +185,72 @@ class LocalQueue:
 
     def send(self, message: OutgoingMessage) -> bool:
         """Enqueue `message`; False when it is a duplicate within the window (dropped)."""
-        with self._connect() as conn, conn.transaction():
-            conn.execute(
-                "DELETE FROM seen_message_ids WHERE queue = %s AND seen_at < now() - %s",
-                (self.queue, self.duplicate_window),
-            )
-            first = conn.execute(
-                "INSERT INTO seen_message_ids (queue, message_id) VALUES (%s, %s) "
-                "ON CONFLICT DO NOTHING RETURNING 1",
-                (self.queue, message.message_id),
+        with self._connect() as conn:
+            # One statement, so atomic in autocommit: the id is recorded (or its expired record
+            # renewed) and the message inserted, or neither. A concurrent send of the same id
+            # conflicts on the primary key and sees the other's fresh record: one wins.
+            sent = conn.execute(
+                _SEND,
+                {
+                    "queue": self.queue,
+                    "message_id": message.message_id,
+                    "window": self.duplicate_window,
+                    "subject": message.subject,
+                    "content_type": message.content_type,
+                    "body": message.body,
+                    "properties": Jsonb(message.application_properties),
+                },
             ).fetchone()
-            if first is None:
-                return False
-            conn.execute(
-                "INSERT INTO messages (queue, message_id, subject, content_type, body, "
-                "application_properties) VALUES (%s, %s, %s, %s, %s, %s)",
-                (
-                    self.queue,
-                    message.message_id,
-                    message.subject,
-                    message.content_type,
-                    message.body,
-                    Jsonb(message.application_properties),
-                ),
-            )
-            return True
+            if time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + self.prune_interval
+                self.prune_seen_ids(conn)
+            return sent is not None
+
+    def prune_seen_ids(self, conn: psycopg.Connection | None = None, batch: int = 10_000) -> int:
+        """Forget ids seen before the window (housekeeping only: expired ids are not treated as
+        seen either way). Deletes in batches on the (queue, seen_at) index, so one prune never
+        holds many row locks or runs long; returns how many were deleted."""
+        if conn is None:
+            with self._connect() as own:
+                return self.prune_seen_ids(own, batch)
+        deleted = 0
+        while True:
+            count = conn.execute(
+                # ANY(ARRAY(...)) and ORDER BY keep a generic plan on the indexes too (the
+                # outbox prune in functions/orders/relay.py says why).
+                "DELETE FROM seen_message_ids WHERE queue = %(queue)s AND message_id = ANY(ARRAY("
+                " SELECT message_id FROM seen_message_ids WHERE queue = %(queue)s"
+                " AND seen_at < now() - %(window)s ORDER BY seen_at LIMIT %(batch)s))",
+                {"queue": self.queue, "window": self.duplicate_window, "batch": batch},
+            ).rowcount
+            deleted += count
+            if count < batch:
+                return deleted
 
     def receive(self, max_messages: int = 1) -> list[ReceivedMessage]:
-        """Lock and return up to `max_messages` visible messages, oldest first."""
-        with self._connect() as conn, conn.transaction():
-            conn.execute(
-                _MOVE_TO_DEAD_LETTERS.format(
-                    where="sequence_number IN (SELECT sequence_number FROM messages "
-                    "WHERE queue = %s AND delivery_count >= %s "
-                    "AND (locked_until IS NULL OR locked_until < now()) FOR UPDATE SKIP LOCKED)"
-                ),
-                (
-                    self.queue,
-                    self.max_delivery_count,
-                    MAX_DELIVERY_COUNT_EXCEEDED,
-                    f"Not completed after {self.max_delivery_count} deliveries.",
-                ),
+        """Lock and return up to `max_messages` visible messages, oldest first. Messages at the
+        head that were delivered `max_delivery_count` times move to the dead letters instead
+        (and the next ones are received in their place)."""
+        while True:
+            with self._connect() as conn, conn.cursor() as cur:
+                rows = cur.execute(
+                    _RECEIVE,
+                    {
+                        "queue": self.queue,
+                        "max": self.max_delivery_count,
+                        "limit": max_messages,
+                        "lock": self.lock,
+                        "reason": MAX_DELIVERY_COUNT_EXCEEDED,
+                        "description": f"Not completed after {self.max_delivery_count} deliveries.",
+                    },
+                ).fetchall()
+            received = sorted(
+                (ReceivedMessage(*row[1:]) for row in rows if row[1] is not None),
+                key=lambda m: m.sequence_number,
             )
-            with conn.cursor(row_factory=class_row(ReceivedMessage)) as cur:
-                cur.execute(
-                    """
-                    UPDATE messages SET lock_token = gen_random_uuid(),
-                                        locked_until = now() + %s,
-                                        delivery_count = delivery_count + 1
-                    WHERE sequence_number IN (
-                        SELECT sequence_number FROM messages
-                        WHERE queue = %s AND (locked_until IS NULL OR locked_until < now())
-                        ORDER BY sequence_number LIMIT %s FOR UPDATE SKIP LOCKED)
-                    RETURNING sequence_number, message_id, subject, content_type, body,
-                              application_properties, enqueued_at, delivery_count,
-                              lock_token, locked_until
-                    """,
-                    (self.lock, self.queue, max_messages),
-                )
-                return sorted(cur.fetchall(), key=lambda m: m.sequence_number)
+            moved = rows[0][0] if rows else 0
+            if received or not moved:
+                return received
 
     def _settle(self, sql: str, params: tuple) -> None:
         with self._connect() as conn:
