@@ -41,6 +41,8 @@ class LogMailer:
     provider would also receive `idempotency_key`, `{orderId}:ConfirmationEmailSent`)."""
 
     def send(self, to: str, subject: str, idempotency_key: str, order: dict[str, Any]) -> None:
+        if not _log.isEnabledFor(logging.INFO):  # no pseudonym (an HMAC) for a line not logged
+            return
         _log.info(
             "confirmation e-mail sent",
             extra={
