@@ -170,9 +170,13 @@ def test_an_order_takes_two_cosmos_writes_then_a_redelivery_writes_nothing(
 
     requests: list[tuple[str, int]] = []
 
+    prefer: set[str] = set()
+
     def hook(response: object) -> None:
         http = response.http_response  # type: ignore[attr-defined]
         requests.append((http.request.method, http.status_code))
+        if http.request.method == "POST":
+            prefer.add(http.request.headers.get("Prefer", ""))
 
     monkeypatch.setattr(metrics, "cosmos_response", hook)
     store = CosmosTimelineStore(cosmos_settings(cosmos))  # its client takes the hook
@@ -191,6 +195,7 @@ def test_an_order_takes_two_cosmos_writes_then_a_redelivery_writes_nothing(
     # the batch (its operation failed 409), then the three creates, each a conflict
     assert len(writes()) == 4
     assert [status for _, status in writes()[1:]] == [409, 409, 409]
+    assert prefer == {"return=minimal"}  # writes ask for no document back
     assert len(store.events(event["orderId"])) == 3
 
 
