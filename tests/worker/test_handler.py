@@ -164,8 +164,9 @@ def test_an_order_takes_two_cosmos_writes_then_a_redelivery_writes_nothing(
     cosmos: LocalCosmos, monkeypatch: pytest.MonkeyPatch
 ):
     """OrderPlaced and the e-mail claim go in one transactional batch, OrderConfirmed alone
-    (issue 17): 2 requests, not 3. A redelivery finds the batch's documents there (409) and
-    falls back to one create per document, each a conflict: nothing is written twice."""
+    (issue 17): 2 requests, not 3 (3 with `batch_writes` off, the stand-in's default). A
+    redelivery finds the batch's documents there (409) and falls back to one create per
+    document, each a conflict: nothing is written twice."""
     from functions.shared import metrics
 
     requests: list[tuple[str, int]] = []
@@ -179,7 +180,8 @@ def test_an_order_takes_two_cosmos_writes_then_a_redelivery_writes_nothing(
             prefer.add(http.request.headers.get("Prefer", ""))
 
     monkeypatch.setattr(metrics, "cosmos_response", hook)
-    store = CosmosTimelineStore(cosmos_settings(cosmos))  # its client takes the hook
+    # its client takes the hook; batches on, as in Azure (the stand-in serves them in memory)
+    store = CosmosTimelineStore(cosmos_settings(cosmos, batch_writes=True))
     handle("OrderPlaced", body(order_placed()), store)  # the client reads its metadata
     event = order_placed()
 
@@ -220,3 +222,13 @@ def test_the_cosmos_client_follows_a_proxy_from_the_environment_only_when_one_is
     assert _reads_environment({"HTTPS_PROXY": "x"})
     assert _reads_environment({"REQUESTS_CA_BUNDLE": "x"})
     assert not _reads_environment({"PATH": "/bin", "COSMOS_ENDPOINT": "x"})
+
+
+def test_against_the_local_stand_in_batches_are_off_unless_asked_for(cosmos: LocalCosmos):
+    """`make dev`'s stand-in journals no transactional batch (dev/cosmos/server.js): its
+    documents must survive a restart, so locally each event is its own create by default."""
+    local = CosmosTimelineStore(cosmos_settings(cosmos))
+    assert local._batch_writes is False
+    assert CosmosTimelineStore(cosmos_settings(cosmos, batch_writes=True))._batch_writes
+    azure = cosmos_settings(cosmos, endpoint="https://tinyshop.documents.azure.com:443/")
+    assert CosmosTimelineStore(azure)._batch_writes is True
