@@ -180,13 +180,17 @@ class LocalOrchestration:
         self._next_id += 1
         return self._next_id - 1
 
-    def _new_episode(self) -> None:
-        """The host ends the orchestrator's turn and starts the next one for new events."""
+    def _end_episode(self) -> None:
+        """The host ends the orchestrator's turn: what it saw is history (played) from now."""
         self._event(Ev.ORCHESTRATOR_COMPLETED)
         for event in self.history:
             event["IsPlayed"] = True
         for decoded in self._decoded:
             decoded._is_played = True
+
+    def _new_episode(self) -> None:
+        """The host ends the orchestrator's turn and starts the next one for new events."""
+        self._end_episode()
         self._event(Ev.ORCHESTRATOR_STARTED)
 
     def _attempt(self, action: dict[str, Any]) -> bool:
@@ -196,7 +200,7 @@ class LocalOrchestration:
         self._event(
             Ev.TASK_SCHEDULED, EventId=task_id, Name=name, Version="", Input=action.get("input")
         )
-        self._new_episode()
+        self._end_episode()
         activity = self.activities.get(name)
         if activity is None:
             raise LookupError(f"no activity named {name!r}")
@@ -204,6 +208,10 @@ class LocalOrchestration:
         try:
             result = activity(json.loads(raw) if raw is not None else None)
         except self.task_failures as exc:
+            # The next episode starts once the activity is done, as under the host: its time
+            # is the orchestrator's clock for the next step (so `OrderConfirmed` is never
+            # stamped before the claim another delivery made meanwhile).
+            self._event(Ev.ORCHESTRATOR_STARTED)
             self._event(
                 Ev.TASK_FAILED,
                 TaskScheduledId=task_id,
@@ -211,6 +219,7 @@ class LocalOrchestration:
                 Details="",
             )
             return False
+        self._event(Ev.ORCHESTRATOR_STARTED)
         self._event(Ev.TASK_COMPLETED, TaskScheduledId=task_id, Result=json.dumps(result))
         return True
 

@@ -463,3 +463,31 @@ def test_the_replay_check_catches_an_orchestrator_that_is_not_deterministic():
     )
     with pytest.raises(ReplayMismatch):
         orchestration.run("drifting", "i", None)
+
+
+def test_the_next_step_s_clock_is_read_once_the_activity_is_done():
+    """As under the host, the episode after an activity starts when it completed: a step that
+    took an hour stamps `OrderConfirmed` an hour later, never before a claim another delivery
+    made meanwhile."""
+    now = [START]
+    store = InMemoryTimelineStore()
+
+    def slow_send(step: dict) -> bool:
+        now[0] += timedelta(hours=1)
+        return send_confirmation_email(step, store, FlakyMailer())
+
+    orchestration = LocalOrchestration(
+        fulfil_order,
+        {
+            SEND_CONFIRMATION_EMAIL: slow_send,
+            RECORD_TIMELINE_EVENT: lambda step: record_timeline_event(step, store),
+        },
+        wait=lambda _: None,
+        clock=lambda: now[0],
+        verify_replay=True,
+    )
+    orchestration.run("fulfil_order", ORDER["orderId"], ORDER)
+
+    stamps = {e["type"]: e["occurredAt"] for e in store.events(ORDER["orderId"])}
+    assert stamps["ConfirmationEmailSent"] == START.isoformat()
+    assert stamps["OrderConfirmed"] == (START + timedelta(hours=1)).isoformat()
