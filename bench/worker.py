@@ -15,7 +15,7 @@ per order, CPU per order of this process (the worker's threads or the raw loop's
 Cosmos stand-in (Node), and the local driver's own CPU per orchestration (replays through the
 SDK, no I/O). One Python process is GIL-bound: CPU per order is what bounds its throughput.
 
-    python -m bench.worker [--quick]        (or: python -m bench --only worker)
+    python -m bench.worker [--quick]     (a harness suite too: `run(bench)` for `make bench`)
 """
 
 import argparse
