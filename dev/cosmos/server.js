@@ -9,7 +9,7 @@
 //   * Any account key is accepted (clients sign with the emulator's well-known key).
 //   * `--container tinyshop/order-events=/orderId` creates a database and container before the
 //     server reports that it listens, so a restarted stand-in is usable again at once.
-// The launcher fixes three things the package gets wrong (see README.md):
+// The launcher fixes four things the package gets wrong (see README.md):
 //   1. Keep-alive. The package forces `connection: close` on every response (or a hard-coded
 //      `connection: keep-alive`, even when the client or a shutdown asks to close). The
 //      launcher drops that header, so Node applies normal HTTP/1.1 persistence, and keeps idle
@@ -20,6 +20,8 @@
 //   3. Endpoint discovery. The account document (`GET /`) advertises https:// regional
 //      endpoints even when the server speaks http; the launcher advertises the URL the client
 //      used, so SDKs with endpoint discovery on (their default) keep talking to this server.
+//   4. Transactional batches. The package keeps the operations before a failing one; the
+//      launcher makes a batch all or nothing, as Cosmos DB does, and journals it.
 //
 // Started by launcher.py; run by hand with
 //   node server.js [--host 127.0.0.1] [--port 8081] [--container DB/CONTAINER=/pk]... [--quiet]
@@ -98,12 +100,68 @@ function readMetaHere(account, req, res, params) {
 }
 readMeta.default = readMetaHere;
 
+// Fix 4: transactional batches all or nothing, and journalled. The package runs a batch's
+// operations one by one and keeps those before a failing one; Cosmos DB applies a batch
+// atomically (the failing operation's status, 424 for the others:
+// https://learn.microsoft.com/azure/cosmos-db/nosql/transactional-batch). The launcher takes a
+// snapshot of every document the batch names, runs the package's handler, and on a failure
+// puts the snapshots back and answers 424 for the operations it undid. A batch that succeeded
+// is journalled operation by operation (the worker's first step is such a batch).
+const jsonBody = require(`${PACKAGE}/lib/json.js`);
+const batchDocuments = require(`${PACKAGE}/lib/handler/batch-documents.js`);
+const packageJsonBody = jsonBody.default;
+jsonBody.default = (req) => (req.tinyshopBody !== undefined ? Promise.resolve(req.tinyshopBody) : packageJsonBody(req));
+const packageBatch = batchDocuments.default;
+const BATCH_WRITES = { Create: 'put', Upsert: 'put', Replace: 'put', Delete: 'delete' };
+
+function batchTarget(op, batchPartition) {
+  const id = op?.resourceBody?.id ?? op?.id;
+  try {
+    // An operation names its partition, or the batch's header does (the SDKs' way).
+    return { id, partitionKey: partitionHeader.parsePartitionKey(op.partitionKey ?? batchPartition, id) };
+  } catch {
+    return null; // the package answers 400 for it
+  }
+}
+
+async function atomicBatch(account, req, res, params) {
+  req.tinyshopBody = await packageJsonBody(req);
+  const ops = Array.isArray(req.tinyshopBody) ? req.tinyshopBody : [];
+  const collection = account.database(params.dbId).collection(params.collId);
+  const snapshots = collection.read()
+    ? ops.map((op) => {
+        const target = batchTarget(op, partitionHeader.default(req));
+        return target && { ...target, doc: collection.document(target.id, target.partitionKey).read() };
+      })
+    : [];
+  const results = await packageBatch(account, req, res, params);
+  if (!Array.isArray(results)) return results;
+  if (results.some((r) => r.statusCode >= 400)) {
+    for (let i = results.length - 1; i >= 0; i -= 1) {
+      const snap = snapshots[i];
+      if (results[i].statusCode >= 400 || !snap || !BATCH_WRITES[ops[i].operationType]) continue;
+      if (snap.doc) collection.documents.upsert(snap.doc);
+      else if (collection.document(snap.id, snap.partitionKey).read()) collection.documents.delete(snap.id, snap.partitionKey);
+      results[i] = { statusCode: 424, requestCharge: 0 };
+    }
+    return results;
+  }
+  ops.forEach((op, i) => {
+    const kind = BATCH_WRITES[op.operationType];
+    if (kind === 'put') journal({ op: 'put', db: params.dbId, coll: params.collId, doc: results[i].resourceBody });
+    else if (kind === 'delete') journal({ op: 'delete', db: params.dbId, coll: params.collId, id: op.id });
+  });
+  return results;
+}
+batchDocuments.default = atomicBatch;
+
 const { createHttpServer } = require(PACKAGE);
 
 // Fail at start, not at the first request, if a package upgrade changed how routes are bound.
 const route = require(`${PACKAGE}/lib/routes.js`).default;
 const probe = (method, url) => route({ method, url, headers: {} })?.[1];
-if (probe('GET', '/dbs/d/colls/c/docs/x') !== readDocumentOr404 || probe('GET', '/') !== readMetaHere) {
+const batchProbe = route({ method: 'POST', url: '/dbs/d/colls/c/docs', headers: { 'x-ms-cosmos-is-batch-request': 'true' } })?.[1];
+if (probe('GET', '/dbs/d/colls/c/docs/x') !== readDocumentOr404 || probe('GET', '/') !== readMetaHere || batchProbe !== atomicBatch) {
   console.error(`tinyshop-cosmos: ${PACKAGE} no longer routes through the patched handlers; update server.js`);
   process.exit(1);
 }
@@ -114,7 +172,7 @@ if (probe('GET', '/dbs/d/colls/c/docs/x') !== readDocumentOr404 || probe('GET', 
 // deletion. It is appended synchronously before the response leaves, so a write the client saw
 // succeed survives even a SIGKILL. At start the journal is folded into the final state,
 // rewritten compactly (temporary file, then rename) and replayed through the REST API before
-// the ready line. Transactional batches are not journalled (TinyShop uses none; README.md).
+// the ready line. A transactional batch is journalled by atomicBatch (fix 4), per operation.
 const journalPath = opts['data-file'] ? path.resolve(opts['data-file']) : null;
 const SYSTEM_PROPERTIES = ['_rid', '_self', '_etag', '_attachments', '_ts'];
 const DOCS_PATH = /^\/dbs\/([^/]+)\/colls\/([^/]+)\/docs(?:\/([^/]+))?\/?$/;
@@ -202,10 +260,11 @@ function compactJournal() {
 }
 
 let journalReady = false; // no journalling while the journal itself is replayed
+function journal(entry) {
+  if (journalPath && journalReady && entry) fs.appendFileSync(journalPath, `${JSON.stringify(entry)}\n`);
+}
 function record(req, body) {
-  if (!journalPath || !journalReady) return;
-  const entry = journalEntry(req, body);
-  if (entry) fs.appendFileSync(journalPath, `${JSON.stringify(entry)}\n`);
+  if (journalPath && journalReady) journal(journalEntry(req, body));
 }
 
 // ---------------------------------------------------------------------------- server

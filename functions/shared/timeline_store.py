@@ -45,11 +45,10 @@ class CosmosSettings(BaseSettings):
         default=False, description="Create database and container (local only; Terraform in Azure)."
     )
     timeout: float = Field(default=5, gt=0, le=60, description="Seconds per Cosmos request.")
-    batch_writes: bool | None = Field(
-        default=None,
-        description="Write several events of an order in one transactional batch (add_all). "
-        "Unset: on in Azure (https endpoint), off against the local stand-in (http), whose "
-        "journal (`make dev`'s data file) does not keep batches yet (dev/cosmos/server.js).",
+    batch_writes: bool = Field(
+        default=True,
+        description="Write several events of an order in one transactional batch (add_all); "
+        "off: one create per event.",
     )
     retry_total: int = Field(default=3, ge=0, le=10)
 
@@ -179,13 +178,6 @@ class CosmosTimelineStore:
         return self._container
 
     @property
-    def _batch_writes(self) -> bool:
-        s = self.settings
-        if s.batch_writes is not None:
-            return s.batch_writes
-        return not (s.endpoint or "").startswith("http://")
-
-    @property
     def _deadline(self) -> float:
         """Absolute seconds one operation may take, retries included."""
         return self.settings.timeout * (self.settings.retry_total + 1)
@@ -214,7 +206,7 @@ class CosmosTimelineStore:
         of them is already there (a redelivery, a retry): each is written on its own, in order,
         so the result says which this call wrote, as `add` would. With `batch_writes` off, that
         is all it does (one request per event)."""
-        if not self._batch_writes:
+        if not self.settings.batch_writes:
             return [self.add(order_id, *event) for event in events]
         operations = [("create", (_document(order_id, *event),)) for event in events]
         try:

@@ -20,6 +20,7 @@ import urllib3
 from azure.core.exceptions import ServiceRequestError
 from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey
 from azure.cosmos.exceptions import (
+    CosmosBatchOperationError,
     CosmosHttpResponseError,
     CosmosResourceExistsError,
     CosmosResourceNotFoundError,
@@ -145,6 +146,34 @@ def test_create_of_an_existing_id_is_a_409_conflict(container: ContainerProxy) -
     other = new_order()
     container.create_item({**placed, "orderId": other})
     assert len(timeline(container, order_id)) == len(timeline(container, other)) == 1
+
+
+def test_a_transactional_batch_is_all_or_nothing(container: ContainerProxy) -> None:
+    """As in Cosmos DB: a batch whose second create conflicts writes nothing (the package alone
+    kept the first create; the launcher undoes it), the conflict is the batch's error and the
+    other operation answers 424; a batch that succeeds writes every document."""
+    order_id = new_order()
+    placed = event(order_id, "OrderPlaced", "2030-01-01T10:00:00+00:00")
+    claim = event(order_id, "ConfirmationEmailSent", "2030-01-01T10:00:01+00:00")
+    container.create_item(claim)
+    with pytest.raises(CosmosBatchOperationError) as failed:
+        container.execute_item_batch(
+            [("create", (placed,)), ("create", (claim,))], partition_key=order_id
+        )
+    assert failed.value.status_code == 409
+    assert [r.get("statusCode") for r in failed.value.operation_responses] == [424, 409]
+    assert [e["type"] for e in timeline(container, order_id)] == ["ConfirmationEmailSent"]
+
+    other = new_order()
+    results = container.execute_item_batch(
+        [
+            ("create", (event(other, "OrderPlaced", "2030-01-01T10:00:00+00:00"),)),
+            ("create", (event(other, "OrderConfirmed", "2030-01-01T10:00:01+00:00"),)),
+        ],
+        partition_key=other,
+    )
+    assert [r["statusCode"] for r in results] == [201, 201]
+    assert [e["type"] for e in timeline(container, other)] == ["OrderPlaced", "OrderConfirmed"]
 
 
 def test_partition_query_returns_the_orders_events_in_time_order(
@@ -317,14 +346,17 @@ def test_with_a_data_file_documents_survive_a_restart_and_a_new_process(tmp_path
         container.create_item(event(order_id, "OrderPlaced", "2030-01-01T10:00:00Z"))
         container.create_item(event(order_id, "OrderConfirmed", "2030-01-01T10:00:01Z"))
         container.delete_item(f"{order_id}:OrderConfirmed", partition_key=order_id)
+        claim = event(order_id, "ConfirmationEmailSent", "2030-01-01T10:00:02Z")
+        container.execute_item_batch([("create", (claim,))], partition_key=order_id)
 
         cosmos.stop()
         cosmos.start()
-        assert [e["type"] for e in timeline(container, order_id)] == ["OrderPlaced"]
+        kept = ["OrderPlaced", "ConfirmationEmailSent"]  # the batch's document too
+        assert [e["type"] for e in timeline(container, order_id)] == kept
 
     with local_cosmos.running(0, data_file=data) as cosmos, sync_client(cosmos) as client:
         container = client.get_database_client(DATABASE).get_container_client(CONTAINER)
-        assert [e["type"] for e in timeline(container, order_id)] == ["OrderPlaced"]
+        assert [e["type"] for e in timeline(container, order_id)] == kept
 
 
 def test_a_killed_stand_in_keeps_the_writes_it_acknowledged(tmp_path: Path) -> None:

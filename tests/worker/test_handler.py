@@ -164,7 +164,7 @@ def test_an_order_takes_two_cosmos_writes_then_a_redelivery_writes_nothing(
     cosmos: LocalCosmos, monkeypatch: pytest.MonkeyPatch
 ):
     """OrderPlaced and the e-mail claim go in one transactional batch, OrderConfirmed alone
-    (issue 17): 2 requests, not 3 (3 with `batch_writes` off, the stand-in's default). A
+    (issue 17): 2 requests, not 3 (3 with `batch_writes` off). A
     redelivery finds the batch's documents there (409) and falls back to one create per
     document, each a conflict: nothing is written twice."""
     from functions.shared import metrics
@@ -224,11 +224,9 @@ def test_the_cosmos_client_follows_a_proxy_from_the_environment_only_when_one_is
     assert not _reads_environment({"PATH": "/bin", "COSMOS_ENDPOINT": "x"})
 
 
-def test_against_the_local_stand_in_batches_are_off_unless_asked_for(cosmos: LocalCosmos):
-    """`make dev`'s stand-in journals no transactional batch (dev/cosmos/server.js): its
-    documents must survive a restart, so locally each event is its own create by default."""
-    local = CosmosTimelineStore(cosmos_settings(cosmos))
-    assert local._batch_writes is False
-    assert CosmosTimelineStore(cosmos_settings(cosmos, batch_writes=True))._batch_writes
-    azure = cosmos_settings(cosmos, endpoint="https://tinyshop.documents.azure.com:443/")
-    assert CosmosTimelineStore(azure)._batch_writes is True
+def test_batches_are_on_unless_switched_off(cosmos: LocalCosmos):
+    """COSMOS_BATCH_WRITES=false: one create per event (a store without transactional batch)."""
+    assert CosmosTimelineStore(cosmos_settings(cosmos)).settings.batch_writes is True
+    assert not CosmosTimelineStore(
+        cosmos_settings(cosmos, batch_writes=False)
+    ).settings.batch_writes

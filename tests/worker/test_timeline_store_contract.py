@@ -84,16 +84,9 @@ def test_add_all_with_one_event_there_writes_the_others_and_says_which(store: Ti
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dev/cosmos/server.js does not journal transactional batches yet, so the store "
-    "does not batch against the stand-in by default (journal them, then drop this mark and "
-    "batch_writes' local default)",
-)
 def test_the_local_stand_in_keeps_a_batch_across_a_restart(tmp_path: Path):
-    """`make dev` keeps the stand-in's documents in a journal (.dev/cosmos); in Azure the
-    worker's first step writes through a transactional batch, and locally it could once the
-    journal keeps batches too."""
+    """`make dev` keeps the stand-in's documents in a journal (.dev/cosmos): the worker's
+    first step writes through a transactional batch, and the journal keeps it."""
     order = str(uuid.uuid4())
     data = tmp_path / "cosmos.jsonl"
     with local_cosmos.running(0, data_file=data) as cosmos:
