@@ -17,7 +17,7 @@ from bench import wrk
 from bench.harness import Bench
 from bench.results import delta_lines, last_saved, new_run, target_lines
 
-SUITES = ("catalog", "orders", "relay", "pipeline")
+SUITES = ("catalog", "orders", "relay", "worker")
 
 
 def main(argv: list[str] | None = None) -> None:

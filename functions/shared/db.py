@@ -19,6 +19,7 @@ socket), and the request gets the usual 503 problem.
 """
 
 import asyncio
+import contextlib
 import select
 import threading
 import time
@@ -27,7 +28,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from functions.shared.settings import ServiceSettings
 
@@ -179,13 +180,22 @@ class AsyncDatabase:
         return self._pool
 
     async def pool(self) -> AsyncConnectionPool:
-        """The pool, opened (in the background: a down database does not block anyone)."""
+        """The pool, opened by the first caller, who waits (at most the pool timeout) for its
+        first connections: none is then still being made in the background when a caller's
+        loop ends right after its request (`asyncio.run` per call), which psycopg_pool's
+        connection task would not survive cleanly. A down database is waited for once; the
+        pool keeps trying in the background and requests get their 503 from the pool."""
         pool = self._current_pool()
         if pool.closed:
             if self._opening is None:
-                self._opening = asyncio.ensure_future(pool.open(wait=False))
+                self._opening = asyncio.ensure_future(self._open(pool))
             await asyncio.shield(self._opening)
         return pool
+
+    async def _open(self, pool: AsyncConnectionPool) -> None:
+        await pool.open(wait=False)
+        with contextlib.suppress(PoolTimeout):
+            await pool.wait(timeout=self._settings.db_pool_timeout)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:

@@ -8,13 +8,20 @@ stand-in) the database and container are created on start-up; in Azure Terraform
 the apps' identities have data-plane roles only.
 """
 
+import os
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.cosmos import CosmosClient, PartitionKey
 from azure.cosmos.container import ContainerProxy
-from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceExistsError
+from azure.cosmos.exceptions import (
+    CosmosBatchOperationError,
+    CosmosHttpResponseError,
+    CosmosResourceExistsError,
+)
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -38,11 +45,25 @@ class CosmosSettings(BaseSettings):
         default=False, description="Create database and container (local only; Terraform in Azure)."
     )
     timeout: float = Field(default=5, gt=0, le=60, description="Seconds per Cosmos request.")
+    batch_writes: bool | None = Field(
+        default=None,
+        description="Write several events of an order in one transactional batch (add_all). "
+        "Unset: on in Azure (https endpoint), off against the local stand-in (http), whose "
+        "journal (`make dev`'s data file) does not keep batches yet (dev/cosmos/server.js).",
+    )
     retry_total: int = Field(default=3, ge=0, le=10)
 
 
 class TimelineStoreUnavailable(Exception):
     """The store is unreachable, throttling or failing: the operation may succeed later."""
+
+
+class NewEvent(NamedTuple):
+    """One event to write (`TimelineStore.add_all`)."""
+
+    type: str
+    occurred_at: datetime
+    data: dict[str, Any]
 
 
 class TimelineStore(Protocol):
@@ -55,9 +76,32 @@ class TimelineStore(Protocol):
         `TimelineStoreUnavailable` when the store cannot be written right now."""
         ...
 
+    def add_all(self, order_id: str, events: Sequence[NewEvent]) -> list[bool]:
+        """Write the order's events in order, each once, in one request when none is there
+        yet (all or nothing); if one is already there, each is written on its own, in order,
+        as `add` does. Whether each was written by this call."""
+        ...
+
     def events(self, order_id: str) -> list[dict[str, Any]]:
         """The order's events (`type`, `occurredAt`, `data`), oldest first."""
         ...
+
+
+# What `requests` looks up in the environment on EVERY request when its session trusts it
+# (requests.Session.merge_environment_settings: proxies, NO_PROXY, CA bundles; and ~/.netrc):
+# a scan of os.environ per Cosmos request, ~10% of the SDK's CPU per request here, more in a pod
+# whose environment carries a Service link per Service. azure-core's `use_env_settings=False`
+# turns it off (session.trust_env), so it is off only when none of them is set: then the
+# lookup can only find nothing. (RequestsTransport: azure-core, pipeline/transport/
+# _requests_basic.py, https://learn.microsoft.com/python/api/azure-core/azure.core.pipeline.transport.requeststransport)
+_ENVIRONMENT_SETTINGS = (
+    "http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle", "curl_ca_bundle"
+)  # fmt: skip
+
+
+def _reads_environment(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the HTTP client must keep reading proxy and CA settings from the environment."""
+    return any(name.lower() in _ENVIRONMENT_SETTINGS for name in environ)
 
 
 def _transient(exc: Exception) -> bool:
@@ -68,6 +112,16 @@ def _transient(exc: Exception) -> bool:
 
 def document_id(order_id: str, event_type: str) -> str:
     return f"{order_id}:{event_type}"
+
+
+def _document(order_id: str, event_type: str, occurred_at: datetime, data: dict) -> dict:
+    return {
+        "id": document_id(order_id, event_type),
+        "orderId": order_id,
+        "type": event_type,
+        "occurredAt": occurred_at.isoformat(),
+        "data": data,
+    }
 
 
 class CosmosTimelineStore:
@@ -88,9 +142,16 @@ class CosmosTimelineStore:
             "retry_throttle_backoff_max": s.timeout,
             # Request units and 429s of every response, retries included (metrics.py).
             "raw_response_hook": metrics.cosmos_response,
+            # Writes answer without the document (`Prefer: return=minimal`; nothing here reads
+            # it back): less to send and parse per write. CosmosClient `no_response_on_write`,
+            # https://learn.microsoft.com/python/api/azure-cosmos/azure.cosmos.cosmosclient
+            # (the local stand-in ignores the header and answers with the document anyway).
+            "no_response_on_write": True,
         }
         if s.endpoint.startswith("http://"):  # the local stand-in: no TLS, no region discovery
             options["enable_endpoint_discovery"] = False
+        if not _reads_environment():
+            options["transport"] = RequestsTransport(use_env_settings=False)
         if s.key:
             return CosmosClient(s.endpoint, credential=s.key, **options)
         from azure.identity import DefaultAzureCredential
@@ -118,6 +179,13 @@ class CosmosTimelineStore:
         return self._container
 
     @property
+    def _batch_writes(self) -> bool:
+        s = self.settings
+        if s.batch_writes is not None:
+            return s.batch_writes
+        return not (s.endpoint or "").startswith("http://")
+
+    @property
     def _deadline(self) -> float:
         """Absolute seconds one operation may take, retries included."""
         return self.settings.timeout * (self.settings.retry_total + 1)
@@ -126,13 +194,7 @@ class CosmosTimelineStore:
         self, order_id: str, event_type: str, occurred_at: datetime, data: dict[str, Any]
     ) -> bool:
         """Write the event once; False when it was already there (a redelivery)."""
-        document = {
-            "id": document_id(order_id, event_type),
-            "orderId": order_id,
-            "type": event_type,
-            "occurredAt": occurred_at.isoformat(),
-            "data": data,
-        }
+        document = _document(order_id, event_type, occurred_at, data)
         try:
             self.container.create_item(document, timeout=self._deadline)
             return True
@@ -142,6 +204,34 @@ class CosmosTimelineStore:
             if _transient(exc):
                 raise TimelineStoreUnavailable(str(exc)) from exc
             raise
+
+    def add_all(self, order_id: str, events: Sequence[NewEvent]) -> list[bool]:
+        """Write the events in one transactional batch of creates (one request: the worker's
+        first step records `OrderPlaced` and claims the e-mail together, fulfilment.py). Cosmos
+        runs a batch all or nothing, and a create of an existing id fails it with 409 (the
+        other operations 424): https://learn.microsoft.com/azure/cosmos-db/nosql/transactional-batch
+        (Python: `ContainerProxy.execute_item_batch`, `CosmosBatchOperationError`). Then one
+        of them is already there (a redelivery, a retry): each is written on its own, in order,
+        so the result says which this call wrote, as `add` would. With `batch_writes` off, that
+        is all it does (one request per event)."""
+        if not self._batch_writes:
+            return [self.add(order_id, *event) for event in events]
+        operations = [("create", (_document(order_id, *event),)) for event in events]
+        try:
+            self.container.execute_item_batch(
+                operations, partition_key=order_id, timeout=self._deadline
+            )
+            return [True] * len(operations)
+        except CosmosBatchOperationError as exc:  # an operation failed: which one says why
+            if exc.status_code in TRANSIENT_STATUS:
+                raise TimelineStoreUnavailable(str(exc)) from exc
+            if exc.status_code != 409:
+                raise
+        except Exception as exc:
+            if _transient(exc):
+                raise TimelineStoreUnavailable(str(exc)) from exc
+            raise
+        return [self.add(order_id, *event) for event in events]
 
     def events(self, order_id: str) -> list[dict[str, Any]]:
         """The order's events, oldest first (one partition, never a cross-partition query)."""

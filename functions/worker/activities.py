@@ -4,7 +4,8 @@ the Functions host (function.py) or the local driver (local_driver.py).
 Activities run at least once (a worker can die after the work and before the host records it),
 so each is idempotent through the timeline's deterministic document ids: writing an event twice
 is a no-op, and the confirmation e-mail is claimed — its `ConfirmationEmailSent` document
-created — before it is sent, so a second run finds the claim and sends nothing (at most once).
+created, in the same write as `OrderPlaced` — before it is sent, so a second run finds the
+claim and sends nothing (at most once).
 A send the mail provider refused (`MailNotSent`: nothing went out) releases the claim, so the
 orchestration's retry can send it; a send whose outcome is unknown keeps it: no second e-mail.
 
@@ -17,8 +18,9 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from functions.shared import metrics
+from functions.shared.events import ORDER_PLACED
 from functions.shared.pseudonym import pseudonym
-from functions.shared.timeline_store import TimelineStore
+from functions.shared.timeline_store import NewEvent, TimelineStore
 from functions.worker.fulfilment import CONFIRMATION_EMAIL_SENT, ORDER_CONFIRMED
 
 _log = logging.getLogger("tinyshop.worker")
@@ -39,6 +41,8 @@ class LogMailer:
     provider would also receive `idempotency_key`, `{orderId}:ConfirmationEmailSent`)."""
 
     def send(self, to: str, subject: str, idempotency_key: str, order: dict[str, Any]) -> None:
+        if not _log.isEnabledFor(logging.INFO):  # no pseudonym (an HMAC) for a line not logged
+            return
         _log.info(
             "confirmation e-mail sent",
             extra={
@@ -68,13 +72,20 @@ def record_timeline_event(step: dict[str, Any], store: TimelineStore) -> bool:
 
 
 def send_confirmation_email(step: dict[str, Any], store: TimelineStore, mailer: Mailer) -> bool:
-    """Claim, then send the confirmation e-mail; True when this call sent it."""
+    """Record the order as placed and claim its confirmation e-mail (one write, both before
+    the send), then send it; True when this call sent it."""
     order_id = step["orderId"]
-    claimed = store.add(
+    placed = step["placed"]
+    _, claimed = store.add_all(
         order_id,
-        CONFIRMATION_EMAIL_SENT,
-        datetime.fromisoformat(step["occurredAt"]),
-        {"to": step["to"], "subject": step["subject"]},
+        [
+            NewEvent(ORDER_PLACED, datetime.fromisoformat(placed["occurredAt"]), placed["data"]),
+            NewEvent(
+                CONFIRMATION_EMAIL_SENT,
+                datetime.fromisoformat(step["occurredAt"]),
+                {"to": step["to"], "subject": step["subject"]},
+            ),
+        ],
     )
     if not claimed:  # sent (or being sent) by an earlier run: never a second e-mail
         return False

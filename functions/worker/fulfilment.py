@@ -7,13 +7,16 @@ deterministic: no I/O, no clocks (`context.current_utc_datetime` instead), no ra
 side effect is an activity (activities.py).
 
 The steps, each an activity retried by the host (`call_activity_with_retry`):
-1. record `OrderPlaced` on the order's timeline;
-2. send the confirmation e-mail — the activity CLAIMS the `ConfirmationEmailSent` document before
-   it sends, so the document is written by this step, before the send, and not by a separate
-   step after it (where this differs from issue 16's order "send → record"): recording after
-   the send would send a second e-mail whenever the worker dies between the two (activities run
-   at least once). At most one e-mail per order, whatever is replayed or redelivered;
-3. record `OrderConfirmed`.
+1. send the confirmation e-mail: the activity records `OrderPlaced` on the order's timeline and
+   CLAIMS the e-mail (creates its `ConfirmationEmailSent` document) in one write — a Cosmos
+   transactional batch, all or nothing — and only then sends. Both documents precede the send;
+   the claim is made by the activity that sends, so an activity run twice (they run at least
+   once) finds the claim and sends nothing: at most one e-mail per order, whatever is replayed or
+   redelivered. (Issue 16 named three steps, "record OrderPlaced → send → record
+   ConfirmationEmailSent"; recording after the send would send a second e-mail whenever the
+   worker dies between the two, and a separate `OrderPlaced` step costs a Cosmos request and,
+   under the host, a whole activity round trip through the task hub — issue 17.)
+2. record `OrderConfirmed`.
 Every document id is `{orderId}:{eventType}` (timeline_store.py), so a replay, a duplicate start
 or a restart after a failure writes nothing twice.
 
@@ -23,10 +26,10 @@ A step that still fails after its retries fails the orchestration with the step 
 alert. The count and the log are emitted only when not replaying, so once per failure.
 
 Retry options (the Python SDK exposes a fixed interval and an attempt count; the host waits a
-durable timer between attempts, so a retry survives a restart or a scale-in):
-- timeline writes: every 30 s, 30 attempts (~15 min), the outage the previous Service Bus
-  redelivery budget rode out (10 deliveries x 90 s);
-- the e-mail: every 10 s, 5 attempts: a mail provider that is down for longer is an incident.
+durable timer between attempts, so a retry survives a restart or a scale-in): every 30 s, 30
+attempts (~15 min), for both steps: each starts with a timeline write, and that is the Cosmos
+outage the previous Service Bus redelivery budget rode out (10 deliveries x 90 s); a mail
+provider refusing for that long fails the step too.
 """
 
 import logging
@@ -37,7 +40,7 @@ from typing import Any
 import azure.durable_functions as df
 from opentelemetry import metrics
 
-from functions.shared.events import ORDER_PLACED, OrderPlaced
+from functions.shared.events import OrderPlaced
 
 CONFIRMATION_EMAIL_SENT = "ConfirmationEmailSent"
 ORDER_CONFIRMED = "OrderConfirmed"
@@ -50,9 +53,8 @@ SEND_CONFIRMATION_EMAIL = "send_confirmation_email"
 STORE_RETRY = df.RetryOptions(
     first_retry_interval_in_milliseconds=30_000, max_number_of_attempts=30
 )
-EMAIL_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=10_000, max_number_of_attempts=5)
 
-STEPS = (ORDER_PLACED, CONFIRMATION_EMAIL_SENT, ORDER_CONFIRMED)
+STEPS = (CONFIRMATION_EMAIL_SENT, ORDER_CONFIRMED)  # a failure is counted by its step
 _log = logging.getLogger("tinyshop.worker")
 # Prometheus: tinyshop_orchestrations_failed_total{step} (alert TinyShopOrchestrationsFailed,
 # charts/tinyshop/rules); the worker's own instrument (like
@@ -111,29 +113,22 @@ def _now(context: df.DurableOrchestrationContext) -> str:
 def fulfil_order(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     order: dict[str, Any] = context.get_input()
     order_id = order["orderId"]
-    step = ORDER_PLACED
+    step = CONFIRMATION_EMAIL_SENT
     try:
-        yield context.call_activity_with_retry(
-            RECORD_TIMELINE_EVENT,
+        sent = yield context.call_activity_with_retry(
+            SEND_CONFIRMATION_EMAIL,
             STORE_RETRY,
             {
                 "orderId": order_id,
-                "type": ORDER_PLACED,
-                "occurredAt": order["occurredAt"],
-                "data": {
-                    "eventId": order["eventId"],
-                    "total": order["total"],
-                    "currency": order["currency"],
-                    "itemCount": order["itemCount"],
+                "placed": {  # recorded with the claim, before the send
+                    "occurredAt": order["occurredAt"],
+                    "data": {
+                        "eventId": order["eventId"],
+                        "total": order["total"],
+                        "currency": order["currency"],
+                        "itemCount": order["itemCount"],
+                    },
                 },
-            },
-        )
-        step = CONFIRMATION_EMAIL_SENT
-        sent = yield context.call_activity_with_retry(
-            SEND_CONFIRMATION_EMAIL,
-            EMAIL_RETRY,
-            {
-                "orderId": order_id,
                 "occurredAt": _now(context),
                 "to": order["userId"],
                 "subject": f"Your TinyShop order {order_id[:8]}",

@@ -6,7 +6,8 @@ Functions (names shared with the chart's allow-list and KEDA, docs/architecture.
   starts `fulfil_order` with instance id = order id, unless it is under way or done
   (orchestrations.py says why and how);
 - `fulfil_order` — the orchestrator (fulfilment.py, the one definition of the steps);
-- `record_timeline_event`, `send_confirmation_email` — its activities (activities.py);
+- `send_confirmation_email` (records `OrderPlaced` and claims the e-mail in one write, then
+  sends) and `record_timeline_event` (`OrderConfirmed`) — its activities (activities.py);
 - `worker_orchestration_status` (GET admin/orchestrations/{orderId}) and
   `worker_orchestrations_purge` (POST admin/orchestrations/purge) — operators' view and cleanup
   through the durable client (docs/operations.md, "Fulfilment orchestrations").

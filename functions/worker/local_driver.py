@@ -7,7 +7,9 @@ orchestrator (fulfilment.py) and activities (activities.py) as in the cluster.
 What it keeps of the host: the history's shape (episodes of OrchestratorStarted ...
 OrchestratorCompleted; TaskScheduled/TaskCompleted/TaskFailed; a TimerCreated/TimerFired pair
 between the attempts of `call_activity_with_retry`, with the extra timer the SDK expects after
-the last attempt), replay from the start after every event, `is_replaying`, the replay-safe clock.
+the last attempt), `is_replaying`, the replay-safe clock. It replays the first episode as the
+host does and then keeps the orchestrator in memory, feeding it each episode's new events
+(`_next_state`; the tests check every step against a replay from the start).
 The history shapes follow the SDK's own tests (Azure/azure-functions-durable-python:
 tests/test_utils/ContextBuilder.py,
 tests/orchestrator/test_sequential_orchestrator_with_retry.py).
@@ -84,17 +86,24 @@ def replay(
     input_: Any,
     history: list[dict[str, Any]],
     events: list[HistoryEvent] | None = None,
+    runner: Orchestrator | None = None,
 ) -> dict[str, Any]:
     """One orchestrator invocation, as the host makes it: the state the SDK returns.
 
     `events`, when given, are `history` already decoded (the driver keeps them): the SDK parses
     each event's timestamp with dateutil, two thirds of a local orchestration's CPU when every
     replay re-decodes the whole history. Fresh copies are replayed: the executor marks events
-    as processed."""
+    as processed.
+
+    `runner`, when given, is the SDK's `Orchestrator` for `orchestrator`, reused across the
+    replays of one instance: building one builds a namedtuple class (a quarter of a replay's
+    CPU). Its executor is reset with the SDK's own `initialize()` ("for a new orchestration
+    invocation"); everything else it keeps is set again by `execute`."""
     if events is None:
         context = _context(instance_id, input_, history)
     else:  # the same context, its history from the decoded events (azure-functions-durable 1.x)
-        stub = [e | {"Timestamp": _STUB_TIME} for e in history[:2]]  # parsed, then replaced
+        # One stub event (OrchestratorStarted) is parsed, then the decoded history replaces it.
+        stub = [history[0] | {"Timestamp": _STUB_TIME}]
         context = DurableOrchestrationContext(
             history=stub,
             instanceId=instance_id,
@@ -105,13 +114,27 @@ def replay(
         context._histories = [copy.copy(e) for e in events]
         context.decision_started_event = context._histories[0]
         context._current_utc_datetime = context._histories[0].timestamp
+        context._version = context._extract_version_from_history(context._histories)
+    if runner is None:
+        runner = Orchestrator(orchestrator)
+    else:
+        runner.task_orchestration_executor.initialize()
+    return _state(lambda: runner.handle(context))
+
+
+def _state(invocation: Callable[[], str]) -> dict[str, Any]:
+    """The orchestration state the SDK returns, also when the orchestrator raised."""
     try:
-        return json.loads(Orchestrator(orchestrator).handle(context))
+        return json.loads(invocation())
     except Exception as exc:  # the orchestrator raised: the SDK appends its state JSON
         text = str(exc)
         if _OUT_OF_PROC_LABEL not in text:
             raise
         return json.loads(text.split(_OUT_OF_PROC_LABEL, 1)[1])
+
+
+class ReplayMismatch(AssertionError):
+    """The orchestrator kept in memory and a replay from the start disagree (`verify_replay`)."""
 
 
 class LocalOrchestration:
@@ -125,18 +148,24 @@ class LocalOrchestration:
         wait: Callable[[float], None],
         task_failures: tuple[type[BaseException], ...] = (Exception,),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        verify_replay: bool = False,
     ) -> None:
         """`wait(seconds)` sleeps between retries (and may raise to abandon the run). An
         activity's exception in `task_failures` fails its task (the orchestrator's retry
         options apply, as under the host); any other ends the run at once and reaches the
-        caller, who retries the whole message later (a dependency outage, a bug)."""
+        caller, who retries the whole message later (a dependency outage, a bug).
+        `verify_replay` (tests): after every episode, also replay the whole history from the
+        start and raise `ReplayMismatch` unless both give the same state."""
         self.orchestrator = orchestrator
         self.activities = activities
         self.wait = wait
         self.task_failures = task_failures
         self.clock = clock
+        self.verify_replay = verify_replay
         self.history: list[dict[str, Any]] = []
         self._decoded: list[HistoryEvent] = []  # the same events, decoded once
+        self._live: Orchestrator | None = None  # the SDK's orchestrator, kept between episodes
+        self._fed = 0  # how many events of the history it has processed
         self._next_id = 0
 
     def _event(self, kind: Ev, **fields: Any) -> dict[str, Any]:
@@ -151,13 +180,17 @@ class LocalOrchestration:
         self._next_id += 1
         return self._next_id - 1
 
-    def _new_episode(self) -> None:
-        """The host ends the orchestrator's turn and starts the next one for new events."""
+    def _end_episode(self) -> None:
+        """The host ends the orchestrator's turn: what it saw is history (played) from now."""
         self._event(Ev.ORCHESTRATOR_COMPLETED)
         for event in self.history:
             event["IsPlayed"] = True
         for decoded in self._decoded:
             decoded._is_played = True
+
+    def _new_episode(self) -> None:
+        """The host ends the orchestrator's turn and starts the next one for new events."""
+        self._end_episode()
         self._event(Ev.ORCHESTRATOR_STARTED)
 
     def _attempt(self, action: dict[str, Any]) -> bool:
@@ -167,7 +200,7 @@ class LocalOrchestration:
         self._event(
             Ev.TASK_SCHEDULED, EventId=task_id, Name=name, Version="", Input=action.get("input")
         )
-        self._new_episode()
+        self._end_episode()
         activity = self.activities.get(name)
         if activity is None:
             raise LookupError(f"no activity named {name!r}")
@@ -175,6 +208,10 @@ class LocalOrchestration:
         try:
             result = activity(json.loads(raw) if raw is not None else None)
         except self.task_failures as exc:
+            # The next episode starts once the activity is done, as under the host: its time
+            # is the orchestrator's clock for the next step (so `OrderConfirmed` is never
+            # stamped before the claim another delivery made meanwhile).
+            self._event(Ev.ORCHESTRATOR_STARTED)
             self._event(
                 Ev.TASK_FAILED,
                 TaskScheduledId=task_id,
@@ -182,6 +219,7 @@ class LocalOrchestration:
                 Details="",
             )
             return False
+        self._event(Ev.ORCHESTRATOR_STARTED)
         self._event(Ev.TASK_COMPLETED, TaskScheduledId=task_id, Result=json.dumps(result))
         return True
 
@@ -201,7 +239,7 @@ class LocalOrchestration:
         )
         started = 0
         while True:
-            state = replay(self.orchestrator, instance_id, input_, self.history, self._decoded)
+            state = self._next_state(instance_id, input_)
             if state.get("error"):
                 raise OrchestrationFailed(state["error"])
             if state.get("isDone"):
@@ -218,6 +256,42 @@ class LocalOrchestration:
                 self._with_retry(action)
             else:
                 raise NotImplementedError(f"the local driver does not run action type {kind}")
+
+    def _next_state(self, instance_id: str, input_: Any) -> dict[str, Any]:
+        """The orchestrator's state after the history's new events.
+
+        The first episode is a replay, as the host runs it. After that the SDK's orchestrator
+        (its executor, its context, the suspended generator) stays in memory and the executor
+        processes only the events added since — what a replay from the start does after it has
+        re-processed the old ones, minus re-running them: three replays of a growing history
+        were most of the driver's CPU. The events before the episode's OrchestratorStarted
+        count as old (`is_replaying`), as in `TaskOrchestrationExecutor.execute`
+        (azure-functions-durable 1.x). `verify_replay` checks the shortcut against the replay.
+        """
+        if self._live is None:
+            self._live = Orchestrator(self.orchestrator)
+            state = replay(
+                self.orchestrator, instance_id, input_, self.history, self._decoded, self._live
+            )
+        else:
+            executor = self._live.task_orchestration_executor
+            episode = max(
+                i for i, e in enumerate(self._decoded) if e.event_type == Ev.ORCHESTRATOR_STARTED
+            )
+            for index in range(self._fed, len(self._decoded)):
+                event = copy.copy(self._decoded[index])
+                self._live.durable_context._histories.append(event)
+                executor._is_processing_new_events = index >= episode
+                executor.process_event(event)
+                if executor.has_execution_completed:
+                    break
+            state = _state(executor.get_orchestrator_state_str)
+        self._fed = len(self._decoded)
+        if self.verify_replay:
+            again = replay(self.orchestrator, instance_id, input_, self.history, self._decoded)
+            if again != state:
+                raise ReplayMismatch(f"kept in memory: {state}\nreplayed: {again}")
+        return state
 
     def _with_retry(self, action: dict[str, Any]) -> None:
         options = action["retryOptions"]

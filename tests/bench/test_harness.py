@@ -179,3 +179,34 @@ def test_a_saved_run_is_json_with_commit_time_figures_and_target_verdicts(tmp_pa
     assert saved["targets"][0]["value"] == pytest.approx(0.5)
     assert saved["targets"][0]["met"] is False
     assert Run.from_json(saved).figures == run.figures
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk (Debian package) not installed")
+def test_round_robin_figures_are_medians_recorded_per_key():
+    from bench.harness import Bench, Http
+
+    _Counting.paths = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    bench = Bench(Run("quick", "c0ffee", False, "2026-01-01T00:00:00+00:00"), quick=True)
+    bench.connections = 2
+    try:
+        results = bench.http_rounds(
+            [
+                Http("a", "path a", url, wrk.paths_lua(["/a"]), {"server": {os.getpid()}}),
+                Http("b", "path b", url, wrk.paths_lua(["/b"]), {"server": {os.getpid()}}),
+            ],
+            rounds=2,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert [len(results["a"]), len(results["b"])] == [3, 3]  # warm-up + 2 rounds each
+    measured = [r.throughput for r in results["a"][1:]]
+    assert bench.run.figures["a.rps"].value == pytest.approx(sum(measured) / 2)  # median of 2
+    assert set(_Counting.paths) == {"/a", "/b"}
+    for key in ("a", "b"):
+        assert bench.run.figures[f"{key}.cpu_ms.server"].value > 0  # this process served them
+        assert bench.run.figures[f"{key}.cpu_ms.wrk"].value > 0

@@ -50,3 +50,6 @@ def test_apps_send_otlp_to_the_collector_argocd_installs(dev: dict[str, list[dic
             for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         }
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == expected, deployment["metadata"]["name"]
+        # Sampled at the head through the standard variables (a trace kept or dropped whole).
+        assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+        assert 0 < float(env["OTEL_TRACES_SAMPLER_ARG"]) <= 1

@@ -3,12 +3,13 @@ Cosmos or network. Each fake keeps the one behaviour its port promises (and the 
 the timeline store writes a document at most once and can be told to fail like an outage; the
 settlement records what happened to each message."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from functions.shared.eventbus.local_queue import LockLost, ReceivedMessage
-from functions.shared.timeline_store import TimelineStoreUnavailable, document_id
+from functions.shared.timeline_store import NewEvent, TimelineStoreUnavailable, document_id
 
 
 @dataclass
@@ -20,6 +21,7 @@ class InMemoryTimelineStore:
     failures_left: int = 0
     failing_type: str | None = None
     attempts: int = 0
+    batches: int = 0  # add_all calls that reached the store
 
     def add(
         self, order_id: str, event_type: str, occurred_at: datetime, data: dict[str, Any]
@@ -28,10 +30,24 @@ class InMemoryTimelineStore:
         if self.failures_left > 0 or event_type == self.failing_type:
             self.failures_left = max(self.failures_left - 1, 0)
             raise TimelineStoreUnavailable(f"simulated outage writing {event_type}")
-        key = document_id(order_id, event_type)
-        if key in self.documents:
+        if document_id(order_id, event_type) in self.documents:
             return False
-        self.documents[key] = {
+        return self._write(order_id, event_type, occurred_at, data)
+
+    def add_all(self, order_id: str, events: Sequence[NewEvent]) -> list[bool]:
+        """One attempt for the whole batch: an outage writes none of them; if one is there
+        already, each is written on its own (as the Cosmos store falls back to `add`)."""
+        self.attempts += 1
+        if self.failures_left > 0 or any(e.type == self.failing_type for e in events):
+            self.failures_left = max(self.failures_left - 1, 0)
+            raise TimelineStoreUnavailable(f"simulated outage writing {events[0].type}...")
+        self.batches += 1
+        if not any(document_id(order_id, e.type) in self.documents for e in events):
+            return [self._write(order_id, *event) for event in events]
+        return [self.add(order_id, *event) for event in events]
+
+    def _write(self, order_id: str, event_type: str, occurred_at: datetime, data: dict) -> bool:
+        self.documents[document_id(order_id, event_type)] = {
             "orderId": order_id,
             "type": event_type,
             "occurredAt": occurred_at.isoformat(),

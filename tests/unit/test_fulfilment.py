@@ -21,16 +21,15 @@ from azure.durable_functions.models.history.HistoryEventType import HistoryEvent
 
 from functions.shared.timeline_store import TimelineStoreUnavailable
 from functions.worker import fulfilment
-from functions.worker.activities import MailNotSent, send_confirmation_email
+from functions.worker.activities import MailNotSent, record_timeline_event, send_confirmation_email
 from functions.worker.fulfilment import (
-    EMAIL_RETRY,
     RECORD_TIMELINE_EVENT,
     SEND_CONFIRMATION_EMAIL,
     STORE_RETRY,
     fulfil_order,
 )
 from functions.worker.handler import FulfilmentError, handle
-from functions.worker.local_driver import replay
+from functions.worker.local_driver import LocalOrchestration, replay
 from tests.unit.builders import body, order_placed_payload
 from tests.unit.fakes import InMemoryTimelineStore
 
@@ -103,47 +102,45 @@ def step_input(action: dict[str, Any]) -> dict[str, Any]:
 
 
 def history_up_to_the_email() -> History:
-    history = History()
-    history.completed(RECORD_TIMELINE_EVENT, True)
-    return history
+    return History()  # the e-mail (with OrderPlaced) is the first step
 
 
 # --- through the SDK's replay ----------------------------------------------------------------
 
 
-def test_the_first_step_records_order_placed_with_the_store_retry_policy():
-    state = History().replay()
+def test_the_first_step_sends_the_email_with_order_placed_to_record_first_store_retry():
+    history = History()
+    state = history.replay()
 
     assert state["isDone"] is False
-    [action] = actions(state)
-    assert action["actionType"] == ActionType.CALL_ACTIVITY_WITH_RETRY
-    assert action["functionName"] == RECORD_TIMELINE_EVENT
-    assert action["retryOptions"] == STORE_RETRY.to_json()
-    assert step_input(action) == {
-        "orderId": ORDER["orderId"],
-        "type": "OrderPlaced",
-        "occurredAt": ORDER["occurredAt"],
-        "data": {"eventId": ORDER["eventId"], "total": "39.30", "currency": "EUR", "itemCount": 4},
-    }
-
-
-def test_the_happy_path_records_sends_and_confirms_then_completes():
-    history = History()
-    history.completed(RECORD_TIMELINE_EVENT, True)
-    email = actions(history.replay())[1]
+    [email] = actions(state)
+    assert email["actionType"] == ActionType.CALL_ACTIVITY_WITH_RETRY
     assert email["functionName"] == SEND_CONFIRMATION_EMAIL
-    assert email["retryOptions"] == EMAIL_RETRY.to_json()
+    assert email["retryOptions"] == STORE_RETRY.to_json()
     assert step_input(email) == {
         "orderId": ORDER["orderId"],
+        "placed": {
+            "occurredAt": ORDER["occurredAt"],
+            "data": {
+                "eventId": ORDER["eventId"],
+                "total": "39.30",
+                "currency": "EUR",
+                "itemCount": 4,
+            },
+        },
         # the replay-safe clock: the start of the episode that scheduled it, from the history
-        "occurredAt": history.events[-2]["Timestamp"],
+        "occurredAt": history.events[0]["Timestamp"],
         "to": "alice",
         "subject": f"Your TinyShop order {ORDER['orderId'][:8]}",
         "total": "39.30",
     }
 
+
+def test_the_happy_path_sends_and_confirms_then_completes():
+    history = History()
     history.completed(SEND_CONFIRMATION_EMAIL, True)
-    confirm = actions(history.replay())[2]
+    confirm = actions(history.replay())[1]
+    assert confirm["retryOptions"] == STORE_RETRY.to_json()
     assert confirm["functionName"] == RECORD_TIMELINE_EVENT
     assert step_input(confirm)["type"] == "OrderConfirmed"
     assert step_input(confirm)["placedAt"] == ORDER["occurredAt"]
@@ -160,7 +157,7 @@ def test_a_failed_email_is_retried_after_its_timer_and_the_fulfilment_goes_on():
     history.timer()
 
     state = history.replay()  # waiting on the retry: no new action, no error
-    assert len(actions(state)) == 2
+    assert len(actions(state)) == 1
     assert "error" not in state
 
     history.completed(SEND_CONFIRMATION_EMAIL, True)
@@ -175,7 +172,7 @@ def test_an_email_failing_every_attempt_fails_the_orchestration_with_the_step_an
     counted: list[str] = []
     monkeypatch.setattr(fulfilment, "count_failure", counted.append)
     history = history_up_to_the_email()
-    for _ in range(EMAIL_RETRY.max_number_of_attempts):
+    for _ in range(STORE_RETRY.max_number_of_attempts):
         history.failed(SEND_CONFIRMATION_EMAIL, "MailNotSent: 554 rejected")
         history.timer()  # the SDK decides when this timer fires (DTFx waits one after the last)
 
@@ -192,7 +189,7 @@ def test_an_email_failing_every_attempt_fails_the_orchestration_with_the_step_an
 
 def test_one_attempt_short_of_the_limit_is_still_retrying():
     history = history_up_to_the_email()
-    for _ in range(EMAIL_RETRY.max_number_of_attempts - 1):
+    for _ in range(STORE_RETRY.max_number_of_attempts - 1):
         history.failed(SEND_CONFIRMATION_EMAIL, "MailNotSent: 421")
         history.timer()
 
@@ -202,10 +199,11 @@ def test_one_attempt_short_of_the_limit_is_still_retrying():
 def test_replay_after_a_crash_between_steps_asks_for_exactly_the_same_work(
     monkeypatch: pytest.MonkeyPatch,
 ):
-    """The worker died after OrderPlaced was recorded and before the next step was committed:
-    another replica replays the history later. The orchestrator must ask for the same e-mail
-    with the same input (no wall clock in it), and nothing it already did."""
+    """The worker died after the e-mail step was recorded and before the next step was
+    committed: another replica replays the history later. The orchestrator must ask for the
+    same confirmation with the same input (no wall clock in it), and nothing it already did."""
     history = history_up_to_the_email()
+    history.completed(SEND_CONFIRMATION_EMAIL, True)
     first = history.replay()
 
     class _Later(datetime):
@@ -218,8 +216,8 @@ def test_replay_after_a_crash_between_steps_asks_for_exactly_the_same_work(
 
     assert again == first
     assert [a["functionName"] for a in actions(again)] == [
-        RECORD_TIMELINE_EVENT,
         SEND_CONFIRMATION_EMAIL,
+        RECORD_TIMELINE_EVENT,
     ]
 
 
@@ -227,7 +225,7 @@ def test_an_activity_run_twice_across_a_crash_sends_one_email(caplog: pytest.Log
     """Activities run at least once: the worker can die after the send and before the host
     records it. The second run finds the claim and sends nothing."""
     store = InMemoryTimelineStore()
-    step = step_input(actions(history_up_to_the_email().replay())[1])
+    step = step_input(actions(history_up_to_the_email().replay())[0])
     sent: list[str] = []
 
     class Mailer:
@@ -273,7 +271,7 @@ def test_locally_a_refused_email_is_retried_after_the_policy_s_interval_and_sent
         "OrderConfirmed",
     ]
     assert mailer.sent == [f"{event['orderId']}:ConfirmationEmailSent"]
-    interval = EMAIL_RETRY.first_retry_interval_in_milliseconds / 1000
+    interval = STORE_RETRY.first_retry_interval_in_milliseconds / 1000
     assert waits == [interval, interval]
 
 
@@ -289,7 +287,7 @@ def test_locally_an_email_refused_on_every_attempt_fails_the_fulfilment_with_its
     # each refused send released its claim, and the fulfilment stopped before OrderConfirmed
     assert types(store, event["orderId"]) == ["OrderPlaced"]
     assert mailer.sent == []
-    assert len(waits) == EMAIL_RETRY.max_number_of_attempts  # the last one is not slept
+    assert len(waits) == STORE_RETRY.max_number_of_attempts  # the last one is not slept
     assert waits[-1] == 0
 
 
@@ -301,7 +299,37 @@ def test_locally_a_store_outage_reaches_the_caller_at_once_so_the_message_is_hel
         handle("OrderPlaced", body(event), store, wait=waits.append)
 
     assert waits == []  # not retried in place: the local consumer holds the message instead
-    assert types(store, event["orderId"]) == ["OrderPlaced"]
+    assert types(store, event["orderId"]) == []  # OrderPlaced and the claim: all or nothing
+
+
+def test_locally_an_order_takes_two_timeline_writes_the_first_records_and_claims_together():
+    store, mailer = InMemoryTimelineStore(), FlakyMailer()
+    event = order_placed_payload()
+
+    handle("OrderPlaced", body(event), store, mailer=mailer)
+
+    assert store.attempts == 2  # the batch (OrderPlaced + the claim), then OrderConfirmed
+    assert store.batches == 1
+    assert types(store, event["orderId"]) == [
+        "OrderPlaced",
+        "ConfirmationEmailSent",
+        "OrderConfirmed",
+    ]
+
+
+def test_a_retry_after_a_refused_email_keeps_the_first_order_placed_and_claims_again():
+    """The refused send released its claim; OrderPlaced stays, written once."""
+    store, mailer = InMemoryTimelineStore(), FlakyMailer(refusals=1)
+    event = order_placed_payload()
+
+    handle("OrderPlaced", body(event), store, mailer=mailer, wait=lambda _: None)
+
+    placed = [e for e in store.events(event["orderId"]) if e["type"] == "OrderPlaced"]
+    assert placed == [
+        {"type": "OrderPlaced", "occurredAt": placed[0]["occurredAt"], "data": placed[0]["data"]}
+    ]
+    assert placed[0]["data"]["eventId"] == event["eventId"]
+    assert mailer.sent == [f"{event['orderId']}:ConfirmationEmailSent"]
 
 
 # --- the local driver's shortcut: events decoded once, not re-parsed at every replay ---------
@@ -324,7 +352,7 @@ def test_the_driver_s_decoded_events_are_the_sdk_s_own():
     assert vars(ours) == vars(HistoryEvent(**event))
 
 
-@pytest.mark.parametrize("failures", [0, 1, EMAIL_RETRY.max_number_of_attempts])
+@pytest.mark.parametrize("failures", [0, 1, STORE_RETRY.max_number_of_attempts])
 def test_replaying_decoded_events_gives_the_same_state_as_replaying_the_json(failures: int):
     from functions.worker.local_driver import decode
 
@@ -339,6 +367,35 @@ def test_replaying_decoded_events_gives_the_same_state_as_replaying_the_json(fai
     assert fast == history.replay()
 
 
+def test_one_sdk_orchestrator_reused_across_replays_gives_each_replay_s_own_state():
+    """The driver reuses the SDK's Orchestrator for every replay of an instance: each replay
+    must give the state a fresh one gives, whatever the previous replay left behind (a
+    failure, an unfinished orchestration, a finished one)."""
+    from azure.durable_functions.orchestrator import Orchestrator
+
+    from functions.worker.local_driver import decode
+
+    runner = Orchestrator(fulfil_order)
+    histories = [History(), history_up_to_the_email()]
+    failing = history_up_to_the_email()
+    for _ in range(STORE_RETRY.max_number_of_attempts):
+        failing.failed(SEND_CONFIRMATION_EMAIL, "MailNotSent: 421")
+        failing.timer()
+    done = history_up_to_the_email()
+    done.completed(SEND_CONFIRMATION_EMAIL, True)
+    done.completed(RECORD_TIMELINE_EVENT, True)
+    histories += [failing, done, History()]
+    states = []
+    for history in histories:
+        decoded = [decode(e, datetime.fromisoformat(e["Timestamp"])) for e in history.events]
+        reused = replay(fulfil_order, ORDER["orderId"], ORDER, history.events, decoded, runner)
+        assert reused == history.replay()
+        states.append(reused)
+    assert states[2]["error"]
+    assert states[3]["isDone"]
+    assert not states[4]["isDone"]
+
+
 def test_the_failure_counter_exists_at_zero_for_every_step_before_any_failure():
     """The alert takes increase() of tinyshop_orchestrations_failed_total: a series born at 1
     would be invisible to it, so the first message starts every step's series at 0."""
@@ -350,4 +407,87 @@ def test_the_failure_counter_exists_at_zero_for_every_step_before_any_failure():
 
     exported = httpx.get(METRICS_URL, timeout=10).text
     series = re.findall(r'^tinyshop_orchestrations_failed_total\{.*step="(\w+)"\} ', exported, re.M)
-    assert sorted(series) == sorted(["OrderPlaced", "ConfirmationEmailSent", "OrderConfirmed"])
+    assert sorted(series) == sorted(["ConfirmationEmailSent", "OrderConfirmed"])
+
+
+# --- the local driver keeps the orchestrator in memory between episodes ----------------------
+
+
+def _driven(mailer: FlakyMailer, store: InMemoryTimelineStore) -> LocalOrchestration:
+    return LocalOrchestration(
+        fulfil_order,
+        {
+            RECORD_TIMELINE_EVENT: lambda step: record_timeline_event(step, store),
+            SEND_CONFIRMATION_EMAIL: lambda step: send_confirmation_email(step, store, mailer),
+        },
+        wait=lambda _: None,
+        task_failures=(MailNotSent,),
+        verify_replay=True,
+    )
+
+
+@pytest.mark.parametrize("refusals", [0, 2, 10**6])
+def test_every_state_the_driver_keeps_in_memory_is_what_a_replay_from_the_start_gives(
+    refusals: int,
+):
+    """The happy path, a retried e-mail, and one refused until the orchestration fails: after
+    each episode the driver also replays the whole history and compares (`verify_replay`)."""
+    from functions.worker.local_driver import OrchestrationFailed
+
+    store, mailer = InMemoryTimelineStore(), FlakyMailer(refusals=refusals)
+    orchestration = _driven(mailer, store)
+
+    if refusals > STORE_RETRY.max_number_of_attempts:
+        with pytest.raises(OrchestrationFailed):
+            orchestration.run("fulfil_order", ORDER["orderId"], ORDER)
+    else:
+        output = orchestration.run("fulfil_order", ORDER["orderId"], ORDER)
+        assert output == {"orderId": ORDER["orderId"], "emailSent": True}
+    assert len(orchestration.history) >= 10  # two episodes at least: something was compared
+
+
+def test_the_replay_check_catches_an_orchestrator_that_is_not_deterministic():
+    """`verify_replay` can fail: an orchestrator whose second step depends on how often it
+    ran gives another action when replayed from the start."""
+    from functions.worker.local_driver import ReplayMismatch
+
+    runs = []
+
+    def drifting(context: Any):
+        runs.append(1)
+        yield context.call_activity("a", None)
+        yield context.call_activity(f"b{len(runs)}", None)
+
+    orchestration = LocalOrchestration(
+        drifting, {"a": lambda _: 1, "b1": lambda _: 1}, wait=lambda _: None, verify_replay=True
+    )
+    with pytest.raises(ReplayMismatch):
+        orchestration.run("drifting", "i", None)
+
+
+def test_the_next_step_s_clock_is_read_once_the_activity_is_done():
+    """As under the host, the episode after an activity starts when it completed: a step that
+    took an hour stamps `OrderConfirmed` an hour later, never before a claim another delivery
+    made meanwhile."""
+    now = [START]
+    store = InMemoryTimelineStore()
+
+    def slow_send(step: dict) -> bool:
+        now[0] += timedelta(hours=1)
+        return send_confirmation_email(step, store, FlakyMailer())
+
+    orchestration = LocalOrchestration(
+        fulfil_order,
+        {
+            SEND_CONFIRMATION_EMAIL: slow_send,
+            RECORD_TIMELINE_EVENT: lambda step: record_timeline_event(step, store),
+        },
+        wait=lambda _: None,
+        clock=lambda: now[0],
+        verify_replay=True,
+    )
+    orchestration.run("fulfil_order", ORDER["orderId"], ORDER)
+
+    stamps = {e["type"]: e["occurredAt"] for e in store.events(ORDER["orderId"])}
+    assert stamps["ConfirmationEmailSent"] == START.isoformat()
+    assert stamps["OrderConfirmed"] == (START + timedelta(hours=1)).isoformat()

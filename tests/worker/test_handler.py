@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -157,3 +158,77 @@ def test_the_same_event_handled_in_parallel_sends_one_email(
         "ConfirmationEmailSent",
         "OrderConfirmed",
     ]
+
+
+def test_an_order_takes_two_cosmos_writes_then_a_redelivery_writes_nothing(
+    cosmos: LocalCosmos, monkeypatch: pytest.MonkeyPatch
+):
+    """OrderPlaced and the e-mail claim go in one transactional batch, OrderConfirmed alone
+    (issue 17): 2 requests, not 3 (3 with `batch_writes` off, the stand-in's default). A
+    redelivery finds the batch's documents there (409) and falls back to one create per
+    document, each a conflict: nothing is written twice."""
+    from functions.shared import metrics
+
+    requests: list[tuple[str, int]] = []
+
+    prefer: set[str] = set()
+
+    def hook(response: object) -> None:
+        http = response.http_response  # type: ignore[attr-defined]
+        requests.append((http.request.method, http.status_code))
+        if http.request.method == "POST":
+            prefer.add(http.request.headers.get("Prefer", ""))
+
+    monkeypatch.setattr(metrics, "cosmos_response", hook)
+    # its client takes the hook; batches on, as in Azure (the stand-in serves them in memory)
+    store = CosmosTimelineStore(cosmos_settings(cosmos, batch_writes=True))
+    handle("OrderPlaced", body(order_placed()), store)  # the client reads its metadata
+    event = order_placed()
+
+    def writes() -> list[tuple[str, int]]:  # the SDK may GET metadata (caches) meanwhile
+        return [r for r in requests if r[0] == "POST"]
+
+    requests.clear()
+    handle("OrderPlaced", body(event), store)
+    assert writes() == [("POST", 200), ("POST", 201)]  # the batch, then OrderConfirmed
+
+    requests.clear()
+    handle("OrderPlaced", body(event), store)
+    # the batch (its operation failed 409), then the three creates, each a conflict
+    assert len(writes()) == 4
+    assert [status for _, status in writes()[1:]] == [409, 409, 409]
+    assert prefer == {"return=minimal"}  # writes ask for no document back
+    assert len(store.events(event["orderId"])) == 3
+
+
+def test_the_cosmos_client_follows_a_proxy_from_the_environment_only_when_one_is_set(
+    cosmos: LocalCosmos, monkeypatch: pytest.MonkeyPatch
+):
+    """Without proxy or CA variables the client skips requests' per-request environment
+    lookup (timeline_store.py); with one set it still follows it: here a proxy that refuses
+    connections, so the write fails as an outage."""
+    from functions.shared.timeline_store import _reads_environment
+
+    for name in list(os.environ):
+        if _reads_environment({name: ""}):
+            monkeypatch.delenv(name)
+    settings = cosmos_settings(cosmos).model_copy(update={"retry_total": 0, "timeout": 2})
+    order = str(uuid.uuid4())
+    assert CosmosTimelineStore(settings).add(order, "OrderPlaced", datetime.now(UTC), {}) is True
+
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # discard port: refused
+    with pytest.raises(TimelineStoreUnavailable):
+        CosmosTimelineStore(settings).add(order, "OrderConfirmed", datetime.now(UTC), {})
+    assert _reads_environment({"HTTPS_PROXY": "x"})
+    assert _reads_environment({"REQUESTS_CA_BUNDLE": "x"})
+    assert not _reads_environment({"PATH": "/bin", "COSMOS_ENDPOINT": "x"})
+
+
+def test_against_the_local_stand_in_batches_are_off_unless_asked_for(cosmos: LocalCosmos):
+    """`make dev`'s stand-in journals no transactional batch (dev/cosmos/server.js): its
+    documents must survive a restart, so locally each event is its own create by default."""
+    local = CosmosTimelineStore(cosmos_settings(cosmos))
+    assert local._batch_writes is False
+    assert CosmosTimelineStore(cosmos_settings(cosmos, batch_writes=True))._batch_writes
+    azure = cosmos_settings(cosmos, endpoint="https://tinyshop.documents.azure.com:443/")
+    assert CosmosTimelineStore(azure)._batch_writes is True

@@ -171,7 +171,7 @@ def test_a_fulfilment_failing_after_its_retries_dead_letters_only_its_message(
             super().send(to, subject, idempotency_key, order)
 
     monkeypatch.setattr(handler, "LogMailer", RefusingMailer)
-    monkeypatch.setattr(fulfilment, "EMAIL_RETRY", df.RetryOptions(50, 3))
+    monkeypatch.setattr(fulfilment, "STORE_RETRY", df.RetryOptions(50, 3))
     store = InMemoryTimelineStore()
     others = [order_placed_payload() for _ in range(3)]
     for event in [refused, *others]:

@@ -113,6 +113,13 @@ the host's data folder (/home/data: host state and its keys, AzureWebJobsSecretS
 {{- with .root.Values.telemetry.otlpEndpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ . | quote }}
+{{- /* Head sampling through the standard variables, read by the Python SDK and by the
+Functions host's .NET SDK (open-telemetry/opentelemetry-dotnet#5448): a parent's decision
+is honoured, so a trace is kept or dropped whole across UI, host, app and worker. */}}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ $.root.Values.telemetry.tracesSampler | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $.root.Values.telemetry.tracesSamplerArg | quote }}
 {{- end }}
 {{- end -}}
 
