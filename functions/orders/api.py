@@ -21,9 +21,9 @@ from functions.orders.catalog_client import CatalogClient, CatalogUnavailable
 from functions.orders.checkout import checkout
 from functions.orders.dependencies import CurrentUser, Dependencies, OrdersDependencies
 from functions.orders.outbox_metrics import observe_outbox
-from functions.orders.pool import OrdersDatabase
 from functions.orders.settings import OrdersSettings
 from functions.orders.timeline import TimelineReader
+from functions.shared.db import Database
 from functions.shared.eventbus import EventPublisher
 from functions.shared.eventbus.factory import publisher as configured_publisher
 from functions.shared.identifiers import PRODUCT_ID_PATTERN
@@ -288,13 +288,13 @@ def create_app(
     timeline store come from the environment (`EVENT_BUS`, `COSMOS_*`) unless given."""
     settings = settings or OrdersSettings()
     configure_logging("orders")
-    db = OrdersDatabase(settings, "orders")
+    db = Database(settings, "orders")
     observe_outbox(db)
     # The relay (publish after commit, sweep) has its own small pool: requests holding every
     # request connection cannot starve it ("couldn't get a connection"), and a sweep through a
     # backlog cannot take connections from requests. Per replica: db_pool_max_size +
     # relay_pool_max_size connections at most.
-    relay_db = OrdersDatabase(
+    relay_db = Database(
         settings.model_copy(
             update={"db_pool_min_size": 0, "db_pool_max_size": settings.relay_pool_max_size}
         ),

@@ -13,6 +13,10 @@ throughput, issue 17). A pooled connection is checked with a round trip only whe
   silently (a load balancer's idle timeout drops connections without telling either end) is
   caught before a request waits on it.
 A check that fails discards the connection and the pool hands out another one (or a new one).
+The idle time is stamped by `connection()` as the caller gives the connection back, not by a
+pool `reset` callback: with any `reset`, psycopg_pool returns EVERY connection through one of
+its worker tasks (`ReturnConnection`), a thread wake-up per request that cost orders about a
+tenth of its CPU per checkout cycle under py-spy (docs/performance.md, "Checkout").
 What remains uncaught is a connection dropped silently within the last 30 s of use; the check
 on every checkout would not have caught it sooner either (its round trip waits on the same dead
 socket), and the request gets the usual 503 problem.
@@ -36,8 +40,9 @@ PING_TIMEOUT = 2.0  # seconds a readiness probe waits for a connection
 
 
 class IdleCheck:
-    """The pool's `check`, `configure` and `reset` callbacks: remembers when each connection
-    became idle and round-trips only those that need it (module docstring)."""
+    """The pool's `check` and `configure` callbacks, and the stamp `connection()` puts on a
+    returned connection: remembers when each connection became idle and round-trips only
+    those that need it (module docstring)."""
 
     def __init__(self, after_idle: float) -> None:
         self.after_idle = after_idle
@@ -47,7 +52,7 @@ class IdleCheck:
         self.round_trips = 0  # checks that went to the server (tests read it)
 
     def became_idle(self, conn: psycopg.BaseConnection) -> None:
-        """`configure` (a new connection) and `reset` (a returned one)."""
+        """`configure` (a new connection), and `connection()` as one goes back to the pool."""
         self._idle_since[conn] = time.monotonic()
 
     def needs_round_trip(self, conn: psycopg.BaseConnection) -> bool:
@@ -112,7 +117,6 @@ class Database:
             timeout=s.db_pool_timeout,
             check=self.idle_check,
             configure=self.idle_check.became_idle,
-            reset=self.idle_check.became_idle,
             kwargs=connection_kwargs(s, self._name, self._server_settings),
             open=True,  # opens in the background: a down database does not block start-up
         )
@@ -121,12 +125,18 @@ class Database:
     def connection(self) -> Iterator[psycopg.Connection]:
         """A pooled autocommit connection; wrap writes in `conn.transaction()`."""
         with self.pool.connection() as conn:
-            yield conn
+            try:
+                yield conn
+            finally:
+                self.idle_check.became_idle(conn)
 
     def ping(self, timeout: float = PING_TIMEOUT) -> None:
         """Raise if the database cannot answer `SELECT 1` within `timeout` seconds."""
         with self.pool.connection(timeout=timeout) as conn:
-            conn.execute("SELECT 1")
+            try:
+                conn.execute("SELECT 1")
+            finally:
+                self.idle_check.became_idle(conn)
 
     def close(self) -> None:
         with self._lock:
@@ -172,7 +182,6 @@ class AsyncDatabase:
                 timeout=s.db_pool_timeout,
                 check=self.idle_check.check_async,
                 configure=self.idle_check.became_idle_async,
-                reset=self.idle_check.became_idle_async,
                 kwargs=connection_kwargs(s, self._name, self._server_settings),
                 open=False,
             )
@@ -201,12 +210,18 @@ class AsyncDatabase:
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
         """A pooled autocommit connection; wrap writes in `conn.transaction()`."""
         async with (await self.pool()).connection() as conn:
-            yield conn
+            try:
+                yield conn
+            finally:
+                self.idle_check.became_idle(conn)
 
     async def ping(self) -> None:
         """Raise if the database cannot answer `SELECT 1` within PING_TIMEOUT seconds."""
         async with (await self.pool()).connection(timeout=PING_TIMEOUT) as conn:
-            await conn.execute("SELECT 1")
+            try:
+                await conn.execute("SELECT 1")
+            finally:
+                self.idle_check.became_idle(conn)
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None

@@ -1,4 +1,4 @@
-"""orders' pool (functions/orders/pool.py): connections go back to the pool in the caller's
+"""The shared pool (functions/shared/db.py): connections go back to the pool in the caller's
 thread (no pool worker task per return), and the shared idle check still decides when a
 connection needs a round trip. Real Postgres; tasks and checks are counted, not timed."""
 
@@ -8,20 +8,20 @@ import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
 
-from functions.orders.pool import OrdersDatabase
+from functions.shared.db import Database
 from tests.conftest import orders_settings
 
 
-def _database(orders_db: str, **overrides: object) -> OrdersDatabase:
+def _database(orders_db: str, **overrides: object) -> Database:
     settings = orders_settings(
         orders_db, "http://unused", "http://unused", db_pool_min_size=1, db_pool_max_size=1,
         **overrides,
     )  # fmt: skip
-    return OrdersDatabase(settings, "test-pool")
+    return Database(settings, "test-pool")
 
 
 @pytest.fixture
-def one_connection(orders_db: str) -> Iterator[OrdersDatabase]:
+def one_connection(orders_db: str) -> Iterator[Database]:
     db = _database(orders_db)
     db.pool.wait(timeout=10)
     yield db
@@ -29,7 +29,7 @@ def one_connection(orders_db: str) -> Iterator[OrdersDatabase]:
 
 
 def test_returning_a_connection_runs_no_pool_task(
-    one_connection: OrdersDatabase, monkeypatch: pytest.MonkeyPatch
+    one_connection: Database, monkeypatch: pytest.MonkeyPatch
 ):
     tasks: list[object] = []
     run_task = one_connection.pool.run_task
@@ -43,7 +43,7 @@ def test_returning_a_connection_runs_no_pool_task(
 
 
 def test_a_recently_used_connection_is_handed_out_without_a_round_trip(
-    one_connection: OrdersDatabase,
+    one_connection: Database,
 ):
     pids = set()
     for _ in range(20):
@@ -65,14 +65,14 @@ def test_a_connection_idle_longer_than_the_limit_is_checked(orders_db: str):
         db.close()
 
 
-def _fail_mid_transaction(db: OrdersDatabase) -> None:
+def _fail_mid_transaction(db: Database) -> None:
     with db.connection() as conn:
         conn.execute("BEGIN")
         conn.execute("CREATE TEMP TABLE left_open (x int)")
         raise RuntimeError("the request failed mid-transaction")
 
 
-def test_a_transaction_left_open_is_rolled_back_before_reuse(one_connection: OrdersDatabase):
+def test_a_transaction_left_open_is_rolled_back_before_reuse(one_connection: Database):
     with pytest.raises(RuntimeError):
         _fail_mid_transaction(one_connection)
 
