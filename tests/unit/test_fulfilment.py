@@ -407,7 +407,8 @@ def test_the_failure_counter_exists_at_zero_for_every_step_before_any_failure():
 
     exported = httpx.get(METRICS_URL, timeout=10).text
     series = re.findall(r'^tinyshop_orchestrations_failed_total\{.*step="(\w+)"\} ', exported, re.M)
-    assert sorted(series) == sorted(["ConfirmationEmailSent", "OrderConfirmed"])
+    # A set: other tests in the same process may export the counter under more label sets.
+    assert set(series) == {"ConfirmationEmailSent", "OrderConfirmed"}
 
 
 # --- the local driver keeps the orchestrator in memory between episodes ----------------------
