@@ -12,7 +12,7 @@ from dev.postgres.launcher import fresh_database
 from functions.shared import migrations
 from functions.shared.eventbus.local_queue import LocalQueue
 from tests.conftest import BUS_MIGRATIONS
-from tests.orders.query_plans import assert_indexed, one, recording
+from tests.support.query_plans import assert_indexed, one, recording
 
 QUEUE = "big"
 SMALL = "small"

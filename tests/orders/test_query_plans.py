@@ -14,7 +14,7 @@ from functions.orders import history, relay, repository
 from functions.shared import migrations
 from functions.shared.events import OutgoingMessage
 from tests.conftest import ORDERS_MIGRATIONS
-from tests.orders.query_plans import OneConnection, assert_indexed, one, recording
+from tests.support.query_plans import OneConnection, assert_indexed, one, recording
 
 HEAVY = "heavy-shopper"
 BACKLOG = 5000
