@@ -23,7 +23,6 @@ socket), and the request gets the usual 503 problem.
 """
 
 import asyncio
-import contextlib
 import select
 import threading
 import time
@@ -192,19 +191,26 @@ class AsyncDatabase:
         """The pool, opened by the first caller, who waits (at most the pool timeout) for its
         first connections: none is then still being made in the background when a caller's
         loop ends right after its request (`asyncio.run` per call), which psycopg_pool's
-        connection task would not survive cleanly. A down database is waited for once; the
-        pool keeps trying in the background and requests get their 503 from the pool."""
+        connection task would not survive cleanly. A database that does not answer within
+        that time fails the callers with PoolTimeout (their 503) and the next caller starts a
+        new pool: psycopg_pool's `wait()` closes the pool it gave up on."""
         pool = self._current_pool()
         if pool.closed:
             if self._opening is None:
                 self._opening = asyncio.ensure_future(self._open(pool))
             await asyncio.shield(self._opening)
+            if pool.closed:
+                raise PoolTimeout(f"pool {self._name!r}: no connection to the database yet")
         return pool
 
     async def _open(self, pool: AsyncConnectionPool) -> None:
         await pool.open(wait=False)
-        with contextlib.suppress(PoolTimeout):
+        try:
             await pool.wait(timeout=self._settings.db_pool_timeout)
+        except PoolTimeout:  # `wait()` closed the pool: the next caller opens a new one
+            if self._pool is pool:
+                self._pool = None
+                self._opening = None
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:

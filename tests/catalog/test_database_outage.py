@@ -67,3 +67,21 @@ def test_database_outage_gives_503_and_the_app_recovers_without_restart(
     assert recovered.status_code == 200
     assert recovered.json()["id"] == "french-press"
     assert _eventually(lambda: client.get("/catalog/health/ready")).status_code == 200
+
+
+def test_an_app_whose_first_request_meets_the_outage_recovers_too(
+    client: httpx.Client, proxy: TcpProxy
+):
+    """The database is already down when the pool would open: the first callers get 503, and
+    once the database is back a new pool serves (psycopg_pool's wait() closes the pool it gave
+    up on, so the app must not keep that closed pool for ever)."""
+    proxy.stop()
+    first = client.get("/products/french-press")
+    assert first.status_code == 503
+    assert first.headers["content-type"] == "application/problem+json"
+    assert client.get("/catalog/health/ready").status_code == 503
+
+    proxy.start()
+    recovered = _eventually(lambda: client.get("/products/french-press"))
+    assert recovered.status_code == 200
+    assert _eventually(lambda: client.get("/catalog/health/ready")).status_code == 200
