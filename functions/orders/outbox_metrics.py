@@ -30,6 +30,9 @@ _lock = threading.Lock()
 
 def _newest_reading() -> tuple[int, float]:
     with _lock:
+        # A closed one belongs to an app that has stopped (tests run several): reading it
+        # would reopen its pool and wait out the pool timeout at every scrape.
+        _databases[:] = [db for db in _databases if not db.closed]
         candidates = list(reversed(_databases))
     for db in candidates:
         try:

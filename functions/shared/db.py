@@ -97,6 +97,7 @@ class Database:
         self._pool: ConnectionPool | None = None
         self._lock = threading.Lock()
         self.idle_check = IdleCheck(settings.db_check_after_idle)
+        self.closed = False  # set by close(): the app that owned it has stopped
 
     @property
     def pool(self) -> ConnectionPool:
@@ -139,6 +140,7 @@ class Database:
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
