@@ -7,14 +7,20 @@ placed but nobody is told. Every orders replica reports the same numbers, so que
 """
 
 import threading
+import time
 from collections.abc import Iterable
 
 from functions.shared import metrics
 from functions.shared.db import Database
 
+# A scrape must not hang on a database that does not answer: each read waits this long for a
+# connection, and all of them together at most READ_BUDGET (the gauges then report nothing).
+READ_TIMEOUT = 0.5
+READ_BUDGET = 2.0
+
 
 def _read(db: Database) -> tuple[int, float]:
-    with db.connection() as conn:
+    with db.connection(timeout=READ_TIMEOUT) as conn:
         row = conn.execute(
             "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)"
             " FROM outbox WHERE published_at IS NULL"
@@ -34,7 +40,10 @@ def _newest_reading() -> tuple[int, float]:
         # would reopen its pool and wait out the pool timeout at every scrape.
         _databases[:] = [db for db in _databases if not db.closed]
         candidates = list(reversed(_databases))
+    deadline = time.monotonic() + READ_BUDGET
     for db in candidates:
+        if time.monotonic() > deadline:
+            break
         try:
             return _read(db)
         except Exception:  # noqa: S112 (closed or down: try an older one, else report nothing)

@@ -122,9 +122,10 @@ class Database:
         )
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
-        """A pooled autocommit connection; wrap writes in `conn.transaction()`."""
-        with self.pool.connection() as conn:
+    def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
+        """A pooled autocommit connection; wrap writes in `conn.transaction()`. `timeout`:
+        seconds to wait for one, instead of the pool's own (`db_pool_timeout`)."""
+        with self.pool.connection(timeout=timeout) as conn:
             try:
                 yield conn
             finally:
