@@ -4,7 +4,6 @@ asserted: the bench measures, these tests check the bookkeeping."""
 
 import json
 import os
-import shutil
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,7 +64,6 @@ class _Counting(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk (Debian package) not installed")
 def test_real_wrk_runs_the_path_mix_and_reports_through_the_hook():
     _Counting.paths = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
@@ -181,7 +179,6 @@ def test_a_saved_run_is_json_with_commit_time_figures_and_target_verdicts(tmp_pa
     assert Run.from_json(saved).figures == run.figures
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk (Debian package) not installed")
 def test_round_robin_figures_are_medians_recorded_per_key():
     from bench.harness import Bench, Http
 
