@@ -17,11 +17,18 @@ if [ "$#" -lt 2 ]; then
 fi
 tool="$1"
 shift
-if [[ "$tool" == lib:* ]]; then
-  if /sbin/ldconfig -p | grep -q "${tool#lib:} "; then
-    exit 0
+present() {
+  if [[ "$tool" == lib:* ]]; then
+    # The whole list first: `grep -q` would stop reading early, and under pipefail the
+    # SIGPIPE of ldconfig would read as "missing".
+    local libraries
+    libraries="$(/sbin/ldconfig -p)"
+    [[ "$libraries" == *"${tool#lib:} "* ]]
+  else
+    command -v "$tool" >/dev/null 2>&1 || [ -x "$tool" ]
   fi
-elif command -v "$tool" >/dev/null 2>&1 || [ -x "$tool" ]; then
+}
+if present; then
   exit 0
 fi
 
@@ -44,4 +51,10 @@ echo "apt_install: installing Debian's $* for $tool (once per machine)..."
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-"$tool" --version
+if ! present; then
+  echo "apt_install: $* installed, but $tool is still missing." >&2
+  exit 1
+fi
+if [[ "$tool" != lib:* ]]; then
+  "$tool" --version
+fi
