@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from functions.catalog import repository
 from functions.catalog.bodies import Product, ProductPage
-from functions.catalog.dependencies import CatalogDependencies, Dependencies
+from functions.catalog.dependencies import CatalogDependencies, dependencies
 from functions.catalog.settings import CatalogSettings
 from functions.shared.db import AsyncDatabase
 from functions.shared.identifiers import PRODUCT_ID_PATTERN, ProductId
@@ -81,7 +81,6 @@ router = APIRouter(tags=["products"])
 )
 async def list_products(
     request: Request,
-    deps: Dependencies,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     cursor: Annotated[str | None, Query(pattern=PRODUCT_ID_PATTERN)] = None,
     ids: Annotated[
@@ -94,6 +93,7 @@ async def list_products(
         ),
     ] = None,
 ) -> Response:
+    deps = dependencies(request)
     if ids is not None:
         wanted = _parse_ids(ids)
         async with deps.db.connection() as conn:
@@ -118,8 +118,8 @@ async def list_products(
 async def get_product(
     request: Request,
     product_id: Annotated[ProductId, Path()],
-    deps: Dependencies,
 ) -> Response:
+    deps = dependencies(request)
     async with deps.db.connection() as conn:
         product = await repository.get_one(conn, product_id)
     if product is None:

@@ -1,14 +1,15 @@
 """catalog's dependencies: built once in `create_app` (api.py), kept on `app.state`, and reached
-by the routes through a typed alias (`Annotated[X, Depends(...)]`), like orders'.
+by the routes through one typed accessor, `dependencies(request)`.
 
-One dependency for the whole bundle (routes read `deps.db`, `deps.settings`): each level of
-`Depends` costs FastAPI a `solve_dependencies` pass per request, and three levels were a fifth
-of a product read's CPU (docs/performance.md)."""
+Not a FastAPI `Depends`, unlike orders (whose routes need the caller's token, a real dependency
+with its own OpenAPI security scheme): catalog's routes are anonymous reads, and resolving even
+one `Depends` level is a `solve_dependencies` pass per request — with the other per-request
+trims, ~a sixth of a product read's CPU (docs/performance.md). A test swaps the bundle with
+`app.state.dependencies = dataclasses.replace(...)`."""
 
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Depends, Request
+from starlette.requests import Request
 
 from functions.catalog.settings import CatalogSettings
 from functions.shared.db import AsyncDatabase
@@ -20,9 +21,5 @@ class CatalogDependencies:
     db: AsyncDatabase
 
 
-# async: reading app.state needs no worker thread (sync dependencies run in the threadpool).
-async def get_dependencies(request: Request) -> CatalogDependencies:
+def dependencies(request: Request) -> CatalogDependencies:
     return request.app.state.dependencies
-
-
-Dependencies = Annotated[CatalogDependencies, Depends(get_dependencies)]

@@ -34,9 +34,8 @@ async def get_many(conn: psycopg.AsyncConnection, ids: list[str]) -> list[Produc
 
 
 async def get_one(conn: psycopg.AsyncConnection, product_id: str) -> Product | None:
-    async with conn.cursor(row_factory=class_row(Product)) as cur:
-        await cur.execute(GET_ONE, (product_id,))
-        return await cur.fetchone()
+    cur = await conn.cursor(row_factory=class_row(Product)).execute(GET_ONE, (product_id,))
+    return await cur.fetchone()
 
 
 def insert_missing(conn: psycopg.Connection, products: list[Product]) -> int:

@@ -23,7 +23,11 @@ class AccessLogMiddleware:
         self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _PROBE.match(scope["path"]):
+        if (
+            scope["type"] != "http"
+            or not _log.isEnabledFor(logging.INFO)
+            or _PROBE.match(scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -35,7 +35,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limits.get(f"{scope['method']} {scope['path']}", self.default)
-        declared = dict(scope["headers"]).get(b"content-length")
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(scope, receive, send, limit)
             return
