@@ -158,7 +158,14 @@ def _child(kind: str, orders_db: str, bus_db: str, admin: str) -> dict[str, floa
     from functions.shared.observability import setup
 
     setup("orders")  # tracing as the orders process has it (ON when the env exports)
-    db = Database(OrdersSettings(database_url=orders_db, db_pool_max_size=3), "bench-relay")
+    settings = OrdersSettings(database_url=orders_db, relay_pool_max_size=3)
+    # The relay's pool as the orders app builds it (async commits); the relay as it was before
+    # issue 17 ran on a pool like the requests' (every commit waits for its flush).
+    db = (
+        Database(settings, "bench-legacy-relay")
+        if kind.startswith("legacy_")
+        else relay.relay_database(settings)
+    )
     queue_name = f"bench-{kind}-{uuid.uuid4().hex[:6]}"
     queue = LocalQueue(bus_db, queue=queue_name)
     publisher = LocalQueuePublisher(queue)

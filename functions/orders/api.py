@@ -290,16 +290,7 @@ def create_app(
     configure_logging("orders")
     db = Database(settings, "orders")
     observe_outbox(db)
-    # The relay (publish after commit, sweep) has its own small pool: requests holding every
-    # request connection cannot starve it ("couldn't get a connection"), and a sweep through a
-    # backlog cannot take connections from requests. Per replica: db_pool_max_size +
-    # relay_pool_max_size connections at most.
-    relay_db = Database(
-        settings.model_copy(
-            update={"db_pool_min_size": 0, "db_pool_max_size": settings.relay_pool_max_size}
-        ),
-        "orders-relay",
-    )
+    relay_db = relay.relay_database(settings)  # its own pool, async commits (relay.py)
     publisher = publisher or configured_publisher()
     if events is None:
         cosmos = CosmosSettings()

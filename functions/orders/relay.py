@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
+from functions.orders.settings import OrdersSettings
 from functions.shared.db import Database
 from functions.shared.eventbus import EventPublisher, PublishError
 from functions.shared.eventbus.tracing import publishing
@@ -29,6 +30,31 @@ from functions.shared.events import OutgoingMessage
 _log = logging.getLogger("tinyshop.orders.relay")
 MAX_BACKOFF_SECONDS = 300
 CLAIM_LEASE = timedelta(seconds=60)  # a claimed row is retried if its relay dies meanwhile
+
+
+# The relay's own writes to the orders database (claim leases, `published_at` marks, prunes)
+# commit without waiting for the WAL flush. A database crash can lose the last few of them, which
+# the relay already survives: a lost lease makes the row due again, a lost mark republishes it
+# (the bus drops the duplicate message id, the worker is idempotent), a lost prune runs again.
+# The order, its items and its outbox row are written by the request pool, which keeps
+# `synchronous_commit = on`. One fsync per event instead of three (claim, send, mark): the
+# queue's own send still waits for its flush, as a broker's does.
+# https://www.postgresql.org/docs/current/wal-async-commit.html
+RELAY_SERVER_SETTINGS = {"synchronous_commit": "off"}
+
+
+def relay_database(settings: OrdersSettings) -> Database:
+    """The relay's own small pool (publish after commit, sweep): requests holding every request
+    connection cannot starve it ("couldn't get a connection"), and a sweep through a backlog
+    cannot take connections from requests. Per replica: db_pool_max_size + relay_pool_max_size
+    connections at most."""
+    return Database(
+        settings.model_copy(
+            update={"db_pool_min_size": 0, "db_pool_max_size": settings.relay_pool_max_size}
+        ),
+        "orders-relay",
+        RELAY_SERVER_SETTINGS,
+    )
 
 
 @dataclass(frozen=True)

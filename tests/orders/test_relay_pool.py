@@ -118,3 +118,13 @@ def test_requests_keep_their_latency_while_the_sweep_works_through_a_backlog(
     assert set(statuses) == {200}
     assert max(latencies) < POOL_TIMEOUT  # no request waited out the pool
     assert not [r for r in caplog.records if "couldn't get a connection" in r.getMessage()]
+
+
+def test_only_the_relays_own_writes_commit_without_waiting_for_the_flush(app: FastAPI) -> None:
+    """The relay's leases, marks and prunes may be lost in a database crash (it survives that:
+    relay.py); an order and its outbox row, written by the request pool, may not."""
+    deps: OrdersDependencies = app.state.dependencies
+    with deps.relay_db.connection() as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
+    with deps.db.connection() as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
