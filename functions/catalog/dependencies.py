@@ -3,9 +3,8 @@ by the routes through one typed accessor, `dependencies(request)`.
 
 Not a FastAPI `Depends`, unlike orders (whose routes need the caller's token, a real dependency
 with its own OpenAPI security scheme): catalog's routes are anonymous reads, and resolving even
-one `Depends` level is a `solve_dependencies` pass per request — with the other per-request
-trims, ~a sixth of a product read's CPU (docs/performance.md). A test swaps the bundle with
-`app.state.dependencies = dataclasses.replace(...)`."""
+one `Depends` level is a `solve_dependencies` pass per request (with three other trims, 14% of a
+product read's CPU; docs/performance.md). To swap the bundle, set `app.state.dependencies`."""
 
 from dataclasses import dataclass
 
