@@ -20,16 +20,15 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 from bench import keda_model
+from bench.worker import order_placed
 from dev.cosmos import launcher as local_cosmos
 from dev.postgres import launcher as postgres
 from functions.shared import migrations
 from functions.shared.eventbus.local_queue import MIGRATIONS, LocalQueue
-from functions.shared.events import OrderPlaced, OrderPlacedItem, OutgoingMessage
+from functions.shared.events import OutgoingMessage
 from functions.shared.timeline_store import CosmosSettings, CosmosTimelineStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,22 +41,7 @@ START_SECONDS = 20  # assumed Functions host start in a new pod (modelled)
 
 def _enqueue(queue: LocalQueue, count: int) -> None:
     for _ in range(count):
-        e = OrderPlaced(
-            event_id=uuid.uuid4(),
-            occurred_at=datetime.now(UTC),
-            order_id=uuid.uuid4(),
-            user_id="bench",
-            currency="EUR",
-            total=Decimal("39.30"),
-            items=[
-                OrderPlacedItem(
-                    product_id="french-press",
-                    name="Press",
-                    unit_price=Decimal("39.00"),
-                    quantity=1,
-                )
-            ],
-        )
+        e = order_placed()
         queue.send(OutgoingMessage.for_event(str(e.event_id), "OrderPlaced", e.to_json_dict(), {}))
 
 

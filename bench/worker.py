@@ -57,7 +57,8 @@ LABELS = {
 }
 
 
-def _event() -> OrderPlaced:
+def order_placed() -> OrderPlaced:
+    """A one-item `OrderPlaced` with fresh ids (also bench/scaleout.py's backlog)."""
     return OrderPlaced(
         event_id=uuid.uuid4(),
         occurred_at=datetime.now(UTC),
@@ -151,7 +152,7 @@ def worker_round(
     queue = _CountingQueue(bus_db, queue=f"bench-worker-{uuid.uuid4().hex[:8]}", lock_seconds=60)
     try:
         for _ in range(orders):
-            e = _event()
+            e = order_placed()
             queue.send(
                 OutgoingMessage.for_event(str(e.event_id), "OrderPlaced", e.to_json_dict(), {})
             )
@@ -227,7 +228,7 @@ def raw_round(
 
     def loop(_: int) -> None:
         for _ in range(per_thread):
-            write(container, _event())
+            write(container, order_placed())
 
     with _measured(cosmos_pid, counting) as m:
         elapsed = _in_threads(CONCURRENCY, loop)
@@ -249,7 +250,7 @@ class _NullStore:
 
 def driver_cpu_per_orchestration(orchestrations: int = 300) -> float:
     """CPU seconds the local driver spends per orchestration with a store that does nothing."""
-    bodies = [json.dumps(_event().to_json_dict()) for _ in range(orchestrations)]
+    bodies = [json.dumps(order_placed().to_json_dict()) for _ in range(orchestrations)]
     store = _NullStore()
     began = time.process_time()
     for raw in bodies:
