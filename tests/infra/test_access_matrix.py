@@ -9,7 +9,6 @@ edit a copy of infra/terraform the way a careless change would and prove the che
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -23,8 +22,7 @@ from tf_access import (
     generic_wiring_problems,
     role_matrix,
 )
-
-TF_DIR = Path(__file__).resolve().parents[2] / "infra" / "terraform"
+from tf_mutation import TF_DIR, mutated_copy
 
 KV = 'module.keyvault.secret_resource_ids["{}"]'
 CONTROL_PLANE = "aks:azurerm_user_assigned_identity.control_plane.principal_id"
@@ -250,11 +248,6 @@ MUTATIONS = [
 def test_access_check_notices_a_careless_change(
     tmp_path: Path, path: str, old: str, new: str, complaint: str
 ) -> None:
-    copy = tmp_path / "terraform"
-    shutil.copytree(TF_DIR, copy)
-    target = copy / path
-    text = target.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"mutation anchor not found once in {path}"
-    target.write_text(text.replace(old, new), encoding="utf-8")
+    copy = mutated_copy(tmp_path, path, old, new)
     problems = _access_problems(copy)
     assert any(complaint in p for p in problems), problems

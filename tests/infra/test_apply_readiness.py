@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 from tf_access import blocks, expr, locals_of, parse_dir, resources
+from tf_mutation import TF_DIR, mutated_copy
 
 REPO = Path(__file__).resolve().parents[2]
-TF_DIR = REPO / "infra" / "terraform"
 SCHEMAS = REPO / "schemas" / "terraform"
 TERRAFORM_WORKFLOW = REPO / ".github" / "workflows" / "terraform.yml"
 
@@ -371,21 +370,11 @@ MUTATIONS = [
 ]
 
 
-def _mutated_copy(tmp_path: Path, path: str, old: str, new: str) -> Path:
-    copy = tmp_path / "terraform"
-    shutil.copytree(TF_DIR, copy)
-    target = copy / path
-    text = target.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"mutation anchor not found once in {path}"
-    target.write_text(text.replace(old, new), encoding="utf-8")
-    return copy
-
-
 @pytest.mark.parametrize(("check", "path", "old", "new"), MUTATIONS)
 def test_each_readiness_check_notices_the_original_mistake(
     tmp_path: Path, check: str, path: str, old: str, new: str
 ) -> None:
-    assert CHECKS[check](_mutated_copy(tmp_path, path, old, new)) != []
+    assert CHECKS[check](mutated_copy(tmp_path, path, old, new)) != []
 
 
 @pytest.mark.parametrize(
@@ -399,7 +388,7 @@ def test_each_readiness_check_notices_the_original_mistake(
 def test_tenant_check_notices_a_provider_without_tenant(
     tmp_path: Path, path: str, old: str, new: str
 ) -> None:
-    copy = _mutated_copy(tmp_path, path, old, new)
+    copy = mutated_copy(tmp_path, path, old, new)
     assert providers_name_their_tenant(copy, TERRAFORM_WORKFLOW) != []
 
 
@@ -474,7 +463,7 @@ def test_acr_push_path_check_notices_a_leaky_window(old: str, new: str) -> None:
 
 
 def test_acr_push_path_check_notices_a_wider_role(tmp_path: Path) -> None:
-    copy = _mutated_copy(
+    copy = mutated_copy(
         tmp_path,
         "modules/github_oidc/main.tf",
         '      "Microsoft.ContainerRegistry/registries/write",\n',
@@ -507,7 +496,7 @@ def test_default_cache_rules_pass_the_module_validation() -> None:
 
 
 def test_cache_rule_check_notices_a_short_name(tmp_path: Path) -> None:
-    copy = _mutated_copy(
+    copy = mutated_copy(
         tmp_path,
         "envs/dev/variables.tf",
         "    kedacore          = {",

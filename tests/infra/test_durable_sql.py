@@ -6,13 +6,11 @@ change on a copy of infra/terraform and sees the check fail.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from tf_access import env_module, expr, parse_dir, resources, role_matrix
-
-TF_DIR = Path(__file__).resolve().parents[2] / "infra" / "terraform"
+from tf_mutation import TF_DIR, mutated_copy
 
 
 def sql_problems(tf: Path) -> list[str]:
@@ -90,10 +88,5 @@ MUTATIONS = [
 def test_the_sql_check_notices_a_careless_change(
     tmp_path: Path, path: str, old: str, new: str, complaint: str
 ) -> None:
-    copy = tmp_path / "terraform"
-    shutil.copytree(TF_DIR, copy)
-    target = copy / path
-    text = target.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"mutation anchor not found once in {path}"
-    target.write_text(text.replace(old, new), encoding="utf-8")
+    copy = mutated_copy(tmp_path, path, old, new)
     assert any(complaint in p for p in sql_problems(copy)), sql_problems(copy)
