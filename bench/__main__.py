@@ -9,7 +9,6 @@ is 0 whether targets are met or not (non-zero only when the bench itself cannot 
 
 import argparse
 import importlib
-import inspect
 import os
 import time
 
@@ -42,11 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.only:
         suite = importlib.import_module(f"bench.{name}")
         print(f"\n== {name}", flush=True)
-        # Suites written before the harness take no argument (and print their own figures).
-        if inspect.signature(suite.run).parameters:
-            suite.run(bench)
-        else:
-            suite.run()
+        suite.run(bench)
     run.settings["total_seconds"] = round(time.monotonic() - began, 1)
 
     print("\n== targets (benchmarks never fail the build)")

@@ -50,12 +50,3 @@ def app_server(
         if ready.status_code != 200:
             raise RuntimeError(f"{name} is not ready: {ready.status_code} {ready.text}")
         yield Server(name, base_url, child.pid)
-
-
-@contextmanager
-def uvicorn_process(factory: str, port: int, ready_path: str, env: dict[str, str]) -> Iterator[str]:
-    """The former interface (base URL only). `port` is ignored: fixed ports made two benches
-    collide, so every server now gets a free one (use `app_server`)."""
-    del port
-    with app_server(factory, ready_path, env) as server:
-        yield server.base_url

@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 import httpx
 import yaml
 
-from bench.servers import uvicorn_process
+from bench.servers import app_server
 from dev.cosmos import launcher as local_cosmos
 from dev.oidc import launcher as local_oidc
 from dev.postgres import launcher as postgres
@@ -223,26 +223,24 @@ def run(seconds: float, out: Path) -> list[Path]:
         (state / "prometheus.yml").write_text(yaml.safe_dump(config))
         prom_port, ui_port = _free_port(), _free_port()
         with (
-            uvicorn_process(
+            app_server(
                 "functions.catalog.api:create_app",
-                _free_port(),
                 "/catalog/health/ready",
                 {"CATALOG_DATABASE_URL": catalog_db, "METRICS_PORT": str(ports["catalog"])},
-            ) as catalog_url,
-            uvicorn_process(
+            ) as catalog,
+            app_server(
                 "functions.orders.api:create_app",
-                _free_port(),
                 "/orders/health/ready",
                 {
                     "ORDERS_DATABASE_URL": orders_db,
-                    "ORDERS_CATALOG_URL": catalog_url,
+                    "ORDERS_CATALOG_URL": catalog.base_url,
                     "ORDERS_OIDC_ISSUER": oidc.issuer,
                     "SSL_CERT_FILE": str(oidc.ca_bundle),
                     "METRICS_PORT": str(ports["orders"]),
                     **bus,
                     **cosmos_env,
                 },
-            ) as orders_url,
+            ) as orders,
             _process(
                 [sys.executable, "-m", "functions.worker"],
                 {"METRICS_PORT": str(ports["worker"]), **bus, **cosmos_env},
@@ -262,8 +260,8 @@ def run(seconds: float, out: Path) -> list[Path]:
                 {
                     "UI_WORKERS": "1",
                     "METRICS_PORT": str(ports["ui"]),
-                    "UI_CATALOG_URL": catalog_url,
-                    "UI_ORDERS_URL": orders_url,
+                    "UI_CATALOG_URL": catalog.base_url,
+                    "UI_ORDERS_URL": orders.base_url,
                     "UI_OIDC_AUTHORITY": oidc.issuer,
                     "UI_SESSION_DATABASE_URL": ui_db,
                     "UI_SESSION_COOKIE_SECURE": "false",
@@ -288,10 +286,10 @@ def run(seconds: float, out: Path) -> list[Path]:
             stop = threading.Event()
             counts: dict[str, int] = {}
             threads = [
-                threading.Thread(target=_shopper, args=(orders_url, t, stop, counts))
+                threading.Thread(target=_shopper, args=(orders.base_url, t, stop, counts))
                 for t in tokens
             ]
-            threads.append(threading.Thread(target=_browse, args=(catalog_url, ui_url, stop)))
+            threads.append(threading.Thread(target=_browse, args=(catalog.base_url, ui_url, stop)))
             for thread in threads:
                 thread.start()
             queue = LocalQueue(bus_db, queue="orders")
