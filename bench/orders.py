@@ -141,7 +141,7 @@ def _counts(bench: Bench, stack: Stack) -> None:
     from functions.orders.dependencies import get_dependencies
     from functions.orders.settings import OrdersSettings
     from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
-    from tests.orders.round_trips import CountingCatalog, CountingDatabase
+    from tests.orders.round_trips import CountingAsyncDatabase, CountingCatalog
 
     # The app built here logs to this process: only warnings, as the served apps do.
     os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -154,9 +154,9 @@ def _counts(bench: Bench, stack: Stack) -> None:
         )
         queue = LocalQueue(stack.bus_db, queue="bench-counts")
         app = create_app(settings, publisher=LocalQueuePublisher(queue))
-        db = CountingDatabase(app.state.dependencies.db)
-        catalog = CountingCatalog(catalog_url, 5, 1)
-        counted = dataclasses.replace(app.state.dependencies, db=db, catalog=catalog)
+        db = CountingAsyncDatabase(app.state.dependencies.db)
+        catalog = CountingCatalog(app.state.dependencies.catalog)
+        counted = dataclasses.replace(app.state.dependencies, db=db)
         app.dependency_overrides[get_dependencies] = lambda: counted
         with serve(app) as url:
             client = _Client(url, stack.issuer.token("bench-counts"))
@@ -169,7 +169,6 @@ def _counts(bench: Bench, stack: Stack) -> None:
             catalog.requests = 0
             client.checkout(f"count-{uuid.uuid4().hex}")
             checkout = (db.tally.round_trips, catalog.requests)
-        catalog.close()
     bench.record("orders.round_trips.checkout", checkout[0], "round trips", "one checkout", "lower")
     bench.record(
         "orders.round_trips.cart_update", update[0], "round trips", "one cart update", "lower"

@@ -9,7 +9,6 @@ from uuid import UUID
 from functions.orders.republish import UnknownOrders, republish
 from functions.orders.settings import OrdersSettings
 from functions.shared import cli
-from functions.shared.db import Database
 from functions.shared.eventbus.factory import publisher
 
 
@@ -27,15 +26,13 @@ def _republish(args: argparse.Namespace) -> str:
         raise cli.CommandFailed("name orders to re-publish, or --since")
     if args.since is not None and args.since.tzinfo is None:
         raise cli.CommandFailed("--since needs a UTC offset, e.g. 2026-11-29T06:00:00+00:00")
-    db = Database(OrdersSettings(), "orders-republish")
     bus = publisher()
     try:
-        count = republish(db, bus, args.order_ids, args.since)
+        count = republish(OrdersSettings(), bus, args.order_ids, args.since)
     except UnknownOrders as exc:
         raise cli.CommandFailed(str(exc)) from exc
     finally:
         bus.close()
-        db.close()
     return f"{count} orders re-published"
 
 

@@ -3,6 +3,11 @@
 The routes call the use cases (cart.py, checkout.py, history.py) and turn their domain objects
 into bodies (bodies.py); `problem_for` is the one place where domain errors become problem+json
 statuses. Dependencies are built in `create_app` and reached through dependencies.py.
+
+The routes are async: they await Postgres (`AsyncDatabase`) and catalog (aiohttp) on the event
+loop, so a request costs no hop to FastAPI's thread pool and back, and a statement's wait no
+GIL hand-over between threads (issue 17, docs/performance.md). Under the Functions host the
+worker awaits them on its one loop too.
 """
 
 import logging
@@ -23,7 +28,7 @@ from functions.orders.dependencies import CurrentUser, Dependencies, OrdersDepen
 from functions.orders.outbox_metrics import observe_outbox
 from functions.orders.settings import OrdersSettings
 from functions.orders.timeline import TimelineReader
-from functions.shared.db import Database
+from functions.shared.db import AsyncDatabase
 from functions.shared.eventbus import EventPublisher
 from functions.shared.eventbus.factory import publisher as configured_publisher
 from functions.shared.identifiers import PRODUCT_ID_PATTERN
@@ -155,8 +160,8 @@ router = APIRouter()
     summary="The caller's cart, priced now",
     responses=_links(200, checkout="placeOrder", remove="deleteCartItem"),
 )
-def get_cart(user: CurrentUser, deps: Dependencies) -> JSONResponse:
-    return _no_store(CartView.of(cart.view(deps.db, deps.catalog, user.user_id)))
+async def get_cart(user: CurrentUser, deps: Dependencies) -> JSONResponse:
+    return _no_store(CartView.of(await cart.view(deps.db, deps.catalog, user.user_id)))
 
 
 @router.post(
@@ -173,12 +178,12 @@ def get_cart(user: CurrentUser, deps: Dependencies) -> JSONResponse:
         }
     ),
 )
-def set_cart_item(
+async def set_cart_item(
     user: CurrentUser,
     body: SetCartItem,
     deps: Dependencies,
 ) -> JSONResponse:
-    priced = cart.set_item(
+    priced = await cart.set_item(
         deps.db,
         deps.catalog,
         user.user_id,
@@ -196,12 +201,12 @@ def set_cart_item(
     tags=["cart"],
     summary="Remove a product",
 )
-def delete_cart_item(
+async def delete_cart_item(
     user: CurrentUser,
     product_id: Annotated[str, Path(pattern=PRODUCT_ID_PATTERN)],
     deps: Dependencies,
 ) -> Response:
-    cart.remove_item(deps.db, user.user_id, product_id)
+    await cart.remove_item(deps.db, user.user_id, product_id)
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
@@ -221,7 +226,7 @@ def delete_cart_item(
         }
     ),
 )
-def place_order(
+async def place_order(
     user: CurrentUser,
     deps: Dependencies,
     idempotency_key: Annotated[
@@ -233,7 +238,7 @@ def place_order(
         ),
     ] = None,
 ) -> JSONResponse:
-    (order, items), replayed = checkout(deps.db, deps.catalog, user.user_id, idempotency_key)
+    (order, items), replayed = await checkout(deps.db, deps.catalog, user.user_id, idempotency_key)
     headers = {"Location": f"/orders/{order.id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -250,7 +255,7 @@ def place_order(
     summary="The caller's orders, newest first",
     responses=_links(200, order="getOrder", next_page="listOrders"),
 )
-def list_orders(
+async def list_orders(
     user: CurrentUser,
     deps: Dependencies,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
@@ -260,7 +265,7 @@ def list_orders(
     ] = None,
 ) -> JSONResponse:
     before = _decode_cursor(cursor) if cursor else None
-    orders = history.list_orders(deps.db, user.user_id, limit + 1, before)
+    orders = await history.list_orders(deps.db, user.user_id, limit + 1, before)
     summaries = [OrderSummary.of(o) for o in orders[:limit]]
     next_cursor = _encode_cursor(summaries[-1]) if len(orders) > limit else None
     return _no_store(OrderPage(items=summaries, next_cursor=next_cursor))
@@ -274,9 +279,9 @@ def list_orders(
     summary="One of the caller's orders, with its timeline",
     responses=documented({404: "No such order for this user."}),
 )
-def get_order(user: CurrentUser, order_id: UUID, deps: Dependencies) -> JSONResponse:
-    order, items = history.get_order(deps.db, user.user_id, order_id)
-    return _no_store(OrderView.of(order, items, deps.timelines.read(order_id)))
+async def get_order(user: CurrentUser, order_id: UUID, deps: Dependencies) -> JSONResponse:
+    order, items = await history.get_order(deps.db, user.user_id, order_id)
+    return _no_store(OrderView.of(order, items, await deps.timelines.read(order_id)))
 
 
 def create_app(
@@ -288,9 +293,11 @@ def create_app(
     timeline store come from the environment (`EVENT_BUS`, `COSMOS_*`) unless given."""
     settings = settings or OrdersSettings()
     configure_logging("orders")
-    db = Database(settings, "orders")
-    observe_outbox(db)
-    relay_db = relay.relay_database(settings)  # its own pool, async commits (relay.py)
+    # The routes' pool is asyncio's (the routes are async); the relay, its sweep and the outbox
+    # gauge run in threads, on their own pool with async commits (relay.py).
+    db = AsyncDatabase(settings, "orders")
+    relay_db = relay.relay_database(settings)
+    observe_outbox(relay_db)
     publisher = publisher or configured_publisher()
     if events is None:
         cosmos = CosmosSettings()
@@ -328,10 +335,10 @@ def create_app(
         sweeper.stop()
         deps.after_commit.close()
         deps.timelines.close()
-        deps.catalog.close()
+        await deps.catalog.close()
         publisher.close()
         relay_db.close()
-        db.close()
+        await db.close()
 
     return service_app(
         "orders",

@@ -11,10 +11,10 @@ that product alone.
 
 from functions.orders import domain, repository
 from functions.orders.catalog_client import CatalogClient
-from functions.shared.db import Database
+from functions.shared.db import AsyncDatabase
 
 
-def _priced(
+async def _priced(
     catalog: CatalogClient,
     lines: list[domain.CartLine],
     known: dict[str, domain.CatalogProduct | None],
@@ -24,18 +24,18 @@ def _priced(
     missing = [line.product_id for line in lines if line.product_id not in known]
     products = {pid: p for pid, p in known.items() if p is not None}
     if missing:
-        products |= catalog.products(missing)
+        products |= await catalog.products(missing)
     return domain.price_cart(lines, products)
 
 
-def view(db: Database, catalog: CatalogClient, user_id: str) -> domain.PricedCart:
-    with db.connection() as conn:
-        lines = repository.cart_lines(conn, user_id)
-    return _priced(catalog, lines, {})
+async def view(db: AsyncDatabase, catalog: CatalogClient, user_id: str) -> domain.PricedCart:
+    async with db.connection() as conn:
+        lines = await repository.cart_lines(conn, user_id)
+    return await _priced(catalog, lines, {})
 
 
-def set_item(
-    db: Database,
+async def set_item(
+    db: AsyncDatabase,
     catalog: CatalogClient,
     user_id: str,
     product_id: str,
@@ -46,28 +46,28 @@ def set_item(
     the cart as it is after the change, priced now."""
     asked: dict[str, domain.CatalogProduct | None] = {}
     if quantity > 0:
-        with db.connection() as conn:
-            before = repository.cart_lines(conn, user_id)
+        async with db.connection() as conn:
+            before = await repository.cart_lines(conn, user_id)
         wanted = {product_id, *(line.product_id for line in before)}
-        found = catalog.products(wanted)
+        found = await catalog.products(wanted)
         asked = {pid: found.get(pid) for pid in wanted}
         if asked[product_id] is None:
             raise domain.UnknownProduct(product_id)
-    with db.connection() as conn:
-        with repository.transaction(conn):
-            repository.lock_cart(conn, user_id)
+    async with db.connection() as conn:
+        async with repository.transaction(conn):
+            await repository.lock_cart(conn, user_id)
             if quantity == 0:
-                repository.remove_item(conn, user_id, product_id)
+                await repository.remove_item(conn, user_id, product_id)
             else:
-                lines = repository.cart_lines(conn, user_id)  # the one wait before the commit
+                lines = await repository.cart_lines(conn, user_id)  # the one wait before COMMIT
                 domain.ensure_room_for(lines, product_id, max_items)
-                repository.set_quantity(conn, user_id, product_id, quantity)
-            after = repository.send_cart_lines(conn, user_id)
-        lines_after = after.fetchall()  # arrived with the COMMIT
-    return _priced(catalog, lines_after, asked)
+                await repository.set_quantity(conn, user_id, product_id, quantity)
+            after = await repository.send_cart_lines(conn, user_id)
+        lines_after = await after.fetchall()  # arrived with the COMMIT
+    return await _priced(catalog, lines_after, asked)
 
 
-def remove_item(db: Database, user_id: str, product_id: str) -> None:
-    with db.connection() as conn, repository.transaction(conn):
-        repository.lock_cart(conn, user_id)
-        repository.remove_item(conn, user_id, product_id)
+async def remove_item(db: AsyncDatabase, user_id: str, product_id: str) -> None:
+    async with db.connection() as conn, repository.transaction(conn):
+        await repository.lock_cart(conn, user_id)
+        await repository.remove_item(conn, user_id, product_id)

@@ -17,25 +17,27 @@ from opentelemetry import propagate, trace
 from functions.orders import domain, repository
 from functions.orders.catalog_client import CatalogClient
 from functions.shared import metrics
-from functions.shared.db import Database
+from functions.shared.db import AsyncDatabase
 from functions.shared.events import ORDER_PLACED
 
 
-def _load(conn: psycopg.Connection, user_id: str, order_id: uuid.UUID) -> domain.OrderWithItems:
-    found = repository.get_order(conn, user_id, order_id)
+async def _load(
+    conn: psycopg.AsyncConnection, user_id: str, order_id: uuid.UUID
+) -> domain.OrderWithItems:
+    found = await repository.get_order(conn, user_id, order_id)
     assert found is not None, "an idempotency key always references an order"
     return found
 
 
-def checkout(
-    db: Database, catalog: CatalogClient, user_id: str, idempotency_key: str | None
+async def checkout(
+    db: AsyncDatabase, catalog: CatalogClient, user_id: str, idempotency_key: str | None
 ) -> tuple[domain.OrderWithItems, bool]:
     """Place an order from the user's cart. Returns (order with its items, replayed).
 
     Counted as `tinyshop_checkouts_total` by outcome (placed, replayed, refused with the
     refusal's error class as reason); the request's span gets the order id (never the user's)."""
     try:
-        placed, replayed = _checkout(db, catalog, user_id, idempotency_key)
+        placed, replayed = await _checkout(db, catalog, user_id, idempotency_key)
     except Exception as exc:
         metrics.checkout_outcome("refused", type(exc).__name__)
         raise
@@ -44,33 +46,34 @@ def checkout(
     return placed, replayed
 
 
-def _checkout(
-    db: Database, catalog: CatalogClient, user_id: str, idempotency_key: str | None
+async def _checkout(
+    db: AsyncDatabase, catalog: CatalogClient, user_id: str, idempotency_key: str | None
 ) -> tuple[domain.OrderWithItems, bool]:
     """Round trips: the cart (and the key) read before pricing, then the transaction's two —
     lock and re-read, then write and commit (repository.transaction)."""
     for _ in range(domain.CHECKOUT_ATTEMPTS):
-        with db.connection() as conn:
-            lines, recorded = repository.cart_and_key(conn, user_id, idempotency_key)
+        async with db.connection() as conn:
+            lines, recorded = await repository.cart_and_key(conn, user_id, idempotency_key)
             replay = domain.replayed_order(recorded, lines)
             if replay is not None:
-                return _load(conn, user_id, replay), True
+                return await _load(conn, user_id, replay), True
         if not lines:
             raise domain.EmptyCart()
-        products = catalog.products([line.product_id for line in lines])
+        products = await catalog.products([line.product_id for line in lines])
         currency = domain.cart_currency(lines, products)
 
-        with db.connection() as conn:
-            with repository.transaction(conn):
-                repository.lock_cart(conn, user_id)
-                current_lines = repository.send_cart_lines(conn, user_id)
+        async with db.connection() as conn:
+            async with repository.transaction(conn):
+                await repository.lock_cart(conn, user_id)
+                current_lines = await repository.send_cart_lines(conn, user_id)
                 recorded = (
-                    repository.send_find_idempotency_key(conn, user_id, idempotency_key)
+                    await repository.send_find_idempotency_key(conn, user_id, idempotency_key)
                     if idempotency_key is not None
                     else None
                 )
-                current = current_lines.fetchall()  # the transaction's first round trip
-                replay = domain.replayed_order(recorded.fetchone() if recorded else None, current)
+                current = await current_lines.fetchall()  # the transaction's first round trip
+                key = await recorded.fetchone() if recorded else None
+                replay = domain.replayed_order(key, current)
                 if replay is None:
                     if not domain.unchanged_since_pricing(lines, current):
                         continue  # changed since pricing: price again
@@ -83,15 +86,15 @@ def _checkout(
                         currency,
                         datetime.now(UTC),
                     )
-                    placed = _write(conn, user_id, idempotency_key, current, new)
+                    placed = await _write(conn, user_id, idempotency_key, current, new)
             if replay is not None:  # a concurrent request with the key won
-                return _load(conn, user_id, replay), True
-        return placed.read(), False  # the rows as stored, arrived with the COMMIT
+                return await _load(conn, user_id, replay), True
+        return await placed.read(), False  # the rows as stored, arrived with the COMMIT
     raise domain.CartKeptChanging()
 
 
-def _write(
-    conn: psycopg.Connection,
+async def _write(
+    conn: psycopg.AsyncConnection,
     user_id: str,
     idempotency_key: str | None,
     lines: list[domain.CartLine],
@@ -102,15 +105,15 @@ def _write(
     trace_context: dict[str, str] = {}
     propagate.inject(trace_context)  # W3C traceparent/tracestate of this request
 
-    placed = repository.insert_order(
+    placed = await repository.insert_order(
         conn, event.order_id, user_id, event.currency, new.total, event.occurred_at, new.items
     )
-    repository.insert_outbox(
+    await repository.insert_outbox(
         conn, event.event_id, ORDER_PLACED, event.order_id, event.to_json_dict(), trace_context
     )
     if idempotency_key is not None:
-        repository.save_idempotency_key(
+        await repository.save_idempotency_key(
             conn, user_id, idempotency_key, domain.fingerprint(lines), event.order_id
         )
-    repository.clear_cart(conn, user_id)
+    await repository.clear_cart(conn, user_id)
     return placed

@@ -20,7 +20,7 @@ from functions.orders.catalog_client import CatalogClient
 from functions.orders.relay import PublishAfterCommit
 from functions.orders.settings import OrdersSettings
 from functions.orders.timeline import TimelineReader
-from functions.shared.db import Database
+from functions.shared.db import AsyncDatabase, Database
 from functions.shared.eventbus import EventPublisher
 from functions.shared.problems import Problem
 
@@ -28,8 +28,8 @@ from functions.shared.problems import Problem
 @dataclass(frozen=True)
 class OrdersDependencies:
     settings: OrdersSettings
-    db: Database  # the requests' pool
-    relay_db: Database  # the outbox relay's own pool (see create_app)
+    db: AsyncDatabase  # the routes' pool (asyncio)
+    relay_db: Database  # the outbox relay's own pool, used from threads (see create_app)
     catalog: CatalogClient
     publisher: EventPublisher
     after_commit: PublishAfterCommit

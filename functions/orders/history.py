@@ -4,21 +4,21 @@ from datetime import datetime
 from uuid import UUID
 
 from functions.orders import domain, repository
-from functions.shared.db import Database
+from functions.shared.db import AsyncDatabase
 
 
-def get_order(db: Database, user_id: str, order_id: UUID) -> domain.OrderWithItems:
+async def get_order(db: AsyncDatabase, user_id: str, order_id: UUID) -> domain.OrderWithItems:
     """The user's order with its items; `OrderNotFound` also for someone else's order."""
-    with db.connection() as conn:
-        found = repository.get_order(conn, user_id, order_id)
+    async with db.connection() as conn:
+        found = await repository.get_order(conn, user_id, order_id)
     if found is None:
         raise domain.OrderNotFound(order_id)
     return found
 
 
-def list_orders(
-    db: Database, user_id: str, limit: int, before: tuple[datetime, UUID] | None
+async def list_orders(
+    db: AsyncDatabase, user_id: str, limit: int, before: tuple[datetime, UUID] | None
 ) -> list[domain.Order]:
     """Up to `limit` of the user's orders, newest first, after the keyset position `before`."""
-    with db.connection() as conn:
-        return repository.list_orders(conn, user_id, limit, before)
+    async with db.connection() as conn:
+        return await repository.list_orders(conn, user_id, limit, before)

@@ -1,6 +1,9 @@
 """orders' repository: the SQL of carts, orders, the outbox and idempotency keys (always
 parameterized), reading and writing the domain's objects. Callers own the transaction.
 
+Every function is a coroutine on a `psycopg.AsyncConnection`: the routes are async and await
+the database on the event loop, with no hop to a thread pool and back (issue 17).
+
 Round trips are what a request waits for, so writes inside `transaction()` are pipelined: a
 function that only writes sends its statement and returns; one that reads waits for its result
 (one round trip for everything sent so far). Functions named `send_*` send a read and return
@@ -8,8 +11,8 @@ its cursor, to be read after the transaction's last round trip (its COMMIT) — 
 a cart update each cost two round trips in their transaction, whatever their statement count.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -23,8 +26,8 @@ from psycopg.types.json import Jsonb
 from functions.orders.domain import CartLine, Order, OrderItem, RecordedKey
 
 
-@contextmanager
-def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+@asynccontextmanager
+async def transaction(conn: psycopg.AsyncConnection) -> AsyncIterator[psycopg.AsyncConnection]:
     """One transaction in pipeline mode on an autocommit connection: BEGIN travels with the
     first statements, COMMIT with the last ones, and the server runs them in order.
 
@@ -35,15 +38,15 @@ def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
     """
     done = False
     try:
-        with conn.pipeline():
-            conn.execute("BEGIN")
+        async with conn.pipeline():
+            await conn.execute("BEGIN")
             try:
                 yield conn
             except BaseException:
                 with suppress(psycopg.Error):  # a broken connection: the finally below
-                    conn.execute("ROLLBACK")
+                    await conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            await conn.execute("COMMIT")
         done = True
     finally:
         # A statement failed on the server: the pipeline was aborted and the transaction is
@@ -58,13 +61,13 @@ def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
                 TransactionStatus.INERROR,
             )
         ):
-            conn.rollback()
+            await conn.rollback()
 
 
 # --- carts -----------------------------------------------------------------------------------
 
 
-def lock_cart(conn: psycopg.Connection, user_id: str) -> None:
+async def lock_cart(conn: psycopg.AsyncConnection, user_id: str) -> None:
     """Create the user's cart row if needed, stamp it changed, and lock it until the
     transaction ends — one statement: ON CONFLICT DO UPDATE locks the existing row as an
     UPDATE does (https://www.postgresql.org/docs/15/sql-insert.html#SQL-ON-CONFLICT).
@@ -72,42 +75,46 @@ def lock_cart(conn: psycopg.Connection, user_id: str) -> None:
     Every cart write and every checkout takes this lock first, so concurrent requests of one
     user are serialised and none can lose another's update. The stamp commits only with a
     change (a refused write rolls back)."""
-    conn.execute(
+    await conn.execute(
         "INSERT INTO carts (user_id) VALUES (%s) "
         "ON CONFLICT (user_id) DO UPDATE SET updated_at = now()",
         (user_id,),
     )
 
 
-def send_cart_lines(conn: psycopg.Connection, user_id: str) -> psycopg.Cursor[CartLine]:
+async def send_cart_lines(
+    conn: psycopg.AsyncConnection, user_id: str
+) -> psycopg.AsyncCursor[CartLine]:
     """Send the read of the cart's lines; the cursor gives them once the result is in."""
-    return conn.cursor(row_factory=class_row(CartLine)).execute(
+    return await conn.cursor(row_factory=class_row(CartLine)).execute(
         "SELECT product_id, quantity FROM cart_items WHERE user_id = %s "
         "ORDER BY added_at, product_id",
         (user_id,),
     )
 
 
-def cart_lines(conn: psycopg.Connection, user_id: str) -> list[CartLine]:
-    return send_cart_lines(conn, user_id).fetchall()
+async def cart_lines(conn: psycopg.AsyncConnection, user_id: str) -> list[CartLine]:
+    return await (await send_cart_lines(conn, user_id)).fetchall()
 
 
-def set_quantity(conn: psycopg.Connection, user_id: str, product_id: str, quantity: int) -> None:
-    conn.execute(
+async def set_quantity(
+    conn: psycopg.AsyncConnection, user_id: str, product_id: str, quantity: int
+) -> None:
+    await conn.execute(
         "INSERT INTO cart_items (user_id, product_id, quantity) VALUES (%s, %s, %s) "
         "ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity",
         (user_id, product_id, quantity),
     )
 
 
-def remove_item(conn: psycopg.Connection, user_id: str, product_id: str) -> None:
-    conn.execute(
+async def remove_item(conn: psycopg.AsyncConnection, user_id: str, product_id: str) -> None:
+    await conn.execute(
         "DELETE FROM cart_items WHERE user_id = %s AND product_id = %s", (user_id, product_id)
     )
 
 
-def clear_cart(conn: psycopg.Connection, user_id: str) -> None:
-    conn.execute("DELETE FROM cart_items WHERE user_id = %s", (user_id,))
+async def clear_cart(conn: psycopg.AsyncConnection, user_id: str) -> None:
+    await conn.execute("DELETE FROM cart_items WHERE user_id = %s", (user_id,))
 
 
 # --- orders ----------------------------------------------------------------------------------
@@ -117,18 +124,18 @@ def clear_cart(conn: psycopg.Connection, user_id: str) -> None:
 class SentOrder:
     """An order inserted in a pipelined transaction: the rows as stored, once it committed."""
 
-    _order: psycopg.Cursor[tuple]
-    _items: psycopg.Cursor[OrderItem]
+    _order: psycopg.AsyncCursor[tuple]
+    _items: psycopg.AsyncCursor[OrderItem]
 
-    def read(self) -> tuple[Order, list[OrderItem]]:
-        items = sorted(self._items.fetchall(), key=lambda i: i.product_id)
-        row = self._order.fetchone()
+    async def read(self) -> tuple[Order, list[OrderItem]]:
+        items = sorted(await self._items.fetchall(), key=lambda i: i.product_id)
+        row = await self._order.fetchone()
         assert row is not None, "an inserted order returns its row"
         return Order(*row, item_count=sum(i.quantity for i in items)), items
 
 
-def insert_order(
-    conn: psycopg.Connection,
+async def insert_order(
+    conn: psycopg.AsyncConnection,
     order_id: UUID,
     user_id: str,
     currency: str,
@@ -138,13 +145,13 @@ def insert_order(
 ) -> SentOrder:
     """Send the order's row and all its items (one statement whatever their number); the
     result reads them back as stored (RETURNING), at no extra round trip."""
-    order = conn.execute(
+    order = await conn.execute(
         "INSERT INTO orders (id, user_id, status, currency, total, created_at) "
         "VALUES (%s, %s, 'placed', %s, %s, %s) "
         "RETURNING id, user_id, status, currency, total, created_at",
         (order_id, user_id, currency, total, created_at),
     )
-    stored_items = conn.cursor(row_factory=class_row(OrderItem)).execute(
+    stored_items = await conn.cursor(row_factory=class_row(OrderItem)).execute(
         "INSERT INTO order_items (order_id, product_id, name, unit_price, quantity) "
         "SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::numeric[], %s::int[]) "
         "RETURNING product_id, name, unit_price, quantity",
@@ -166,44 +173,45 @@ _ORDER_COLUMNS = (
 )
 
 
-def get_order(
-    conn: psycopg.Connection, user_id: str, order_id: UUID
+async def get_order(
+    conn: psycopg.AsyncConnection, user_id: str, order_id: UUID
 ) -> tuple[Order, list[OrderItem]] | None:
     """The user's order and its items; None when it does not exist or is someone else's.
     One statement (the order's columns repeat on each item row): one round trip."""
-    rows = conn.execute(
+    cur = await conn.execute(
         "SELECT o.id, o.user_id, o.status, o.currency, o.total, o.created_at, "
         "i.product_id, i.name, i.unit_price, i.quantity "
         "FROM orders o LEFT JOIN order_items i ON i.order_id = o.id "
         "WHERE o.id = %s AND o.user_id = %s ORDER BY i.product_id",
         (order_id, user_id),
-    ).fetchall()
+    )
+    rows = await cur.fetchall()
     if not rows:
         return None
     items = [OrderItem(*row[6:]) for row in rows if row[6] is not None]
     return Order(*rows[0][:6], item_count=sum(i.quantity for i in items)), items
 
 
-def orders_placed(
-    conn: psycopg.Connection, order_ids: list[UUID], since: datetime | None
+async def orders_placed(
+    conn: psycopg.AsyncConnection, order_ids: list[UUID], since: datetime | None
 ) -> list[tuple[Order, list[OrderItem]]]:
     """Any user's orders with their items (an operator's view): those in `order_ids`, and
     those placed at or after `since`; oldest first."""
-    with conn.cursor(row_factory=class_row(Order)) as cur:
-        cur.execute(
+    async with conn.cursor(row_factory=class_row(Order)) as cur:
+        await cur.execute(
             f"SELECT {_ORDER_COLUMNS} FROM orders o WHERE o.id = ANY(%s) "
             "OR (%s::timestamptz IS NOT NULL AND o.created_at >= %s) ORDER BY o.created_at, o.id",
             (order_ids, since, since),
         )
-        orders = cur.fetchall()
-    with conn.cursor(row_factory=class_row(_ItemOf)) as cur:
-        cur.execute(
+        orders = await cur.fetchall()
+    async with conn.cursor(row_factory=class_row(_ItemOf)) as cur:
+        await cur.execute(
             "SELECT order_id, product_id, name, unit_price, quantity FROM order_items "
             "WHERE order_id = ANY(%s) ORDER BY product_id",
             ([o.id for o in orders],),
         )
         items: dict[UUID, list[OrderItem]] = {}
-        for row in cur.fetchall():
+        for row in await cur.fetchall():
             items.setdefault(row.order_id, []).append(
                 OrderItem(row.product_id, row.name, row.unit_price, row.quantity)
             )
@@ -219,79 +227,80 @@ class _ItemOf:
     quantity: int
 
 
-def list_orders(
-    conn: psycopg.Connection, user_id: str, limit: int, before: tuple[datetime, UUID] | None
+async def list_orders(
+    conn: psycopg.AsyncConnection, user_id: str, limit: int, before: tuple[datetime, UUID] | None
 ) -> list[Order]:
     """The user's orders, newest first, strictly after the keyset position `before`."""
-    with conn.cursor(row_factory=class_row(Order)) as cur:
+    async with conn.cursor(row_factory=class_row(Order)) as cur:
         if before is None:
-            cur.execute(
+            await cur.execute(
                 f"SELECT {_ORDER_COLUMNS} FROM orders o WHERE o.user_id = %s "
                 "ORDER BY o.created_at DESC, o.id DESC LIMIT %s",
                 (user_id, limit),
             )
         else:
-            cur.execute(
+            await cur.execute(
                 f"SELECT {_ORDER_COLUMNS} FROM orders o WHERE o.user_id = %s "
                 "AND (o.created_at, o.id) < (%s, %s) "
                 "ORDER BY o.created_at DESC, o.id DESC LIMIT %s",
                 (user_id, before[0], before[1], limit),
             )
-        return cur.fetchall()
+        return await cur.fetchall()
 
 
 # --- outbox and idempotency ------------------------------------------------------------------
 
 
-def insert_outbox(
-    conn: psycopg.Connection,
+async def insert_outbox(
+    conn: psycopg.AsyncConnection,
     event_id: UUID,
     event_type: str,
     order_id: UUID,
     payload: dict,
     trace_context: dict[str, str],
 ) -> None:
-    conn.execute(
+    await conn.execute(
         "INSERT INTO outbox (event_id, event_type, order_id, payload, trace_context) "
         "VALUES (%s, %s, %s, %s, %s)",
         (event_id, event_type, order_id, Jsonb(payload), Jsonb(trace_context)),
     )
 
 
-def send_find_idempotency_key(
-    conn: psycopg.Connection, user_id: str, key: str
-) -> psycopg.Cursor[RecordedKey]:
+async def send_find_idempotency_key(
+    conn: psycopg.AsyncConnection, user_id: str, key: str
+) -> psycopg.AsyncCursor[RecordedKey]:
     """Send the read of the cart fingerprint and order recorded for this user's key; the
     cursor's `fetchone()` gives it, or None."""
-    return conn.cursor(row_factory=class_row(RecordedKey)).execute(
+    return await conn.cursor(row_factory=class_row(RecordedKey)).execute(
         "SELECT cart_fingerprint, order_id FROM idempotency_keys WHERE user_id = %s AND key = %s",
         (user_id, key),
     )
 
 
-def cart_and_key(
-    conn: psycopg.Connection, user_id: str, key: str | None
+async def cart_and_key(
+    conn: psycopg.AsyncConnection, user_id: str, key: str | None
 ) -> tuple[list[CartLine], RecordedKey | None]:
     """The cart's lines and what this user's key recorded (None without a key, or when it is
     unused), in one statement: one round trip for checkout's read before pricing."""
-    rows = conn.execute(
+    cur = await conn.execute(
         "SELECT c.product_id, c.quantity, k.cart_fingerprint, k.order_id "
         "FROM (SELECT 1) AS one "
         "LEFT JOIN idempotency_keys k ON k.user_id = %(user)s AND k.key = %(key)s "
         "LEFT JOIN cart_items c ON c.user_id = %(user)s "
         "ORDER BY c.added_at, c.product_id",
         {"user": user_id, "key": key},
-    ).fetchall()
+    )
+    rows = await cur.fetchall()
     lines = [CartLine(product_id, quantity) for product_id, quantity, *_ in rows if product_id]
     fingerprint, order_id = rows[0][2:]
     recorded = RecordedKey(fingerprint, order_id) if order_id is not None else None
     return lines, recorded
 
 
-def save_idempotency_key(
-    conn: psycopg.Connection, user_id: str, key: str, fingerprint: str, order_id: UUID
+async def save_idempotency_key(
+    conn: psycopg.AsyncConnection, user_id: str, key: str, fingerprint: str, order_id: UUID
 ) -> None:
-    conn.execute(
+    await conn.execute(
         "INSERT INTO idempotency_keys (user_id, key, cart_fingerprint, order_id) "
         "VALUES (%s, %s, %s, %s)",
         (user_id, key, fingerprint, order_id),

@@ -1,15 +1,16 @@
 """The order page's timeline, read from Cosmos DB with a hard deadline.
 
 The SDK's own timeouts do not bound everything (client start-up reads the account, retries
-stack up), so the read runs in a small pool and the page waits at most `timeout` seconds. A
-slow or down Cosmos marks the timeline unavailable — the order itself is always returned — and
-when every slot is already waiting, new pages do not queue behind them.
+stack up), so the read runs in a small thread pool (the SDK client is synchronous) and the page
+awaits it at most `timeout` seconds, without blocking the event loop. A slow or down Cosmos
+marks the timeline unavailable — the order itself is always returned — and when every slot is
+already waiting, new pages do not queue behind them.
 """
 
+import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from uuid import UUID
 
 from functions.orders.bodies import Timeline
@@ -25,13 +26,14 @@ class TimelineReader:
         self._slots = threading.BoundedSemaphore(slots)
         self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="timeline")
 
-    def read(self, order_id: UUID) -> Timeline:
+    async def read(self, order_id: UUID) -> Timeline:
         if self._events is None or not self._slots.acquire(blocking=False):
             return Timeline(available=False)
         future = self._pool.submit(self._read, str(order_id))
         try:
-            return Timeline(available=True, events=future.result(timeout=self._timeout))
-        except FutureTimeout:
+            events = await asyncio.wait_for(asyncio.wrap_future(future), self._timeout)
+            return Timeline(available=True, events=events)
+        except TimeoutError:
             _log.warning("timeline of %s: Cosmos did not answer in %ss", order_id, self._timeout)
         except Exception as exc:  # the order itself is still worth returning
             _log.warning("timeline of %s unavailable: %s", order_id, exc)

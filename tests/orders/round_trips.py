@@ -9,8 +9,8 @@ check happens before a connection is handed out, so it is not counted here.
 """
 
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
@@ -53,7 +53,7 @@ class Tally:
 
 
 @contextmanager
-def traced(conn: psycopg.Connection, tally: Tally) -> Iterator[psycopg.Connection]:
+def traced(conn: psycopg.BaseConnection, tally: Tally) -> Iterator[psycopg.BaseConnection]:
     """Count the round trips `conn` makes inside the block into `tally`."""
     with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
         conn.pgconn.trace(log.fileno())
@@ -85,6 +85,16 @@ class CountingDatabase:
         return getattr(self._db, name)
 
 
+class CountingAsyncDatabase(CountingDatabase):
+    """The same for an `AsyncDatabase` (the orders routes' pool)."""
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:  # type: ignore[override]
+        async with self._db.connection() as conn:
+            with traced(conn, self.tally):
+                yield conn
+
+
 def counting_queue(queue) -> Tally:  # a LocalQueue
     """Count the round trips of every connection `queue` takes from its pool from now on."""
     tally = Tally()
@@ -99,11 +109,16 @@ def counting_queue(queue) -> Tally:  # a LocalQueue
     return tally
 
 
-class CountingCatalog(CatalogClient):
-    """The real catalog client over real HTTP, counting the requests it sends."""
+class CountingCatalog:
+    """Counts the requests an app's own catalog client sends over real HTTP (each `_get`, one
+    per batch of ids); the client stays the app's, closed by its lifespan."""
 
-    requests = 0
+    def __init__(self, client: CatalogClient) -> None:
+        self.requests = 0
+        send = client._get
 
-    def _get(self, path: str, params: dict[str, str]) -> dict:
-        self.requests += 1
-        return super()._get(path, params)
+        async def counted(path: str, params: dict[str, str]) -> dict:
+            self.requests += 1
+            return await send(path, params)
+
+        client._get = counted  # type: ignore[method-assign]

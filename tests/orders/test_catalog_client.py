@@ -1,5 +1,6 @@
 """orders' catalog client over real HTTP: batching, bounded retries of idempotent reads."""
 
+import asyncio
 import json
 import threading
 from decimal import Decimal
@@ -15,6 +16,19 @@ from opentelemetry.trace import SpanKind
 from dev.serve import serve
 from functions.orders.catalog_client import CatalogClient, CatalogUnavailable
 from tests.conftest import SPANS
+
+
+def fetch_products(url: str, ids: list[str], attempts: int, timeout: float = 1) -> dict:
+    """One `products` call on a fresh client, on a loop of its own, the client closed after."""
+
+    async def call() -> dict:
+        client = CatalogClient(url, timeout=timeout, attempts=attempts)
+        try:
+            return await client.products(ids)
+        finally:
+            await client.close()
+
+    return asyncio.run(call())
 
 
 def flaky_catalog(failures: int, status: int = 503) -> tuple[FastAPI, list[str]]:
@@ -38,7 +52,7 @@ def flaky_catalog(failures: int, status: int = 503) -> tuple[FastAPI, list[str]]
 def test_transient_failures_are_retried_within_the_attempt_budget():
     app, calls = flaky_catalog(failures=2)
     with serve(app) as url:
-        found = CatalogClient(url, timeout=1, attempts=3).products(["a", "b"])
+        found = fetch_products(url, ["a", "b"], attempts=3)
     assert found["a"].price == Decimal("1.10")
     assert len(calls) == 3
 
@@ -46,14 +60,14 @@ def test_transient_failures_are_retried_within_the_attempt_budget():
 def test_after_the_attempt_budget_the_catalog_is_unavailable():
     app, calls = flaky_catalog(failures=5)
     with serve(app) as url, pytest.raises(CatalogUnavailable):
-        CatalogClient(url, timeout=1, attempts=3).products(["a"])
+        fetch_products(url, ["a"], attempts=3)
     assert len(calls) == 3
 
 
 def test_client_errors_are_not_retried():
     app, calls = flaky_catalog(failures=5, status=400)
     with serve(app) as url, pytest.raises(CatalogUnavailable):
-        CatalogClient(url, timeout=1, attempts=3).products(["a"])
+        fetch_products(url, ["a"], attempts=3)
     assert len(calls) == 1
 
 
@@ -61,7 +75,7 @@ def test_more_ids_than_one_request_allows_are_split_into_batches():
     app, calls = flaky_catalog(failures=0)
     ids = [f"p{i}" for i in range(150)]
     with serve(app) as url:
-        found = CatalogClient(url, timeout=1, attempts=1).products(ids)
+        found = fetch_products(url, ids, attempts=1)
     assert set(found) == set(ids)
     assert [len(c.split(",")) for c in calls] == [100, 50]
 
@@ -100,12 +114,19 @@ class _ClosingServer(ThreadingHTTPServer):
 def test_a_kept_alive_connection_the_server_closed_is_replaced_without_using_an_attempt():
     server = _ClosingServer(("127.0.0.1", 0), _ClosingHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+
+    async def three_calls() -> None:
         client = CatalogClient(f"http://127.0.0.1:{server.server_port}", timeout=2, attempts=1)
-        for _ in range(3):  # one attempt each: a connection closed while idle must not cost it
-            assert client.products(["a"]) == {}
-            assert server.closed.acquire(timeout=5)  # closed server-side before the next call
-        client.close()
+        try:
+            for _ in range(3):  # one attempt each: a connection closed while idle must not cost it
+                assert await client.products(["a"]) == {}
+                # closed server-side before the next call
+                assert await asyncio.to_thread(server.closed.acquire, timeout=5)
+        finally:
+            await client.close()
+
+    try:
+        asyncio.run(three_calls())
     finally:
         server.shutdown()
     assert len(_ClosingHandler.served) == 3
@@ -123,7 +144,7 @@ def test_the_catalog_call_is_a_client_span_whose_context_catalog_receives():
 
     tracer = trace.get_tracer("test")
     with serve(app) as url, tracer.start_as_current_span("caller") as caller:
-        CatalogClient(url, timeout=1, attempts=1).products(["a"])
+        fetch_products(url, ["a"], attempts=1)
     [client] = [
         s
         for s in SPANS.get_finished_spans()

@@ -14,7 +14,14 @@ from functions.orders import history, relay, repository
 from functions.shared import migrations
 from functions.shared.events import OutgoingMessage
 from tests.conftest import ORDERS_MIGRATIONS
-from tests.support.query_plans import OneConnection, assert_indexed, one, recording
+from tests.support.query_plans import (
+    OneAsyncConnection,
+    OneConnection,
+    assert_indexed,
+    one,
+    recorded_async,
+    recording,
+)
 
 HEAVY = "heavy-shopper"
 BACKLOG = 5000
@@ -83,32 +90,41 @@ def pending_rows(url: str, count: int) -> list[uuid.UUID]:
 
 
 def test_order_history_pages_use_the_shoppers_index(big_orders: str):
-    with recording(big_orders) as conn:
-        first = history.list_orders(OneConnection(conn), HEAVY, 21, None)
-        history.list_orders(OneConnection(conn), HEAVY, 21, (first[-1].created_at, first[-1].id))
-        [page, cursor_page] = conn.recorded
+    async def two_pages(conn: psycopg.AsyncConnection) -> None:
+        db = OneAsyncConnection(conn)
+        first = await history.list_orders(db, HEAVY, 21, None)
+        await history.list_orders(db, HEAVY, 21, (first[-1].created_at, first[-1].id))
+
+    [page, cursor_page] = recorded_async(big_orders, two_pages)
+    with psycopg.connect(big_orders, autocommit=True) as conn:
         for statement in (page, cursor_page):
             assert_indexed(conn, statement, "orders_by_user_newest", "orders", in_order=True)
             assert_indexed(conn, statement, "order_items_pkey", "order_items")
 
 
 def test_one_order_is_read_by_its_keys(big_orders: str):
-    with recording(big_orders) as conn:
-        [order] = history.list_orders(OneConnection(conn), HEAVY, 1, None)
-        history.get_order(OneConnection(conn), HEAVY, order.id)
-        statement = one(
-            conn.recorded, "SELECT o.id, o.user_id, o.status, o.currency, o.total, o.created_at, i."
-        )
+    async def one_order(conn: psycopg.AsyncConnection) -> None:
+        db = OneAsyncConnection(conn)
+        [order] = await history.list_orders(db, HEAVY, 1, None)
+        await history.get_order(db, HEAVY, order.id)
+
+    recorded = recorded_async(big_orders, one_order)
+    statement = one(
+        recorded, "SELECT o.id, o.user_id, o.status, o.currency, o.total, o.created_at, i."
+    )
+    with psycopg.connect(big_orders, autocommit=True) as conn:
         assert_indexed(conn, statement, "orders_pkey", "orders")
         assert_indexed(conn, statement, "order_items_pkey", "order_items")
 
 
 def test_a_cart_and_its_idempotency_key_are_read_by_their_keys(big_orders: str):
-    with recording(big_orders) as conn:
-        lines, _ = repository.cart_and_key(conn, "cart-7", "some-key")
+    async def cart_reads(conn: psycopg.AsyncConnection) -> None:
+        lines, _ = await repository.cart_and_key(conn, "cart-7", "some-key")
         assert len(lines) == 50
-        repository.cart_lines(conn, "cart-8")
-        both, alone = conn.recorded
+        await repository.cart_lines(conn, "cart-8")
+
+    both, alone = recorded_async(big_orders, cart_reads)
+    with psycopg.connect(big_orders, autocommit=True) as conn:
         assert_indexed(conn, both, "cart_items_pkey", "cart_items")
         assert_indexed(conn, both, "idempotency_keys_pkey", "idempotency_keys")
         assert_indexed(conn, alone, "cart_items_pkey", "cart_items")

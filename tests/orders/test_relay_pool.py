@@ -2,13 +2,14 @@
 hold every request connection do not starve the sweep, and a sweep working through a backlog
 does not cost requests a connection. Measured against the real app and Postgres."""
 
+import asyncio
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import AsyncExitStack
 
 import httpx
 import psycopg
@@ -50,7 +51,7 @@ def app(orders_db: str, catalog_url: str, issuer: Issuer) -> Iterator[FastAPI]:
     yield app
     deps: OrdersDependencies = app.state.dependencies
     deps.relay_db.close()
-    deps.db.close()
+    asyncio.run(deps.db.close())  # a pool of another loop (the server's) is dropped
 
 
 def backlog(orders_db: str, rows: int) -> list[str]:
@@ -77,10 +78,19 @@ def test_requests_holding_every_request_connection_do_not_starve_the_sweep(
 ):
     deps: OrdersDependencies = app.state.dependencies
     rows = backlog(orders_db, 50)
-    with ExitStack() as held:  # every connection of the request pool busy for the whole sweep
-        for _ in range(deps.settings.db_pool_max_size):
-            held.enter_context(deps.db.connection())
-        result = relay.sweep(deps.relay_db, deps.publisher, deps.outbox_retention)
+
+    async def sweep_while_every_request_connection_is_held() -> relay.RelayResult:
+        try:
+            async with AsyncExitStack() as held:  # busy for the whole sweep
+                for _ in range(deps.settings.db_pool_max_size):
+                    await held.enter_async_context(deps.db.connection())
+                return await asyncio.to_thread(
+                    relay.sweep, deps.relay_db, deps.publisher, deps.outbox_retention
+                )
+        finally:
+            await deps.db.close()
+
+    result = asyncio.run(sweep_while_every_request_connection_is_held())
 
     assert result.failed == 0
     assert set(rows) <= set(deps.publisher.published)
@@ -126,5 +136,12 @@ def test_only_the_relays_own_writes_commit_without_waiting_for_the_flush(app: Fa
     deps: OrdersDependencies = app.state.dependencies
     with deps.relay_db.connection() as conn:
         assert conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
-    with deps.db.connection() as conn:
-        assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+
+    async def requests_setting() -> tuple[str] | None:
+        try:
+            async with deps.db.connection() as conn:
+                return await (await conn.execute("SHOW synchronous_commit")).fetchone()
+        finally:
+            await deps.db.close()
+
+    assert asyncio.run(requests_setting()) == ("on",)

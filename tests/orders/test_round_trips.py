@@ -26,7 +26,13 @@ from functions.shared.eventbus import PublishError
 from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
 from functions.shared.events import OutgoingMessage
 from tests.conftest import ORDERS_MIGRATIONS, orders_settings
-from tests.orders.round_trips import CountingCatalog, CountingDatabase, Tally, counting_queue
+from tests.orders.round_trips import (
+    CountingAsyncDatabase,
+    CountingCatalog,
+    CountingDatabase,
+    Tally,
+    counting_queue,
+)
 
 CHECKOUT_MAX_ROUND_TRIPS = 8  # what the raw SQL of the same transaction needs (issue 17)
 
@@ -34,7 +40,7 @@ CHECKOUT_MAX_ROUND_TRIPS = 8  # what the raw SQL of the same transaction needs (
 @dataclass
 class Counted:
     http: httpx.Client
-    db: CountingDatabase
+    db: CountingAsyncDatabase
     catalog: CountingCatalog
 
     def reset(self) -> None:
@@ -49,13 +55,12 @@ def counted_app(orders_db: str, catalog_url: str, issuer: Issuer, bus_db: str) -
     settings = orders_settings(orders_db, catalog_url, issuer.url)
     queue = LocalQueue(bus_db, queue=f"rt-{uuid.uuid4().hex[:8]}")
     app = create_app(settings, publisher=LocalQueuePublisher(queue))
-    db = CountingDatabase(app.state.dependencies.db)
-    catalog = CountingCatalog(str(settings.catalog_url), 5, 1)
-    counted = dataclasses.replace(app.state.dependencies, db=db, catalog=catalog)
+    db = CountingAsyncDatabase(app.state.dependencies.db)
+    catalog = CountingCatalog(app.state.dependencies.catalog)
+    counted = dataclasses.replace(app.state.dependencies, db=db)
     app.dependency_overrides[get_dependencies] = lambda: counted
     with serve(app) as url:
         yield url, db, catalog
-    catalog.close()
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ prepared statements may settle on after their 5th execution,
 https://www.postgresql.org/docs/15/sql-prepare.html).
 """
 
+import asyncio
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -52,6 +53,44 @@ class OneConnection:
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
         yield self._conn
+
+
+class RecordingAsyncCursor(psycopg.AsyncCursor):
+    """`RecordingCursor` for an asyncio connection (orders' routes are async)."""
+
+    async def execute(self, query, params=None, **kwargs):  # psycopg's own signature
+        if params is not None:
+            self.connection.recorded.append(Statement(str(query), params))  # type: ignore[attr-defined]
+        return await super().execute(query, params, **kwargs)
+
+
+class OneAsyncConnection:
+    """What an `AsyncDatabase` offers the use cases, on one given connection."""
+
+    def __init__(self, conn: psycopg.AsyncConnection) -> None:
+        self._conn = conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        yield self._conn
+
+
+def recorded_async(
+    url: str, scenario: Callable[[psycopg.AsyncConnection], Awaitable[object]]
+) -> list[Statement]:
+    """The parameterized statements `scenario` executes on one autocommit asyncio connection
+    (as the pools give), in order."""
+
+    async def run() -> list[Statement]:
+        conn = await psycopg.AsyncConnection.connect(
+            url, autocommit=True, cursor_factory=RecordingAsyncCursor
+        )
+        async with conn:
+            conn.recorded = []  # type: ignore[attr-defined]
+            await scenario(conn)
+            return conn.recorded  # type: ignore[attr-defined]
+
+    return asyncio.run(run())
 
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
