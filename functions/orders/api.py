@@ -10,6 +10,7 @@ GIL hand-over between threads (issue 17, docs/performance.md). Under the Functio
 worker awaits them on its one loop too.
 """
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -243,7 +244,11 @@ async def place_order(
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     else:
-        deps.after_commit.submit(order.id)  # off the request path; the sweep is the safety net
+        # Off the request path, handed to the relay's threads once this task has written the
+        # response (the write does not wait, so the callback runs after it): the publish does
+        # not compete with the response for the GIL (c=1 checkout p50 -10 %, docs/performance.md).
+        # Should it never run (a loop stopped first), the sweep publishes the row.
+        asyncio.get_running_loop().call_soon(deps.after_commit.submit, order.id)
     return _no_store(OrderView.of(order, items), 201, **headers)
 
 
