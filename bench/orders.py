@@ -55,10 +55,12 @@ HISTORY = {"small": 40, "large": 10_000}  # orders of one shopper
 PAGE = 20
 CART_SIZES = {"small": 2, "cap": 50}  # distinct products (50: the default max_cart_items)
 # Seconds of cycles before the measured ones: the pools open their connections as 16 shoppers
-# need them and psycopg prepares each statement at its 5th execution on a connection. Measured
-# second by second after a start, orders' CPU per cycle fell for ~3 s (7.9, 6.1, 5.1 ms), then
-# held at 4.3-5.1 ms: a shorter warm-up measured the start, not the steady state.
-CYCLE_WARMUP = 3.0
+# need them (orders' to Postgres and to catalog, catalog's, the relay's) and psycopg prepares
+# each statement at its 5th execution on a connection. Measured second by second after a cold
+# start, orders' CPU per cycle fell for 3-5 s (7.9, 6.1, 5.1 ms on a quiet machine; 13.8, 9.7,
+# 8.5, 7.8, 7.2 ms on a busier one), then held: a 1 s warm-up measured the start, not the steady
+# state (docs/performance.md, "Async routes").
+CYCLE_WARMUP = 5.0
 
 
 @dataclass(frozen=True)
