@@ -245,9 +245,9 @@ async def place_order(
         headers["Idempotent-Replayed"] = "true"
     else:
         # Off the request path, handed to the relay's threads once this task has written the
-        # response (the write does not wait, so the callback runs after it): the publish does
-        # not compete with the response for the GIL (c=1 checkout p50 -10 %, docs/performance.md).
-        # Should it never run (a loop stopped first), the sweep publishes the row.
+        # response (under uvicorn the write does not wait, so the callback runs after it): the
+        # publish does not compete with the response for the GIL (c=1 checkout p50 -10 %,
+        # docs/performance.md). Should it never run (a loop stopped first), the sweep publishes.
         asyncio.get_running_loop().call_soon(deps.after_commit.submit, order.id)
     return _no_store(OrderView.of(order, items), 201, **headers)
 

@@ -18,7 +18,8 @@ the `http.client.request.duration` histogram
 https://opentelemetry.io/docs/specs/semconv/http/http-metrics/#metric-httpclientrequestduration).
 
 The session belongs to the event loop that first used it, like `AsyncDatabase`'s pool: under
-uvicorn and the Functions host's Python worker that is one loop for the process's life.
+uvicorn and the Functions host's Python worker that is one loop for the process's life (a caller
+that runs each call in a new loop gets a new session; the old one is dropped unclosed).
 """
 
 import asyncio
@@ -42,7 +43,6 @@ from functions.orders.domain import CatalogProduct
 
 BATCH_LIMIT = 100  # catalog's maximum `ids=` per request
 _RETRYABLE_STATUS = {502, 503, 504}
-_IDLE_CONNECTIONS = 16  # at most this many open connections; more concurrent calls wait
 _tracer = trace.get_tracer("tinyshop.orders.catalog_client")
 _duration = metrics.get_meter("tinyshop.orders.catalog_client").create_histogram(
     "http.client.request.duration", unit="s", description="Duration of HTTP client requests."
@@ -79,8 +79,12 @@ class CatalogClient:
         if self._session is None or self._loop is not loop:
             self._loop = loop
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=_IDLE_CONNECTIONS),
+                # No cap on connections (aiohttp's default is 100): a call never waits for
+                # another one's connection, which the per-attempt `total` timeout would count.
+                connector=aiohttp.TCPConnector(limit=0),
                 timeout=self._timeout,
+                # One session serves every shopper: it must not keep cookies for any of them.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 raise_for_status=False,
             )
         return self._session

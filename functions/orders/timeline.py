@@ -29,7 +29,9 @@ class TimelineReader:
     async def read(self, order_id: UUID) -> Timeline:
         if self._events is None or not self._slots.acquire(blocking=False):
             return Timeline(available=False)
-        future = self._pool.submit(self._read, str(order_id))
+        future = self._pool.submit(self._events.events, str(order_id))
+        # Released when the read ends, or when a timed-out wait cancels it before it started.
+        future.add_done_callback(lambda _: self._slots.release())
         try:
             events = await asyncio.wait_for(asyncio.wrap_future(future), self._timeout)
             return Timeline(available=True, events=events)
@@ -38,13 +40,6 @@ class TimelineReader:
         except Exception as exc:  # the order itself is still worth returning
             _log.warning("timeline of %s unavailable: %s", order_id, exc)
         return Timeline(available=False)
-
-    def _read(self, order_id: str) -> list[dict]:
-        assert self._events is not None
-        try:
-            return self._events.events(order_id)
-        finally:
-            self._slots.release()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -80,6 +80,58 @@ def test_more_ids_than_one_request_allows_are_split_into_batches():
     assert [len(c.split(",")) for c in calls] == [100, 50]
 
 
+def test_concurrent_calls_do_not_wait_for_each_others_connections():
+    """24 calls at once to a catalog that takes 0.6 s each all answer within one 1 s attempt:
+    none queues for a connection another call holds (a queued call's wait would count against
+    its attempt's timeout)."""
+    app = FastAPI()
+
+    @app.get("/products")
+    async def slow(ids: str) -> JSONResponse:
+        await asyncio.sleep(0.6)
+        return JSONResponse({"items": [], "nextCursor": None})
+
+    async def at_once(url: str) -> list:
+        client = CatalogClient(url, timeout=1, attempts=1)
+        try:
+            return await asyncio.gather(
+                *(client.products([f"p{i}"]) for i in range(24)), return_exceptions=True
+            )
+        finally:
+            await client.close()
+
+    with serve(app) as url:
+        answers = asyncio.run(at_once(url))
+    assert answers == [{}] * 24
+
+
+def test_cookies_a_catalog_sets_are_never_sent_back():
+    """One client serves every shopper: a cookie from catalog (or anything in front of it) must
+    not travel with the next call, whoever makes it."""
+    app = FastAPI()
+    cookies: list[str | None] = []
+
+    @app.get("/products")
+    def products(request: Request) -> JSONResponse:
+        cookies.append(request.headers.get("cookie"))
+        response = JSONResponse({"items": [], "nextCursor": None})
+        response.set_cookie("affinity", "shopper-1")
+        return response
+
+    async def twice(url: str) -> None:
+        client = CatalogClient(url, timeout=1, attempts=1)
+        try:
+            await client.products(["a"])
+            await client.products(["b"])
+        finally:
+            await client.close()
+
+    with serve(app) as url:
+        # By name, as in a cluster: aiohttp's default jar would ignore cookies of a bare IP.
+        asyncio.run(twice(url.replace("127.0.0.1", "localhost")))
+    assert cookies == [None, None]
+
+
 class _ClosingHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 answers without `Connection: close`, after which the server closes the
     connection anyway: what a client sees when its kept-alive connection timed out server-side."""

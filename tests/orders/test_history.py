@@ -1,8 +1,10 @@
 """Order history: newest first, keyset pages, and only ever the caller's own orders."""
 
+import asyncio
 import base64
 import json
 import socket
+import threading
 import time
 import uuid
 
@@ -112,6 +114,42 @@ def test_a_cosmos_that_never_answers_delays_the_order_page_at_most_the_timeline_
     assert response.status_code == 200
     assert response.json()["timeline"] == {"available": False, "events": []}
     assert elapsed < 2.5
+
+
+def test_a_timed_out_timeline_read_keeps_its_slot_until_it_ends_then_gives_it_back():
+    """One slot: while a read that timed out still runs, the next page is told at once that the
+    timeline is unavailable (it does not queue); once that read ends, pages get timelines again."""
+    from functions.orders.timeline import TimelineReader
+
+    cosmos_answers = threading.Event()
+
+    class SlowStore:
+        def events(self, order_id: str) -> list[dict]:
+            cosmos_answers.wait(5)
+            return [{"type": "OrderPlaced", "orderId": order_id}]
+
+    reader = TimelineReader(SlowStore(), timeout=0.1, slots=1)  # type: ignore[arg-type]
+
+    async def three_pages() -> tuple:
+        timed_out = await reader.read(uuid.uuid4())
+        started = time.monotonic()
+        while_busy = await reader.read(uuid.uuid4())
+        waited = time.monotonic() - started
+        cosmos_answers.set()
+        deadline = time.monotonic() + 5
+        while (after := await reader.read(uuid.uuid4())).available is False:
+            assert time.monotonic() < deadline, "the slot never came back"
+            await asyncio.sleep(0.01)
+        return timed_out, while_busy, waited, after
+
+    try:
+        timed_out, while_busy, waited, after = asyncio.run(three_pages())
+    finally:
+        reader.close()
+    assert (timed_out.available, while_busy.available) == (False, False)
+    assert waited < 0.05  # refused at once, not after another timeout
+    assert after.available
+    assert after.events[0]["type"] == "OrderPlaced"
 
 
 def _cursor(value: object) -> str:
