@@ -54,13 +54,6 @@ DATA_SIZE_BOUND = 1.2
 HISTORY = {"small": 40, "large": 10_000}  # orders of one shopper
 PAGE = 20
 CART_SIZES = {"small": 2, "cap": 50}  # distinct products (50: the default max_cart_items)
-# Seconds of cycles before the measured ones: the pools open their connections as 16 shoppers
-# need them (orders' to Postgres and to catalog, catalog's, the relay's) and psycopg prepares
-# each statement at its 5th execution on a connection. Measured second by second after a cold
-# start, orders' CPU per cycle fell for 3-5 s (7.9, 6.1, 5.1 ms on a quiet machine; 13.8, 9.7,
-# 8.5, 7.8, 7.2 ms on a busier one), then held: a 1 s warm-up measured the start, not the steady
-# state (docs/performance.md, "Async routes").
-CYCLE_WARMUP = 5.0
 
 
 @dataclass(frozen=True)
@@ -247,8 +240,7 @@ def _cycles(
     """wrk with one thread and one connection per shopper; records `key.cycles_per_s` and
     `key.cpu_ms.<group>` per CYCLE (and `key.cpu_ms.apps`, orders + catalog)."""
     shoppers = len(tokens)
-    warmup = max(bench.warmup, CYCLE_WARMUP)
-    wrk.run(url, _cycle_lua(tokens), connections=shoppers, threads=shoppers, seconds=warmup)
+    wrk.run(url, _cycle_lua(tokens), connections=shoppers, threads=shoppers, seconds=bench.warmup)
     groups = {name: pids() if callable(pids) else pids for name, pids in cpu.items()}
     with CpuMeter(groups) as meter:
         result = wrk.run(
