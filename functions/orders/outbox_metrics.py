@@ -19,12 +19,15 @@ READ_TIMEOUT = 0.5
 READ_BUDGET = 2.0
 
 
+BACKLOG = (
+    "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)"
+    " FROM outbox WHERE published_at IS NULL"
+)
+
+
 def _read(db: Database) -> tuple[int, float]:
     with db.connection(timeout=READ_TIMEOUT) as conn:
-        row = conn.execute(
-            "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)"
-            " FROM outbox WHERE published_at IS NULL"
-        ).fetchone()
+        row = conn.execute(BACKLOG).fetchone()
     return int(row[0]), float(row[1])
 
 

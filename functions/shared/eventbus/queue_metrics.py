@@ -13,16 +13,17 @@ import psycopg
 from functions.shared import metrics
 from functions.shared.eventbus.local_queue import LocalQueue
 
+COUNTS = (
+    "SELECT (SELECT count(*) FROM messages WHERE queue = %(q)s),"
+    " (SELECT count(*) FROM dead_letters WHERE queue = %(q)s)"
+)
+
 
 def _counts(queue: LocalQueue) -> tuple[int, int]:
     # A short connection per collection (every 15 s locally), apart from the queue's pool.
     # connect_timeout bounds a scrape when the bus database does not answer (then: no value).
     with psycopg.connect(queue.database_url, autocommit=True, connect_timeout=1) as conn:
-        row = conn.execute(
-            "SELECT (SELECT count(*) FROM messages WHERE queue = %(q)s),"
-            " (SELECT count(*) FROM dead_letters WHERE queue = %(q)s)",
-            {"q": queue.queue},
-        ).fetchone()
+        row = conn.execute(COUNTS, {"q": queue.queue}).fetchone()
     return int(row[0]), int(row[1])
 
 
