@@ -33,15 +33,19 @@ class Server:
 
 @contextmanager
 def app_server(
-    factory: str, ready_path: str, env: dict[str, str], name: str | None = None
+    factory: str,
+    ready_path: str,
+    env: dict[str, str],
+    name: str | None = None,
+    root: Path = REPO,
 ) -> Iterator[Server]:
     """Serve `factory` (module:function building an ASGI app) with the local server settings
     until the block exits; yields once the child printed its port and `ready_path` answers 200
-    on that port."""
+    on that port. `root` is the tree whose `functions` package is served (bench/before.py)."""
     argv = [sys.executable, "-m", "functions.shared.local_server", factory, "--port", "0"]
     name = name or factory
     env = {"LOG_LEVEL": "WARNING", **env}
-    with ServerProcess(argv, _RUNNING, name=name, env=env, cwd=REPO) as child:
+    with ServerProcess(argv, _RUNNING, name=name, env=env, cwd=root) as child:
         assert child.pid is not None
         match = child.ready.search("\n".join(child.output))
         assert match is not None

@@ -4,6 +4,7 @@ asserted: the bench measures, these tests check the bookkeeping."""
 
 import json
 import os
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -207,3 +208,29 @@ def test_round_robin_figures_are_medians_recorded_per_key():
     for key in ("a", "b"):
         assert bench.run.figures[f"{key}.cpu_ms.server"].value > 0  # this process served them
         assert bench.run.figures[f"{key}.cpu_ms.wrk"].value > 0
+
+
+def test_the_before_tree_is_a_commits_functions_package_alone_and_is_removed_after():
+    from bench import before
+
+    with before.exported_tree("HEAD") as root:
+        exported = (root / "functions" / "orders" / "api.py").read_text()
+        committed = subprocess.run(
+            ["git", "show", "HEAD:functions/orders/api.py"],
+            cwd=before.REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        top_level = sorted(p.name for p in root.iterdir())
+
+    assert exported == committed  # the commit's file, not the work tree's
+    assert top_level == ["functions"]
+    assert not root.exists()
+
+
+def test_a_commit_missing_from_the_history_means_no_before_not_another_measurement():
+    from bench import before
+
+    with pytest.raises(before.Unavailable, match="git archive"), before.exported_tree("0" * 40):
+        pass
