@@ -154,7 +154,11 @@ class PublishAfterCommit:
         if not self._slots.acquire(blocking=False):
             _log.info("publish of %s left to the sweep: all publish slots are busy", order_id)
             return
-        self._pool.submit(self._publish, order_id)
+        try:
+            self._pool.submit(self._publish, order_id)
+        except RuntimeError:  # closed: handed over (call_soon) while the app was stopping
+            self._slots.release()
+            _log.info("publish of %s left to the sweep: the relay has stopped", order_id)
 
     def _publish(self, order_id: UUID) -> None:
         try:

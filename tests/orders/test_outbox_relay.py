@@ -2,6 +2,7 @@
 them; published rows are marked, then pruned after the retention period."""
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -201,3 +202,17 @@ def test_published_rows_are_kept_until_the_retention_period_ends(
             )
         assert relay.prune(db, timedelta(days=7)) >= 1
     assert outbox(orders_db, order["id"]) is None
+
+
+def test_a_publish_handed_over_after_the_relay_stopped_is_left_to_the_sweep(
+    caplog: pytest.LogCaptureFixture,
+):
+    # Checkout hands the publish over with call_soon; the app may stop before it runs.
+    after_commit = relay.PublishAfterCommit(db=None, publisher=DownBus(), slots=1)  # type: ignore[arg-type]
+    after_commit.close()
+
+    with caplog.at_level(logging.INFO, logger="tinyshop.orders.relay"):
+        after_commit.submit(uuid.uuid4())
+        after_commit.submit(uuid.uuid4())  # the first one gave its slot back
+
+    assert caplog.text.count("left to the sweep: the relay has stopped") == 2
