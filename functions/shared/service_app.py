@@ -21,7 +21,7 @@ from functions.shared.problems import (
     document_problems,
     install_problem_handlers,
 )
-from functions.shared.telemetry import instrument
+from functions.shared.telemetry import instrument, telemetry_config
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -61,6 +61,7 @@ def service_app(
         openapi_url=f"/{name}/openapi.json",
         redoc_url=None,
         lifespan=_flushing_telemetry(lifespan),
+        telemetry=telemetry_config(),
     )
     app.state.dependencies = dependencies
     # Probes first, so e.g. `/orders/health/live` is never read as an order id.

@@ -1,5 +1,5 @@
 """Tracing is on exactly when something exports spans (issue 17): an app process with no
-exporter records nothing (no SDK provider, no instrumentation middleware, no psycopg spans),
+exporter records nothing (no SDK provider, no HTTP server telemetry, no psycopg spans),
 and one with an OTLP endpoint records spans sampled as the standard OTEL_TRACES_SAMPLER
 variables say. Each case runs in a fresh interpreter: the providers are process-wide."""
 
@@ -29,7 +29,8 @@ print(json.dumps({
     "sampler": sampler.get_description() if sampler else None,
     "meter_provider": type(metrics.get_meter_provider()).__name__,
     "middleware": [m.cls.__name__ for m in app.user_middleware],
-    "instrumented": getattr(app, "_is_instrumented_by_opentelemetry", False),
+    # FastAPI's own decision, taken for every request, to record its server span and metrics.
+    "instrumented": app._native_telemetry.enabled(),
     "psycopg_traced": PsycopgInstrumentor().is_instrumented_by_opentelemetry,
 }))
 """
