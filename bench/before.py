@@ -8,8 +8,9 @@ before issue 17's first change (`BEFORE`) beside today's code, on the same machi
 wrk script, and the target is the ratio: today's cycle ≤ 0.5x that one's.
 
 The old tree is exported with `git archive` (only `functions/`, the apps and their migrations)
-into a temporary directory and run with this checkout's virtualenv, whose locked packages are a
-superset of what it declared then. Without git history (a shallow clone, an exported tarball)
+into a temporary directory and run with its own locked packages: a virtualenv installed from that
+commit's `requirements-dev.txt` (what `make dev` installed then), built once under `.bench/` and
+reused. Without git history (a shallow clone, an exported tarball) or without the package index,
 there is no "before", and the bench says so instead of measuring anything else.
 """
 
@@ -28,32 +29,60 @@ BEFORE = "c42f375"  # main before issue 17's first commit (1dac2e0 and the branc
 
 
 class Unavailable(RuntimeError):
-    """The old tree cannot be exported here (no git, or a history without `BEFORE`)."""
+    """The old tree cannot be served here (no git, a history without `BEFORE`, no packages)."""
+
+
+def _git(*args: str) -> bytes:
+    git = shutil.which("git")
+    if git is None:
+        raise Unavailable("git is not installed")
+    done = subprocess.run([git, *args], cwd=REPO, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise Unavailable(f"git {' '.join(args)}: {done.stderr.decode().strip()}")
+    return done.stdout
 
 
 @contextmanager
 def exported_tree(commit: str = BEFORE) -> Iterator[Path]:
     """`functions/` of `commit` in a temporary directory, removed on exit."""
-    git = shutil.which("git")
-    if git is None:
-        raise Unavailable("git is not installed")
-    archive = subprocess.run(
-        [git, "archive", "--format=tar", commit, "functions"],
-        cwd=REPO,
-        capture_output=True,
-        check=False,
-    )
-    if archive.returncode != 0:
-        raise Unavailable(f"git archive {commit}: {archive.stderr.decode().strip()}")
+    archive = _git("archive", "--format=tar", commit, "functions")
     with tempfile.TemporaryDirectory(prefix=f"tinyshop-{commit}-") as tmp:
-        with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
+        with tarfile.open(fileobj=BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
         yield Path(tmp)
 
 
-def prepare_databases(root: Path, catalog_db: str, orders_db: str, bus_db: str) -> None:
-    """The old tree's own migrations and seed, run by its own code (a child process in `root`,
-    so `functions` is the old package, not this checkout's)."""
+def virtualenv(commit: str = BEFORE, home: Path = REPO / ".bench") -> Path:
+    """The python of a virtualenv holding `commit`'s locked dev packages (hash-checked, as
+    `make dev` installs them), created on first use under `home` and reused after."""
+    target = home / f"venv-{commit}"
+    python = target / "bin" / "python"
+    installed = target / ".installed"
+    if installed.exists():
+        return python
+    lock = _git("show", f"{commit}:requirements-dev.txt")
+    print(f"  (installing the packages of {commit} into {target}, once)", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(target)], check=True)
+        with tempfile.NamedTemporaryFile(suffix=".txt") as requirements:
+            requirements.write(lock)
+            requirements.flush()
+            subprocess.run(
+                [str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "-r",
+                 requirements.name],
+                check=True,
+            )  # fmt: skip
+    except subprocess.CalledProcessError as exc:
+        raise Unavailable(f"installing the packages of {commit} failed: {exc}") from exc
+    installed.touch()
+    return python
+
+
+def prepare_databases(
+    python: Path, root: Path, catalog_db: str, orders_db: str, bus_db: str
+) -> None:
+    """The old tree's own migrations and seed, run by its own code with its own packages (a
+    child process in `root`, so `functions` is the old package, not this checkout's)."""
     script = f"""
 from pathlib import Path
 from functions.catalog.seed import seed
@@ -64,4 +93,4 @@ migrations.upgrade({catalog_db!r}, Path("functions/catalog/migrations"))
 seed({catalog_db!r})
 migrations.upgrade({orders_db!r}, Path("functions/orders/migrations"))
 """
-    subprocess.run([sys.executable, "-c", script], cwd=root, check=True)
+    subprocess.run([str(python), "-c", script], cwd=root, check=True)

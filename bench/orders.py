@@ -20,6 +20,7 @@ import http.client
 import json
 import os
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -67,7 +68,8 @@ class Stack:
     orders_db: str
     bus_db: str
     issuer: Issuer
-    root: Path = REPO  # the tree whose `functions` is served (bench/before.py)
+    root: Path = REPO  # the tree whose `functions` is served, and its interpreter
+    python: Path = Path(sys.executable)  # (another commit's: bench/before.py)
 
     def backends(self) -> set[int]:
         """Postgres backends of all three databases (the relay's bus writes included)."""
@@ -103,6 +105,7 @@ def _before_stack(stack: Stack) -> Iterator[Stack | None]:
     with ExitStack() as opened:
         try:
             root = opened.enter_context(before.exported_tree())
+            python = before.virtualenv()
         except before.Unavailable as exc:
             print(f"  (no 'before' in this run: {exc})")
             yield None
@@ -111,8 +114,8 @@ def _before_stack(stack: Stack) -> Iterator[Stack | None]:
             opened.enter_context(postgres.fresh_database(stack.admin, f"bench_before_{name}"))
             for name in ("catalog", "orders", "bus")
         )
-        before.prepare_databases(root, catalog_db, orders_db, bus_db)
-        yield Stack(stack.admin, catalog_db, orders_db, bus_db, stack.issuer, root)
+        before.prepare_databases(python, root, catalog_db, orders_db, bus_db)
+        yield Stack(stack.admin, catalog_db, orders_db, bus_db, stack.issuer, root, python)
 
 
 def _more_products(url: str, count: int) -> None:
@@ -137,6 +140,7 @@ def _servers(
             {"CATALOG_DATABASE_URL": stack.catalog_db, **env},
             name=f"catalog{suffix}",
             root=stack.root,
+            python=stack.python,
         ) as catalog,
         app_server(
             "functions.orders.api:create_app",
@@ -151,6 +155,7 @@ def _servers(
             },
             name=f"orders{suffix}",
             root=stack.root,
+            python=stack.python,
         ) as orders,
     ):
         yield orders, catalog

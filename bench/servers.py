@@ -38,11 +38,13 @@ def app_server(
     env: dict[str, str],
     name: str | None = None,
     root: Path = REPO,
+    python: Path = Path(sys.executable),
 ) -> Iterator[Server]:
     """Serve `factory` (module:function building an ASGI app) with the local server settings
     until the block exits; yields once the child printed its port and `ready_path` answers 200
-    on that port. `root` is the tree whose `functions` package is served (bench/before.py)."""
-    argv = [sys.executable, "-m", "functions.shared.local_server", factory, "--port", "0"]
+    on that port. `root` is the tree whose `functions` package is served and `python` the
+    interpreter with its packages (another commit's: bench/before.py)."""
+    argv = [str(python), "-m", "functions.shared.local_server", factory, "--port", "0"]
     name = name or factory
     env = {"LOG_LEVEL": "WARNING", **env}
     with ServerProcess(argv, _RUNNING, name=name, env=env, cwd=root) as child:
