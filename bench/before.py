@@ -70,10 +70,13 @@ def virtualenv(commit: str = BEFORE, home: Path = REPO / ".bench") -> Path:
             subprocess.run(
                 [str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "-r",
                  requirements.name],
-                check=True,
+                check=True, capture_output=True, text=True,
             )  # fmt: skip
     except subprocess.CalledProcessError as exc:
-        raise Unavailable(f"installing the packages of {commit} failed: {exc}") from exc
+        said = (exc.stderr or "").strip().splitlines()[-3:]
+        raise Unavailable(
+            f"installing the packages of {commit} failed: {' / '.join(said)}"
+        ) from exc
     installed.touch()
     return python
 
