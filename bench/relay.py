@@ -21,7 +21,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import psycopg
@@ -33,6 +34,8 @@ from bench.harness import Bench, otlp_sink, postgres_backends, tracing_env
 from bench.results import Target
 from dev.postgres import launcher as postgres
 from functions.shared import migrations
+from functions.shared.eventbus.local_queue import LocalQueue
+from functions.shared.events import OutgoingMessage
 
 EVENTS = 300
 RATIO = 1.5  # issue 17: relay >= 1.5x today per event
@@ -275,36 +278,44 @@ def _published_rows(orders_db: str, count: int) -> None:
         conn.execute("VACUUM ANALYZE outbox")
 
 
-def _queue_ops(bus_db: str, size: int) -> dict[str, float]:
-    """receive(1) + complete on a queue holding `size` messages (refilled as it goes)."""
-    from functions.shared.eventbus.local_queue import LocalQueue
-    from functions.shared.events import OutgoingMessage
-
+@contextmanager
+def _queue_of(admin: str, size: int) -> Iterator[LocalQueue]:
+    """A local queue holding `size` messages, in a bus database of its own (as `make dev` has one
+    queue per bus database: the receive's plan walks the primary key, so another queue's older
+    messages at its head would be read past on every receive, +0.4 ms of Postgres per receive
+    for 1,000 of them; docs/performance.md, "Data size")."""
     name = f"bench-size-{size}"
-    with psycopg.connect(bus_db, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO messages (queue, message_id, subject, content_type, body) "
-            "SELECT %s, gen_random_uuid()::text, 'OrderPlaced', 'application/json', '\\x7b7d' "
-            "FROM generate_series(1, %s)",
-            (name, size),
-        )
-        conn.execute("VACUUM ANALYZE messages")
-    queue = LocalQueue(bus_db, queue=name)
-    try:
-        for _ in range(20):  # warm-up
-            [m] = queue.receive(1)
-            queue.complete(m)
-
-        def run() -> int:
-            for _ in range(QUEUE_OPS):
+    with postgres.fresh_database(admin, f"bench_queue_{size}") as bus_db:
+        migrations.upgrade(bus_db, BUS_MIGRATIONS)
+        with psycopg.connect(bus_db, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO messages (queue, message_id, subject, content_type, body) "
+                "SELECT %s, gen_random_uuid()::text, 'OrderPlaced', 'application/json', "
+                "'\\x7b7d' FROM generate_series(1, %s)",
+                (name, size),
+            )
+            conn.execute("VACUUM ANALYZE messages")
+        queue = LocalQueue(bus_db, queue=name)
+        try:
+            for _ in range(20):  # warm-up
                 [m] = queue.receive(1)
                 queue.complete(m)
-                queue.send(OutgoingMessage.for_event(str(uuid.uuid4()), "OrderPlaced", {}, {}))
-            return QUEUE_OPS
+            yield queue
+        finally:
+            queue.close()
 
-        return _measured(run, postgres.admin_url(), [bus_db])
-    finally:
-        queue.close()
+
+def _queue_ops(queue: LocalQueue, admin: str) -> dict[str, float]:
+    """receive(1) + complete + send (so the queue keeps its size), QUEUE_OPS times."""
+
+    def run() -> int:
+        for _ in range(QUEUE_OPS):
+            [m] = queue.receive(1)
+            queue.complete(m)
+            queue.send(OutgoingMessage.for_event(str(uuid.uuid4()), "OrderPlaced", {}, {}))
+        return QUEUE_OPS
+
+    return _measured(run, admin, [queue.database_url])
 
 
 def _data_size(bench: Bench, admin: str) -> None:
@@ -321,15 +332,23 @@ def _data_size(bench: Bench, admin: str) -> None:
             figures = _run_child("sweep", orders_db, bus_db, {})
             _record(bench, f"relay.size.{size}.sweep", f"sweep + prune, {kept} published rows kept",
                     figures)  # fmt: skip
-    with postgres.fresh_database(admin, "bench_queue_size") as bus_db:
-        migrations.upgrade(bus_db, BUS_MIGRATIONS)
-        for size, count in QUEUE_SIZES.items():
-            figures = _queue_ops(bus_db, count)
-            label = f"receive + complete (+ send), queue of {count} messages"
-            bench.record(f"queue.size.{size}.ops_per_s", figures["per_s"], "ops/s", label)
-            bench.record(f"queue.size.{size}.cpu_ms", figures["cpu_ms"], "ms/op", label, "lower")
-            print(f"  {label:<52} {figures['per_s']:7.0f} ops/s  cpu ms/op: client "
-                  f"{figures['cpu_ms']:.3f}  postgres {figures['postgres_ms']:.3f}")  # fmt: skip
+    rounds = 1 if bench.quick else ROUNDS
+    with (
+        _queue_of(admin, QUEUE_SIZES["small"]) as small,
+        _queue_of(admin, QUEUE_SIZES["large"]) as large_queue,
+    ):
+        queues = {"small": small, "large": large_queue}
+        runs: dict[str, list[dict[str, float]]] = {size: [] for size in queues}
+        for round_ in range(rounds):  # alternating, medians (as the relay's before and now)
+            for size in ("small", "large") if round_ % 2 == 0 else ("large", "small"):
+                runs[size].append(_queue_ops(queues[size], admin))
+    for size, count in QUEUE_SIZES.items():
+        figures = {f: statistics.median(r[f] for r in runs[size]) for f in runs[size][0]}
+        label = f"receive + complete (+ send), queue of {count} messages"
+        bench.record(f"queue.size.{size}.ops_per_s", figures["per_s"], "ops/s", label)
+        bench.record(f"queue.size.{size}.cpu_ms", figures["cpu_ms"], "ms/op", label, "lower")
+        print(f"  {label:<52} {figures['per_s']:7.0f} ops/s  cpu ms/op: client "
+              f"{figures['cpu_ms']:.3f}  postgres {figures['postgres_ms']:.3f}")  # fmt: skip
     figures = bench.run.figures
     sweep = (
         figures["relay.size.small.sweep.events_per_s"].value
