@@ -84,7 +84,6 @@ def _legacy_publish_due(db, bus, queue: str, order_id=None, batch_size: int = 10
     """publish_due as it was: claim, then per row a send and its own mark."""
     from functions.orders.relay import CLAIM_LEASE
     from functions.shared.eventbus.tracing import publishing
-    from functions.shared.events import OutgoingMessage
 
     with db.connection() as conn:
         claimed = conn.execute(
@@ -159,7 +158,7 @@ def _child(kind: str, orders_db: str, bus_db: str, admin: str) -> dict[str, floa
     from functions.orders import relay
     from functions.orders.settings import OrdersSettings
     from functions.shared.db import Database
-    from functions.shared.eventbus.local_queue import LocalQueue, LocalQueuePublisher
+    from functions.shared.eventbus.local_queue import LocalQueuePublisher
     from functions.shared.observability import setup
 
     setup("orders")  # tracing as the orders process has it (ON when the env exports)

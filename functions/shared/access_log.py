@@ -8,13 +8,13 @@ Probes are not logged (kubelet calls them every few seconds).
 """
 
 import logging
-import re
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from functions.shared.health import is_probe
+
 _log = logging.getLogger("tinyshop.access")
-_PROBE = re.compile(r".*/health/(live|ready)$")
 
 
 class AccessLogMiddleware:
@@ -26,7 +26,7 @@ class AccessLogMiddleware:
         if (
             scope["type"] != "http"
             or not _log.isEnabledFor(logging.INFO)
-            or _PROBE.match(scope["path"])
+            or is_probe(scope["path"])
         ):
             await self.app(scope, receive, send)
             return

@@ -7,6 +7,7 @@ that cannot serve and routes to it again, without a restart, once they are back.
 
 import inspect
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter
@@ -19,6 +20,13 @@ from functions.shared.problems import documented, problem_response
 # on a pool) runs in the thread pool.
 Check = Callable[[], None] | Callable[[], Awaitable[None]]
 _log = logging.getLogger(__name__)
+_PROBE = re.compile(r".*/health/(live|ready)$")
+
+
+def is_probe(path: str) -> bool:
+    """A request to one of the probes below: kubelet calls them every few seconds, so they are
+    neither traced, measured nor logged per request (telemetry.py, access_log.py)."""
+    return _PROBE.match(path) is not None
 
 
 def health_router(prefix: str, checks: Mapping[str, Check]) -> APIRouter:

@@ -14,7 +14,6 @@ headers) and histogram (stable HTTP semantic conventions), for 41 % fewer Python
 tracing per request (docs/performance.md, "Catalog").
 """
 
-import re
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -22,15 +21,12 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from functions.shared.access_log import AccessLogMiddleware
+from functions.shared.health import is_probe
 from functions.shared.observability import setup
-
-# Probes are neither traced nor counted: kubelet calls them every few seconds.
-PROBES = r".*/health/(live|ready)$"
-_PROBE = re.compile(PROBES)
 
 
 def _probe(scope: MutableMapping[str, Any]) -> bool:
-    return scope["type"] == "http" and _PROBE.match(scope["path"]) is not None
+    return scope["type"] == "http" and is_probe(scope["path"])
 
 
 def telemetry_config() -> TelemetryConfig:
