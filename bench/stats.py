@@ -1,32 +1,17 @@
-"""Latency/throughput bookkeeping shared by the benchmarks."""
+"""Ratios of figures measured side by side, in alternating rounds.
 
-import statistics
-from dataclasses import dataclass
+This machine's speed drifts by 20-50 % within minutes (a shared VM). A ratio of two figures
+taken minutes apart, or of two medians whose rounds the drift spread differently, measures the
+drift as much as the code. Each round measures both sides moments apart, so the per-round ratio
+sees one machine; the median of those ratios is what a target compares.
+"""
 
-
-@dataclass(frozen=True)
-class Result:
-    name: str
-    operations: int
-    seconds: float
-    latencies_ms: list[float]
-
-    @property
-    def throughput(self) -> float:
-        return self.operations / self.seconds
-
-    def percentile(self, p: float) -> float:
-        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[int(p) - 1]
-
-    def line(self) -> str:
-        return (
-            f"  {self.name:<34} {self.throughput:9.0f} ops/s   p50 {self.percentile(50):7.2f} ms"
-            f"   p99 {self.percentile(99):7.2f} ms   ({self.operations} ops)"
-        )
+from collections.abc import Sequence
 
 
-def compare(app: Result, baseline: Result) -> str:
-    return (
-        f"  ratio: {app.name} reaches {app.throughput / baseline.throughput:.1%} of the "
-        f"baseline's throughput; p50 x{app.percentile(50) / baseline.percentile(50):.1f}"
-    )
+def per_round(tops: Sequence[float], bottoms: Sequence[float]) -> list[float]:
+    """`top / bottom` round by round (both sequences in round order); their median is the
+    figure a target compares."""
+    if not tops or len(tops) != len(bottoms):
+        raise ValueError(f"rounds do not pair up: {len(tops)} and {len(bottoms)}")
+    return [top / bottom for top, bottom in zip(tops, bottoms, strict=True)]

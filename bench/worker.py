@@ -37,6 +37,7 @@ from azure.cosmos.container import ContainerProxy
 from bench.cpu import cpu_seconds, spent
 from bench.harness import Bench
 from bench.results import Target, new_run, target_lines
+from bench.stats import per_round
 from dev.cosmos import launcher as local_cosmos
 from dev.postgres import launcher as postgres
 from functions.shared import metrics, migrations
@@ -335,8 +336,9 @@ def run(bench: Bench) -> None:
         ("vs_same_writes", "rawbatch", "worker / raw loop writing the same way (batch + 1)"),
         ("vs_three_creates", "raw3", "worker / raw loop of 3 create_item (before #17)"),
     ):
-        pairs = zip(results["worker"], results[other], strict=True)
-        ratios = [w.throughput / r.throughput for w, r in pairs]
+        ratios = per_round(
+            [w.throughput for w in results["worker"]], [r.throughput for r in results[other]]
+        )
         bench.record(f"worker.{key}", statistics.median(ratios), "x", label)
         cpu = results[other][-1].cpu_self / results["worker"][-1].cpu_self
         bench.record(f"worker.{key}.cpu", cpu, "x", label + ", CPU per order (last round)")

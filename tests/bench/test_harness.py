@@ -4,6 +4,7 @@ asserted: the bench measures, these tests check the bookkeeping."""
 
 import json
 import os
+import statistics
 import subprocess
 import threading
 import time
@@ -208,6 +209,29 @@ def test_round_robin_figures_are_medians_recorded_per_key():
     for key in ("a", "b"):
         assert bench.run.figures[f"{key}.cpu_ms.server"].value > 0  # this process served them
         assert bench.run.figures[f"{key}.cpu_ms.wrk"].value > 0
+
+
+def test_ratios_pair_the_rounds_so_a_drifting_machine_moves_both_sides_alike():
+    from bench.stats import per_round
+
+    # The machine halves its speed after round 1: both sides slow down in the same round.
+    checkout = [4.0, 8.0, 4.2]
+    raw = [1.0, 2.0, 1.4]
+    ratios = per_round(checkout, raw)
+
+    assert ratios == pytest.approx([4.0, 4.0, 3.0])
+    assert statistics.median(ratios) == pytest.approx(4.0)
+    # A ratio of medians mixes rounds: 4.2 / 1.4 = 3.0, flattering the code.
+    assert statistics.median(checkout) / statistics.median(raw) == pytest.approx(3.0)
+
+
+def test_rounds_that_do_not_pair_up_are_an_error_not_a_shorter_ratio():
+    from bench.stats import per_round
+
+    with pytest.raises(ValueError, match="do not pair up"):
+        per_round([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="do not pair up"):
+        per_round([], [])
 
 
 def test_the_before_tree_is_a_commits_functions_package_alone_and_is_removed_after():
