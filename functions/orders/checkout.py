@@ -18,7 +18,6 @@ from functions.orders import domain, repository
 from functions.orders.catalog_client import CatalogClient
 from functions.shared import metrics
 from functions.shared.db import AsyncDatabase
-from functions.shared.events import ORDER_PLACED
 
 
 async def _load(
@@ -101,19 +100,9 @@ async def _write(
     new: domain.NewOrder,
 ) -> repository.SentOrder:
     """Everything a placed order changes, inside the caller's transaction (cart row locked)."""
-    event = new.event
     trace_context: dict[str, str] = {}
     propagate.inject(trace_context)  # W3C traceparent/tracestate of this request
-
-    placed = await repository.insert_order(
-        conn, event.order_id, user_id, event.currency, new.total, event.occurred_at, new.items
+    fingerprint = domain.fingerprint(lines) if idempotency_key is not None else None
+    return await repository.place_order(
+        conn, user_id, new, trace_context, idempotency_key, fingerprint
     )
-    await repository.insert_outbox(
-        conn, event.event_id, ORDER_PLACED, event.order_id, event.to_json_dict(), trace_context
-    )
-    if idempotency_key is not None:
-        await repository.save_idempotency_key(
-            conn, user_id, idempotency_key, domain.fingerprint(lines), event.order_id
-        )
-    await repository.clear_cart(conn, user_id)
-    return placed

@@ -118,6 +118,45 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_same_order(
     assert len(rows(orders_db, "SELECT 1 FROM outbox WHERE order_id = %s", first.json()["id"])) == 1
 
 
+def test_a_key_is_recorded_with_its_order_and_a_checkout_without_one_records_none(
+    orders: httpx.Client, orders_db: str, user: str
+):
+    fill(orders, knock_box=1)
+    without = orders.post("/checkout").json()
+    fill(orders, knock_box=2)
+    with_key = orders.post("/checkout", headers={"Idempotency-Key": "recorded-1"}).json()
+
+    assert rows(
+        orders_db, "SELECT key, order_id::text FROM idempotency_keys WHERE user_id = %s", user
+    ) == [("recorded-1", with_key["id"])]
+    assert without["id"] != with_key["id"]
+    assert orders.get("/cart").json()["items"] == []  # emptied by each checkout
+
+
+def test_an_order_is_written_whole_with_its_items_outbox_row_and_emptied_cart(
+    orders: httpx.Client, orders_db: str, user: str
+):
+    """One statement writes all of it; each part is there, and the response is the stored rows."""
+    fill(orders, french_press=2, tea_infuser=1)
+
+    order = orders.post("/checkout", headers={"Idempotency-Key": "whole-1"}).json()
+
+    assert rows(
+        orders_db,
+        "SELECT product_id, name, unit_price::text, quantity FROM order_items "
+        "WHERE order_id = %s ORDER BY product_id",
+        order["id"],
+    ) == [(i["productId"], i["name"], i["unitPrice"], i["quantity"]) for i in order["items"]]
+    assert [(i["productId"], i["quantity"]) for i in order["items"]] == [
+        ("french-press", 2),
+        ("tea-infuser", 1),
+    ]
+    assert rows(orders_db, "SELECT event_type FROM outbox WHERE order_id = %s", order["id"]) == [
+        ("OrderPlaced",)
+    ]
+    assert rows(orders_db, "SELECT 1 FROM cart_items WHERE user_id = %s", user) == []
+
+
 def test_the_same_key_for_a_different_cart_is_refused(
     orders: httpx.Client, orders_db: str, user: str
 ):
