@@ -107,13 +107,13 @@ class Bench:
 
     def http_rounds(
         self, entries: list["Http"], rounds: int | None = None
-    ) -> dict[str, list[wrk.WrkResult]]:
+    ) -> dict[str, list["Round"]]:
         """Several figures measured round-robin: each entry warms up, then every round runs
         each entry once (the run's duration split over the rounds), and the median of each
         figure is recorded. Figures compared with each other (a ratio, small vs large) then see
         the same machine, even one that other work slows down now and then. Prints one line per
-        entry: medians, and the spread of req/s over the rounds. Returns every wrk result per
-        key, the warm-up's first."""
+        entry: medians, and the spread of req/s over the rounds. Returns every round per key,
+        the warm-up's first (without CPU figures), for ratios taken round by round."""
         rounds = rounds or (2 if self.quick else 3)
         seconds = max(1.0, self.seconds / rounds)
         warmups = {
@@ -160,7 +160,10 @@ class Bench:
                 f"  cpu ms/req: {shown}{f'  ERRORS {failed}' if failed else ''}",
                 flush=True,
             )
-        return {e.key: [warmups[e.key], *(r for r, _ in samples[e.key])] for e in entries}
+        return {
+            e.key: [Round(warmups[e.key], {}), *(Round(r, c) for r, c in samples[e.key])]
+            for e in entries
+        }
 
     def loop(
         self,
@@ -217,6 +220,14 @@ class Http:
     base_url: str
     lua: str
     cpu: Mapping[str, Pids]
+
+
+@dataclass(frozen=True)
+class Round:
+    """One wrk run of `Bench.http_rounds` and the CPU milliseconds per request of each group."""
+
+    result: wrk.WrkResult
+    cpu_ms: Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -299,6 +310,7 @@ __all__ = [
     "Bench",
     "Http",
     "LoopResult",
+    "Round",
     "cpu_seconds",
     "otlp_sink",
     "postgres_backends",

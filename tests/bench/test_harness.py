@@ -203,8 +203,12 @@ def test_round_robin_figures_are_medians_recorded_per_key():
         server.server_close()
 
     assert [len(results["a"]), len(results["b"])] == [3, 3]  # warm-up + 2 rounds each
-    measured = [r.throughput for r in results["a"][1:]]
+    measured = [r.result.throughput for r in results["a"][1:]]
     assert bench.run.figures["a.rps"].value == pytest.approx(sum(measured) / 2)  # median of 2
+    assert results["a"][0].cpu_ms == {}  # the warm-up is not measured
+    server_cpu = [r.cpu_ms["server"] for r in results["a"][1:]]  # each round's own, for ratios
+    assert all(ms > 0 for ms in server_cpu)
+    assert bench.run.figures["a.cpu_ms.server"].value == pytest.approx(sum(server_cpu) / 2)
     assert set(_Counting.paths) == {"/a", "/b"}
     for key in ("a", "b"):
         assert bench.run.figures[f"{key}.cpu_ms.server"].value > 0  # this process served them
