@@ -11,7 +11,6 @@
 """
 
 import random
-import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -32,7 +31,6 @@ from bench.harness import (
 from bench.reference_app import POINT_SQL
 from bench.results import Target
 from bench.servers import Server, app_server
-from bench.stats import per_round
 from dev.postgres import launcher as postgres
 from functions.catalog.seed import seed, seed_products
 from functions.shared import migrations
@@ -112,11 +110,8 @@ def _measure_sizes(
             ]
         )
         large, small = (results[f"catalog.size.{size}.{kind}"] for size in ("large", "small"))
-        ratios = per_round(_cost(large), _cost(small))
-        ratio = statistics.median(ratios)
-        bench.record(f"catalog.size.{kind}.cost", ratio, "x", f"{kind}: large / small CPU")
-        shown = ", ".join(f"{r:.2f}" for r in ratios)
-        print(f"  {kind}: CPU per request large / small, per round {shown}; median {ratio:.2f}")
+        bench.ratio(f"catalog.size.{kind}.cost", f"{kind}: CPU per request, large / small",
+                    _cost(large), _cost(small), "lower")  # fmt: skip
 
 
 @contextmanager
@@ -226,11 +221,8 @@ def _ratios(bench: Bench, results: dict[str, list[Round]]) -> None:
     }  # fmt: skip
     for prefix in ("catalog", "catalog_traced"):
         for name, ceiling in ceilings.items():
-            ratios = per_round(rps(f"{prefix}.get_product"), ceiling)
-            ratio = statistics.median(ratios)
-            bench.record(f"{prefix}.vs_{name}", ratio, "x", f"{prefix} / {name}, median of rounds")
-            shown = ", ".join(f"{r:.2f}" for r in ratios)
-            print(f"  {prefix} / {name} ceiling: per round {shown}; median {ratio:.2f}")
+            bench.ratio(f"{prefix}.vs_{name}", f"{prefix} / {name} ceiling, req/s",
+                        rps(f"{prefix}.get_product"), ceiling)  # fmt: skip
 
 
 def _targets(bench: Bench) -> None:

@@ -16,7 +16,7 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,7 @@ import psycopg
 from bench import wrk
 from bench.cpu import CpuMeter, cpu_seconds
 from bench.results import Figure, Run, Target
+from bench.stats import per_round
 from dev.server_process import ServerProcess
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,6 +73,23 @@ class Bench:
         self, key: str, value: float, unit: str, label: str = "", better: str = "higher"
     ) -> Figure:
         return self.run.record(Figure(key, value, unit, label, better))  # type: ignore[arg-type]
+
+    def ratio(
+        self,
+        key: str,
+        label: str,
+        tops: Sequence[float],
+        bottoms: Sequence[float],
+        better: str = "higher",
+    ) -> float:
+        """Records the median of the per-round ratios `top / bottom` (bench/stats.py) as `key`,
+        prints them, and returns the median."""
+        ratios = per_round(tops, bottoms)
+        median = statistics.median(ratios)
+        self.record(key, median, "x", label + ", median of rounds", better)
+        shown = ", ".join(f"{r:.2f}" for r in ratios)
+        print(f"  {label}: per round {shown}; median {median:.2f}", flush=True)
+        return median
 
     def target(self, *targets: Target) -> None:
         self.run.targets.extend(targets)

@@ -32,7 +32,6 @@ from psycopg.types.json import Jsonb
 from bench.cpu import cpu_seconds, spent
 from bench.harness import Bench, otlp_sink, postgres_backends, tracing_env
 from bench.results import Target
-from bench.stats import per_round
 from dev.postgres import launcher as postgres
 from functions.shared import migrations
 from functions.shared.eventbus.local_queue import LocalQueue
@@ -253,16 +252,20 @@ def _alternating(
         for kind, _ in kinds if round_ % 2 == 0 else kinds[::-1]:
             runs[kind].append(_run_child(kind, orders_db, bus_db, env))
     for kind, label in kinds:
-        medians = {f: statistics.median(r[f] for r in runs[kind]) for f in runs[kind][0]}
+        medians = _medians(runs[kind])
         _record(bench, f"{prefix}.{kind}", label, medians)
     for kind in (k for k, _ in kinds if f"legacy_{k}" in runs):
-        ratios = per_round(
-            [r["per_s"] for r in runs[kind]], [r["per_s"] for r in runs[f"legacy_{kind}"]]
-        )
-        ratio = statistics.median(ratios)
-        bench.record(f"{prefix}.{kind}.vs_before", ratio, "x", f"{kind} / before, per event")
-        shown = ", ".join(f"{r:.2f}" for r in ratios)
-        print(f"  {kind} now / before: per round {shown}; median {ratio:.2f}")
+        bench.ratio(f"{prefix}.{kind}.vs_before", f"{kind}: events/s, now / before",
+                    _per_s(runs[kind]), _per_s(runs[f"legacy_{kind}"]))  # fmt: skip
+
+
+def _per_s(runs: list[dict[str, float]]) -> list[float]:
+    return [r["per_s"] for r in runs]
+
+
+def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the rounds."""
+    return {figure: statistics.median(r[figure] for r in runs) for figure in runs[0]}
 
 
 # --- data size -------------------------------------------------------------------------------
@@ -347,7 +350,7 @@ def _data_size(bench: Bench, admin: str) -> None:
             for size in ("small", "large") if round_ % 2 == 0 else ("large", "small"):
                 sweeps[size].append(_run_child("sweep", *databases[size], {}))
     for size, kept in outboxes.items():
-        medians = {f: statistics.median(r[f] for r in sweeps[size]) for f in sweeps[size][0]}
+        medians = _medians(sweeps[size])
         _record(bench, f"relay.size.{size}.sweep", f"sweep + prune, {kept} published rows kept",
                 medians)  # fmt: skip
     with (
@@ -360,20 +363,16 @@ def _data_size(bench: Bench, admin: str) -> None:
             for size in ("small", "large") if round_ % 2 == 0 else ("large", "small"):
                 runs[size].append(_queue_ops(queues[size], admin))
     for size, count in QUEUE_SIZES.items():
-        figures = {f: statistics.median(r[f] for r in runs[size]) for f in runs[size][0]}
+        figures = _medians(runs[size])
         label = f"receive + complete (+ send), queue of {count} messages"
         bench.record(f"queue.size.{size}.ops_per_s", figures["per_s"], "ops/s", label)
         bench.record(f"queue.size.{size}.cpu_ms", figures["cpu_ms"], "ms/op", label, "lower")
         print(f"  {label:<52} {figures['per_s']:7.0f} ops/s  cpu ms/op: client "
               f"{figures['cpu_ms']:.3f}  postgres {figures['postgres_ms']:.3f}")  # fmt: skip
-    sweep = statistics.median(
-        per_round([r["per_s"] for r in sweeps["small"]], [r["per_s"] for r in sweeps["large"]])
-    )
-    bench.record("relay.size.cost", sweep, "x", "sweep small/large events/s, median of rounds")
-    queue = statistics.median(
-        per_round([r["per_s"] for r in runs["small"]], [r["per_s"] for r in runs["large"]])
-    )
-    bench.record("queue.size.cost", queue, "x", "local queue small/large ops/s, median of rounds")
+    sweep = bench.ratio("relay.size.cost", "sweep + prune: events/s, small / large",
+                        _per_s(sweeps["small"]), _per_s(sweeps["large"]), "lower")  # fmt: skip
+    queue = bench.ratio("queue.size.cost", "local queue: ops/s, small / large",
+                        _per_s(runs["small"]), _per_s(runs["large"]), "lower")  # fmt: skip
     print("  cost small -> large (small/large throughput)")
     print(f"    outbox sweep + prune   0 -> {large} published rows   {sweep:5.2f}x")
     print(f"    queue receive+complete {QUEUE_SIZES['small']} -> {QUEUE_SIZES['large']} messages"

@@ -37,7 +37,6 @@ from azure.cosmos.container import ContainerProxy
 from bench.cpu import cpu_seconds, spent
 from bench.harness import Bench
 from bench.results import Target, new_run, target_lines
-from bench.stats import per_round
 from dev.cosmos import launcher as local_cosmos
 from dev.postgres import launcher as postgres
 from functions.shared import metrics, migrations
@@ -336,14 +335,11 @@ def run(bench: Bench) -> None:
         ("vs_same_writes", "rawbatch", "worker / raw loop writing the same way (batch + 1)"),
         ("vs_three_creates", "raw3", "worker / raw loop of 3 create_item (before #17)"),
     ):
-        ratios = per_round(
-            [w.throughput for w in results["worker"]], [r.throughput for r in results[other]]
-        )
-        bench.record(f"worker.{key}", statistics.median(ratios), "x", label)
+        bench.ratio(f"worker.{key}", label, [w.throughput for w in results["worker"]],
+                    [r.throughput for r in results[other]])  # fmt: skip
         cpu = results[other][-1].cpu_self / results["worker"][-1].cpu_self
         bench.record(f"worker.{key}.cpu", cpu, "x", label + ", CPU per order (last round)")
-        shown = ", ".join(f"{x:.2f}" for x in ratios)
-        print(f"  {label}: per round {shown}; CPU per order ratio {cpu:.2f}")
+        print(f"  {label}: CPU per order ratio {cpu:.2f} (last round)")
     driver = driver_cpu_per_orchestration()
     bench.record(
         "worker.driver.cpu_ms", driver * 1e3, "ms/orchestration", "local driver, no I/O", "lower"

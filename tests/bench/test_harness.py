@@ -229,6 +229,19 @@ def test_ratios_pair_the_rounds_so_a_drifting_machine_moves_both_sides_alike():
     assert statistics.median(checkout) / statistics.median(raw) == pytest.approx(3.0)
 
 
+def test_a_ratio_of_rounds_is_recorded_as_their_median_and_printed_round_by_round(capsys):
+    from bench.harness import Bench
+
+    bench = Bench(Run("quick", "c0ffee", False, "2026-01-01T00:00:00+00:00"), quick=True)
+
+    median = bench.ratio("x.vs_raw", "checkout / raw", [4.0, 8.0, 4.2], [1.0, 2.0, 1.4], "lower")
+
+    assert median == pytest.approx(4.0)
+    figure = bench.run.figures["x.vs_raw"]
+    assert (figure.value, figure.unit, figure.better) == (pytest.approx(4.0), "x", "lower")
+    assert "checkout / raw: per round 4.00, 4.00, 3.00; median 4.00" in capsys.readouterr().out
+
+
 def test_rounds_that_do_not_pair_up_are_an_error_not_a_shorter_ratio():
     from bench.stats import per_round
 
