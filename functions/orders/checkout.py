@@ -4,8 +4,9 @@
 The outbox row commits or rolls back with the order — there is no moment at which an order
 exists without its event, or an event without its order. The catalog call happens before the
 transaction (no lock is held across the network); the cart is then locked and compared with
-what was priced, so a concurrent change or checkout is detected instead of overwritten. The
-decisions (replay, refuse, price again, place) are the domain's rules (domain.py).
+what was priced in the write itself, so a concurrent change or checkout is detected instead
+of overwritten, and the transaction costs one round trip. The decisions (replay, refuse, price
+again, place) are the domain's rules (domain.py).
 """
 
 import uuid
@@ -48,8 +49,8 @@ async def checkout(
 async def _checkout(
     db: AsyncDatabase, catalog: CatalogClient, user_id: str, idempotency_key: str | None
 ) -> tuple[domain.OrderWithItems, bool]:
-    """Round trips: the cart (and the key) read before pricing, then the transaction's two —
-    lock and re-read, then write and commit (repository.transaction)."""
+    """Round trips: the cart (and the key) read before pricing, then the transaction's one —
+    lock, conditional write and commit, pipelined (repository.transaction, PLACE_ORDER)."""
     for _ in range(domain.CHECKOUT_ATTEMPTS):
         async with db.connection() as conn:
             lines, recorded = await repository.cart_and_key(conn, user_id, idempotency_key)
@@ -60,35 +61,17 @@ async def _checkout(
             raise domain.EmptyCart()
         products = await catalog.products([line.product_id for line in lines])
         currency = domain.cart_currency(lines, products)
-
-        async with db.connection() as conn:
-            async with repository.transaction(conn):
-                await repository.lock_cart(conn, user_id)
-                current_lines = await repository.send_cart_lines(conn, user_id)
-                recorded = (
-                    await repository.send_find_idempotency_key(conn, user_id, idempotency_key)
-                    if idempotency_key is not None
-                    else None
-                )
-                current = await current_lines.fetchall()  # the transaction's first round trip
-                key = await recorded.fetchone() if recorded else None
-                replay = domain.replayed_order(key, current)
-                if replay is None:
-                    if not domain.unchanged_since_pricing(lines, current):
-                        continue  # changed since pricing: price again
-                    new = domain.new_order(
-                        uuid.uuid4(),
-                        uuid.uuid4(),
-                        user_id,
-                        current,
-                        products,
-                        currency,
-                        datetime.now(UTC),
-                    )
-                    placed = await _write(conn, user_id, idempotency_key, current, new)
-            if replay is not None:  # a concurrent request with the key won
-                return await _load(conn, user_id, replay), True
-        return await placed.read(), False  # the rows as stored, arrived with the COMMIT
+        new = domain.new_order(
+            uuid.uuid4(), uuid.uuid4(), user_id, lines, products, currency, datetime.now(UTC)
+        )
+        async with db.connection() as conn, repository.transaction(conn):
+            await repository.lock_cart_for_checkout(conn, user_id)
+            sent = await _write(conn, user_id, idempotency_key, lines, new)
+        placed = await sent.read()  # the rows as stored, arrived with the COMMIT
+        if placed is not None:
+            return placed, False
+        # Nothing written: since the read, the cart changed (price it again), a concurrent
+        # checkout emptied it (EmptyCart) or one with this key won (replay) — read and decide.
     raise domain.CartKeptChanging()
 
 
@@ -96,13 +79,14 @@ async def _write(
     conn: psycopg.AsyncConnection,
     user_id: str,
     idempotency_key: str | None,
-    lines: list[domain.CartLine],
+    priced: list[domain.CartLine],
     new: domain.NewOrder,
 ) -> repository.SentOrder:
-    """Everything a placed order changes, inside the caller's transaction (cart row locked)."""
+    """Everything a placed order changes, inside the caller's transaction (cart row locked),
+    if the cart is still `priced`."""
     trace_context: dict[str, str] = {}
     propagate.inject(trace_context)  # W3C traceparent/tracestate of this request
-    fingerprint = domain.fingerprint(lines) if idempotency_key is not None else None
+    fingerprint = domain.fingerprint(priced) if idempotency_key is not None else None
     return await repository.place_order(
-        conn, user_id, new, trace_context, idempotency_key, fingerprint
+        conn, user_id, priced, new, trace_context, idempotency_key, fingerprint
     )

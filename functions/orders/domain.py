@@ -15,7 +15,7 @@ from uuid import UUID
 from functions.shared.events import OrderPlaced, OrderPlacedItem
 from functions.shared.money import to_cents
 
-CHECKOUT_ATTEMPTS = 2  # re-price once if the cart changed between pricing and locking
+CHECKOUT_ATTEMPTS = 2  # re-price once if the cart changed between pricing and writing
 # A shopper's id (the token's `sub`) as the orders database stores it: the `user_id` columns
 # check `length(user_id) BETWEEN 1 AND 255` (migration 0001); Postgres text holds no NUL.
 USER_ID_MAX_LENGTH = 255
@@ -194,12 +194,18 @@ def price_cart(lines: list[CartLine], products: dict[str, CatalogProduct]) -> Pr
 # --- checkout rules --------------------------------------------------------------------------
 
 
-def fingerprint(lines: list[CartLine]) -> str:
-    """Identifies a cart's content, whatever the order of its lines."""
-    canonical = ";".join(
+def content(lines: list[CartLine]) -> str:
+    """A cart's content as one string, whatever the order of its lines: `id:quantity` pairs by
+    product id in code point order, `;`-separated (the checkout's write compares it with the
+    cart it locked, in SQL: repository.PLACE_ORDER builds the same string)."""
+    return ";".join(
         f"{line.product_id}:{line.quantity}" for line in sorted(lines, key=lambda x: x.product_id)
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def fingerprint(lines: list[CartLine]) -> str:
+    """Identifies a cart's content, whatever the order of its lines."""
+    return hashlib.sha256(content(lines).encode()).hexdigest()
 
 
 def replayed_order(recorded: RecordedKey | None, lines: list[CartLine]) -> UUID | None:
@@ -224,14 +230,6 @@ def cart_currency(lines: list[CartLine], products: dict[str, CatalogProduct]) ->
     if len(currencies) != 1:
         raise MixedCurrencies()
     return currencies.pop()
-
-
-def unchanged_since_pricing(priced: list[CartLine], current: list[CartLine]) -> bool:
-    """Whether the cart locked for writing is still the one that was priced. An empty cart
-    means a concurrent checkout took it (EmptyCart); a different one is priced again."""
-    if not current:
-        raise EmptyCart()
-    return fingerprint(current) == fingerprint(priced)
 
 
 def new_order(

@@ -7,8 +7,9 @@ the database on the event loop, with no hop to a thread pool and back (issue 17)
 Round trips are what a request waits for, so writes inside `transaction()` are pipelined: a
 function that only writes sends its statement and returns; one that reads waits for its result
 (one round trip for everything sent so far). Functions named `send_*` send a read and return
-its cursor, to be read after the transaction's last round trip (its COMMIT) — the checkout and
-a cart update each cost two round trips in their transaction, whatever their statement count.
+its cursor, to be read after the transaction's last round trip (its COMMIT) — a cart update
+costs two round trips in its transaction and the checkout one (its write is conditional in SQL:
+PLACE_ORDER), whatever their statement count.
 """
 
 from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from functions.orders.domain import CartLine, NewOrder, Order, OrderItem, RecordedKey
+from functions.orders.domain import CartLine, NewOrder, Order, OrderItem, RecordedKey, content
 from functions.shared.events import ORDER_PLACED
 
 
@@ -124,43 +125,63 @@ def _order_with_items(rows: list[tuple]) -> tuple[Order, list[OrderItem]]:
     return Order(*rows[0][:6], item_count=sum(i.quantity for i in items)), items
 
 
-@dataclass(frozen=True)
-class SentOrder:
-    """An order placed in a pipelined transaction: the rows as stored, once it committed."""
-
-    _rows: psycopg.AsyncCursor[tuple]
-
-    async def read(self) -> tuple[Order, list[OrderItem]]:
-        rows = await self._rows.fetchall()
-        assert rows, "a placed order returns its rows"
-        return _order_with_items(rows)
+async def lock_cart_for_checkout(conn: psycopg.AsyncConnection, user_id: str) -> None:
+    """Lock the user's cart row until the transaction ends, as `lock_cart` does for a cart
+    write (the two conflict), without stamping it: the checkout's write stamps it only when it
+    places the order (PLACE_ORDER). A user without a cart row has nothing to check out."""
+    await conn.execute("SELECT 1 FROM carts WHERE user_id = %s FOR UPDATE", (user_id,))
 
 
-# One statement for everything a placed order writes: each data-modifying WITH runs once and to
-# completion whether or not the SELECT reads it, all in the statement's snapshot
-# (https://www.postgresql.org/docs/15/queries-with.html#QUERIES-WITH-MODIFYING). The foreign keys
-# of the items, the outbox row and the key to the order are checked at the statement's end, when
-# the order row exists. One statement instead of five: under 16 shoppers ~15 % less Postgres
-# CPU per checkout cycle and a few % less of orders' (docs/performance.md, "Checkout").
+# One statement for everything a placed order writes, written only if the cart is still the one
+# that was priced and the key is still unused. Sent right after `lock_cart_for_checkout` in the
+# same pipelined transaction, so the checkout's transaction is ONE round trip: under READ
+# COMMITTED each statement takes its snapshot when it starts, i.e. after the lock above is held,
+# and every cart write takes that lock first, so `priced` sees the cart as it stays until COMMIT
+# (https://www.postgresql.org/docs/15/transaction-iso.html#XACT-READ-COMMITTED). When `priced`
+# is empty nothing is written and no row comes back: the caller reads the cart and key again and
+# decides again (a changed cart is priced again, an emptied one is EmptyCart, a used key replays).
+# `content` is the cart as domain.content writes it: ids in code point order (COLLATE "C", not
+# the database's collation: en_US orders '-' differently), `id:quantity` joined by ';'.
+# Each data-modifying WITH runs once and to completion whether or not the SELECT reads it, all in
+# the statement's snapshot (https://www.postgresql.org/docs/15/queries-with.html#QUERIES-WITH-MODIFYING);
+# the foreign keys of the items, the outbox row and the key to the order are checked at the
+# statement's end, when the order row exists. One statement instead of five: under 16 shoppers
+# ~15 % less Postgres CPU per checkout cycle (docs/performance.md, "Checkout").
 PLACE_ORDER = """
-WITH placed AS (
+WITH priced AS (
+    SELECT 1 FROM (
+        SELECT coalesce(string_agg(product_id || ':' || quantity, ';'
+                                   ORDER BY product_id COLLATE "C"), '') AS content
+        FROM cart_items WHERE user_id = %(user_id)s
+    ) AS cart
+    WHERE cart.content = %(content)s
+      AND NOT EXISTS (
+          SELECT 1 FROM idempotency_keys WHERE user_id = %(user_id)s AND key = %(key)s::text
+      )
+), placed AS (
     INSERT INTO orders (id, user_id, status, currency, total, created_at)
-    VALUES (%(order_id)s, %(user_id)s, 'placed', %(currency)s, %(total)s, %(created_at)s)
+    SELECT %(order_id)s, %(user_id)s, 'placed', %(currency)s, %(total)s, %(created_at)s
+    FROM priced
     RETURNING id, user_id, status, currency, total, created_at
 ), items AS (
     INSERT INTO order_items (order_id, product_id, name, unit_price, quantity)
-    SELECT %(order_id)s, * FROM unnest(
+    SELECT %(order_id)s, line.* FROM priced, unnest(
         %(product_ids)s::text[], %(names)s::text[], %(prices)s::numeric[], %(quantities)s::int[]
-    )
+    ) AS line
     RETURNING product_id, name, unit_price, quantity
 ), event AS (
     INSERT INTO outbox (event_id, event_type, order_id, payload, trace_context)
-    VALUES (%(event_id)s, %(event_type)s, %(order_id)s, %(payload)s, %(trace_context)s)
+    SELECT %(event_id)s, %(event_type)s, %(order_id)s, %(payload)s, %(trace_context)s
+    FROM priced
 ), key AS (
     INSERT INTO idempotency_keys (user_id, key, cart_fingerprint, order_id)
-    SELECT %(user_id)s, %(key)s, %(fingerprint)s, %(order_id)s WHERE %(key)s::text IS NOT NULL
+    SELECT %(user_id)s, %(key)s, %(fingerprint)s, %(order_id)s
+    FROM priced WHERE %(key)s::text IS NOT NULL
 ), emptied AS (
-    DELETE FROM cart_items WHERE user_id = %(user_id)s
+    DELETE FROM cart_items WHERE user_id = %(user_id)s AND EXISTS (SELECT 1 FROM priced)
+), stamped AS (
+    UPDATE carts SET updated_at = now()
+    WHERE user_id = %(user_id)s AND EXISTS (SELECT 1 FROM priced)
 )
 SELECT p.id, p.user_id, p.status, p.currency, p.total, p.created_at,
        i.product_id, i.name, i.unit_price, i.quantity
@@ -168,9 +189,23 @@ FROM placed p CROSS JOIN items i ORDER BY i.product_id
 """
 
 
+@dataclass(frozen=True)
+class SentOrder:
+    """An order sent in a pipelined transaction: the rows as stored, once it committed."""
+
+    _rows: psycopg.AsyncCursor[tuple]
+
+    async def read(self) -> tuple[Order, list[OrderItem]] | None:
+        """The order and its items; None when the cart or the key had changed (nothing was
+        written)."""
+        rows = await self._rows.fetchall()
+        return _order_with_items(rows) if rows else None
+
+
 async def place_order(
     conn: psycopg.AsyncConnection,
     user_id: str,
+    priced: list[CartLine],
     new: NewOrder,
     trace_context: dict[str, str],
     key: str | None,
@@ -178,12 +213,15 @@ async def place_order(
 ) -> SentOrder:
     """Send the order, its items, its `OrderPlaced` outbox row (with the request's trace
     context), the idempotency key with the priced cart's fingerprint (when there is a key) and
-    the emptied cart as one statement, inside the caller's transaction; the result reads the
-    order and items back as stored (RETURNING), at no extra round trip."""
+    the emptied cart as one statement, inside the caller's transaction after
+    `lock_cart_for_checkout`, written only if the cart still holds `priced` and the key is
+    unused; the result reads the order and items back as stored (RETURNING), at no extra round
+    trip."""
     event = new.event
     cur = await conn.execute(
         PLACE_ORDER,
         {
+            "content": content(priced),
             "order_id": event.order_id,
             "user_id": user_id,
             "currency": event.currency,
@@ -298,17 +336,6 @@ async def insert_outbox(
         "INSERT INTO outbox (event_id, event_type, order_id, payload, trace_context) "
         "VALUES (%s, %s, %s, %s, %s)",
         (event_id, event_type, order_id, Jsonb(payload), Jsonb(trace_context)),
-    )
-
-
-async def send_find_idempotency_key(
-    conn: psycopg.AsyncConnection, user_id: str, key: str
-) -> psycopg.AsyncCursor[RecordedKey]:
-    """Send the read of the cart fingerprint and order recorded for this user's key; the
-    cursor's `fetchone()` gives it, or None."""
-    return await conn.cursor(row_factory=class_row(RecordedKey)).execute(
-        "SELECT cart_fingerprint, order_id FROM idempotency_keys WHERE user_id = %s AND key = %s",
-        (user_id, key),
     )
 
 

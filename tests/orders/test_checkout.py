@@ -4,13 +4,18 @@ retries; one order from concurrent checkouts; nothing written when anything fail
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
 import psycopg
 import pytest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from dev.issuer import Issuer
 from dev.serve import free_port, serve
@@ -221,6 +226,57 @@ def orders_app_with_catalog_at(
         httpx.Client(base_url=url, headers=headers, timeout=20) as client,
     ):
         yield client
+
+
+@contextmanager
+def catalog_changing_the_cart(
+    catalog_url: str, change: Callable[[], None]
+) -> Iterator[tuple[list[str], str]]:
+    """A catalog in front of the real one that runs `change` while it answers the first price
+    lookup, as a shopper's other tab would; yields the `ids=` of each lookup it served (filled
+    in as they come) and its URL."""
+    lookups: list[str] = []
+
+    async def products(request: Request) -> Response:
+        lookups.append(request.query_params["ids"])
+        if len(lookups) == 1:
+            await run_in_threadpool(change)
+        async with httpx.AsyncClient(base_url=catalog_url) as real:
+            answer = await real.get("/products", params=request.query_params)
+        return Response(answer.content, answer.status_code, media_type="application/json")
+
+    with serve(Starlette(routes=[Route("/products", products)])) as url:
+        yield lookups, url
+
+
+def test_a_cart_changed_while_it_is_priced_is_priced_again_and_ordered_as_it_now_is(
+    orders: httpx.Client, orders_db: str, catalog_url: str, issuer: Issuer, user: str
+):
+    """The write checks the cart it locked against the one priced: an order is never placed for
+    a cart that no longer exists, and the line added meanwhile is neither lost nor free."""
+    fill(orders, french_press=1)
+    with (
+        catalog_changing_the_cart(catalog_url, lambda: fill(orders, tea_infuser=3)) as (
+            lookups,
+            url,
+        ),
+        orders_app_with_catalog_at(orders_db, url, issuer, user) as client,
+    ):
+        response = client.post("/checkout", headers={"Idempotency-Key": str(uuid.uuid4())})
+
+    assert response.status_code == 201, response.text
+    assert lookups == ["french-press", "french-press,tea-infuser"]
+    order = response.json()
+    assert order["total"] == "39.30"
+    assert {(i["productId"], i["quantity"]) for i in order["items"]} == {
+        ("french-press", 1),
+        ("tea-infuser", 3),
+    }
+    assert orders.get("/cart").json()["items"] == []
+    assert rows(orders_db, "SELECT count(*) FROM outbox WHERE order_id = %s", order["id"]) == [(1,)]
+    assert rows(orders_db, "SELECT count(*) FROM idempotency_keys WHERE user_id = %s", user) == [
+        (1,)
+    ]
 
 
 def test_catalog_down_is_a_503_and_nothing_is_written(
