@@ -119,6 +119,16 @@ def test_requests_refused_below_the_app_are_problem_json(
     assert problem["status"] == status
 
 
+def test_a_head_that_keeps_coming_is_refused_at_the_bound_not_at_the_timeout(address):
+    """The parser holds a head until it ends: one that outgrows the bound while still arriving
+    is refused then, so a client cannot fill the server's memory for a whole timeout."""
+    start = b"GET /products HTTP/1.1\r\nHost: shop\r\nX-Endless: "
+    raw, _ = exchange(address, start + b"a" * 10_000, b"a" * 10_000, pause=0.05)
+
+    status, _, problem = status_and_problem(raw)
+    assert (status, problem["status"]) == (431, 431)
+
+
 def test_make_dev_serves_the_apps_with_these_settings():
     procfile = (REPO / "dev" / "Procfile").read_text().splitlines()
     commands = dict(line.split(": ", 1) for line in procfile if line and not line.startswith("#"))

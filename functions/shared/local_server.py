@@ -2,19 +2,23 @@
 
 In Azure the Functions host and NGINX in front of it own connection handling (NGINX's
 `client_header_timeout`/`client_body_timeout` answer a slow client with 408, see
-docs/architecture.md, "HTTP API"). Locally uvicorn is the whole server, and its h11 protocol
-has a keep-alive timeout but no request timeout: a client that never finishes its headers or
-its body holds its connection for ever. `LocalH11Protocol` adds the missing timeout and makes
-what the server itself refuses (a malformed or oversized request, a timeout) problem+json like
-every other TinyShop error:
+docs/architecture.md, "HTTP API"). Locally uvicorn is the whole server, with its httptools
+protocol (the C parser llhttp; uvicorn's `--http httptools`): it has a keep-alive timeout but no
+request timeout, so a client that never finishes its headers or its body would hold its
+connection for ever, and no bound on a request's head. `LocalHttpToolsProtocol` adds both and
+makes what the server itself refuses (a malformed or oversized request, a timeout)
+problem+json like every other TinyShop error:
 - a request whose headers and body have not all arrived `request_timeout` seconds after its
   first byte is answered 408 and its connection closed (measured from the first byte, so a
   client dripping one byte at a time is cut off too);
 - a connection that sends nothing for that long is closed silently;
-- a request h11 cannot parse is answered 400, or 431 when its headers are too large
-  (`h11_max_incomplete_event_size`), instead of uvicorn's text/plain 400.
+- a request the parser refuses is answered 400, or 431 when its head (request line and
+  headers) exceeds MAX_HEADER_BYTES, whole or still arriving, instead of uvicorn's text/plain
+  400.
 The app's own work is not bounded here (the apps bound their database, catalog and Cosmos
-calls themselves).
+calls themselves). Why httptools and not uvicorn's pure-Python h11: about 1 ms less per
+request at concurrency 1 for a checkout, which crosses two local servers (docs/performance.md,
+"Server settings"); under the Functions host none of this runs.
 """
 
 import argparse
@@ -22,14 +26,13 @@ import json
 import logging
 from typing import Any
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from functions.shared.problems import PROBLEM_JSON
 
 REQUEST_TIMEOUT = 10.0  # seconds from a request's first byte to its last
-MAX_HEADER_BYTES = 16 * 1024  # h11's limit on a request's head; more is a 431
+MAX_HEADER_BYTES = 16 * 1024  # bound on a request's head; more is a 431
 KEEP_ALIVE_TIMEOUT = 5  # seconds an idle kept-alive connection stays open (uvicorn's default)
 
 
@@ -42,41 +45,76 @@ def _problem_bytes(status: int, title: str, detail: str) -> bytes:
     return head.encode() + body.encode()
 
 
-def _head_size(request: h11.Request) -> int:
-    return len(request.target) + sum(len(name) + len(value) + 4 for name, value in request.headers)
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback: httptools stops and raises HttpParserCallbackError (an
+    HttpParserError), which uvicorn answers with `send_400_response`."""
 
 
-class LocalH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a request timeout and problem+json refusals."""
+class LocalHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a request timeout, a bound on the request's head and
+    problem+json refusals."""
 
     request_timeout: float = REQUEST_TIMEOUT
 
-    def connection_made(self, transport: Any) -> None:
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._request_timer: Any = None
         self._request_started = False
+        self._receiving = True  # idle, or a request not all arrived (h11's IDLE / SEND_BODY)
+        self._head_done = False  # the current request's headers are all in
+        self._head_bytes = 0  # bytes of the current head seen so far
         self._error_status = 400
-        next_event = self.conn.next_event
-
-        def remembering_next_event() -> Any:
-            # uvicorn answers every h11 parse error with a bare 400; keep h11's status hint
-            # (431 for a head over MAX_HEADER_BYTES) for send_400_response.
-            try:
-                event = next_event()
-            except h11.RemoteProtocolError as exc:
-                self._error_status = exc.error_status_hint
-                raise
-            # h11 bounds only a head that arrives in pieces; bound one that came at once too.
-            if isinstance(event, h11.Request) and _head_size(event) > MAX_HEADER_BYTES:
-                self._error_status = 431
-                raise h11.RemoteProtocolError("Request headers too large.", 431)
-            return event
-
-        self.conn.next_event = remembering_next_event  # type: ignore[method-assign]
         self._arm()
 
-    def _receiving_request(self) -> bool:
-        return self.conn.their_state in (h11.IDLE, h11.SEND_BODY)
+    # Parser callbacks: the head's size, as h11 counted it (target, names, values, separators).
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_done = False
+        self._head_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._head_done = True
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._receiving = False  # the whole request is in: the app has it
+        self._head_done = False
+        self._head_bytes = 0
+        self._disarm()
+        self._request_started = False
+
+    def on_response_complete(self) -> None:
+        self._receiving = True  # waiting for the next request (the keep-alive timer runs)
+        super().on_response_complete()
+
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > MAX_HEADER_BYTES:
+            self._error_status = 431
+            raise _HeadTooLarge("Request headers too large.")
+
+    def data_received(self, data: bytes) -> None:
+        if self._receiving:
+            self._request_started = True
+            self._arm()
+        head_pending = not self._head_done
+        super().data_received(data)
+        # A head still arriving is held by the parser until it ends: bound it by the bytes seen
+        # (a complete one is counted exactly by the callbacks above).
+        if head_pending and not self._head_done and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEADER_BYTES:
+                self._error_status = 431
+                self.send_400_response("Request headers too large.")
 
     def _arm(self) -> None:
         if self._request_timer is None:
@@ -87,27 +125,15 @@ class LocalH11Protocol(H11Protocol):
             self._request_timer.cancel()
             self._request_timer = None
 
-    def data_received(self, data: bytes) -> None:
-        if self._receiving_request():
-            self._request_started = True
-            self._arm()
-        super().data_received(data)
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        if not self._receiving_request():  # the whole request is in: the app has it
-            self._disarm()
-            self._request_started = False
-
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
     def _timed_out(self) -> None:
         self._request_timer = None
-        if self.transport.is_closing() or not self._receiving_request():
+        if self.transport.is_closing() or not self._receiving:
             return
-        receiving_body = self.conn.their_state is h11.SEND_BODY and self.cycle is not None
+        receiving_body = self._head_done and self.cycle is not None
         if receiving_body:
             # The app is waiting for the rest of the body: it sees a disconnect instead.
             self.cycle.disconnected = True
@@ -125,15 +151,18 @@ class LocalH11Protocol(H11Protocol):
     def send_400_response(self, msg: str) -> None:
         status = self._error_status if self._error_status in (400, 431) else 400
         title = "Request Header Fields Too Large" if status == 431 else "Bad Request"
-        self.transport.write(_problem_bytes(status, title, msg))
+        detail = "Request headers too large." if status == 431 else msg
+        self.transport.write(_problem_bytes(status, title, detail))
         self.transport.close()
 
 
-def protocol(request_timeout: float) -> type[LocalH11Protocol]:
-    """`LocalH11Protocol` with another request timeout (tests use a short one)."""
-    if request_timeout == LocalH11Protocol.request_timeout:
-        return LocalH11Protocol
-    return type("LocalH11Protocol", (LocalH11Protocol,), {"request_timeout": request_timeout})
+def protocol(request_timeout: float) -> type[LocalHttpToolsProtocol]:
+    """`LocalHttpToolsProtocol` with another request timeout (tests use a short one)."""
+    if request_timeout == LocalHttpToolsProtocol.request_timeout:
+        return LocalHttpToolsProtocol
+    return type(
+        "LocalHttpToolsProtocol", (LocalHttpToolsProtocol,), {"request_timeout": request_timeout}
+    )
 
 
 def config(
@@ -149,7 +178,6 @@ def config(
         port=port,
         http=protocol(request_timeout),
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
-        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         **options,
     )
 
