@@ -50,8 +50,12 @@ async def _checkout(
     db: AsyncDatabase, catalog: CatalogClient, user_id: str, idempotency_key: str | None
 ) -> tuple[domain.OrderWithItems, bool]:
     """Round trips: the cart (and the key) read before pricing, then the transaction's one —
-    lock, conditional write and commit, pipelined (repository.transaction, PLACE_ORDER)."""
-    for _ in range(domain.CHECKOUT_ATTEMPTS):
+    lock, conditional write and commit, pipelined (repository.transaction, PLACE_ORDER).
+
+    Each attempt reads and decides, then writes if the cart is still the one priced; after the
+    last attempt wrote nothing, one more read still decides (a concurrent checkout may have
+    emptied the cart, or placed this key's order) before the cart counts as changing."""
+    for attempt in range(domain.CHECKOUT_ATTEMPTS + 1):
         async with db.connection() as conn:
             lines, recorded = await repository.cart_and_key(conn, user_id, idempotency_key)
             replay = domain.replayed_order(recorded, lines)
@@ -59,6 +63,8 @@ async def _checkout(
                 return await _load(conn, user_id, replay), True
         if not lines:
             raise domain.EmptyCart()
+        if attempt == domain.CHECKOUT_ATTEMPTS:
+            break
         products = await catalog.products([line.product_id for line in lines])
         currency = domain.cart_currency(lines, products)
         new = domain.new_order(

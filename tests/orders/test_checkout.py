@@ -230,17 +230,17 @@ def orders_app_with_catalog_at(
 
 @contextmanager
 def catalog_changing_the_cart(
-    catalog_url: str, change: Callable[[], None]
+    catalog_url: str, *changes: Callable[[], object]
 ) -> Iterator[tuple[list[str], str]]:
-    """A catalog in front of the real one that runs `change` while it answers the first price
+    """A catalog in front of the real one that runs `changes[i]` while it answers the i-th price
     lookup, as a shopper's other tab would; yields the `ids=` of each lookup it served (filled
     in as they come) and its URL."""
     lookups: list[str] = []
 
     async def products(request: Request) -> Response:
         lookups.append(request.query_params["ids"])
-        if len(lookups) == 1:
-            await run_in_threadpool(change)
+        if len(lookups) <= len(changes):
+            await run_in_threadpool(changes[len(lookups) - 1])
         async with httpx.AsyncClient(base_url=catalog_url) as real:
             answer = await real.get("/products", params=request.query_params)
         return Response(answer.content, answer.status_code, media_type="application/json")
@@ -277,6 +277,33 @@ def test_a_cart_changed_while_it_is_priced_is_priced_again_and_ordered_as_it_now
     assert rows(orders_db, "SELECT count(*) FROM idempotency_keys WHERE user_id = %s", user) == [
         (1,)
     ]
+
+
+def test_a_checkout_that_loses_every_attempt_still_replays_its_keys_order_placed_meanwhile(
+    orders: httpx.Client, orders_db: str, catalog_url: str, issuer: Issuer, user: str
+):
+    """The cart changes during the first pricing, and a retry with the same key (another
+    connection) places the order during the second: the key's order is answered, not a 409."""
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    fill(orders, french_press=1)
+    concurrent: list[httpx.Response] = []
+    with (
+        catalog_changing_the_cart(
+            catalog_url,
+            lambda: fill(orders, tea_infuser=3),
+            lambda: concurrent.append(orders.post("/checkout", headers=key)),
+        ) as (lookups, url),
+        orders_app_with_catalog_at(orders_db, url, issuer, user) as client,
+    ):
+        response = client.post("/checkout", headers=key)
+
+    assert len(lookups) == 2
+    [winner] = concurrent
+    assert winner.status_code == 201, winner.text
+    assert response.status_code == 201, response.text
+    assert response.headers["idempotent-replayed"] == "true"
+    assert response.json() == winner.json()
+    assert len(orders_of(orders_db, user)) == 1
 
 
 def test_catalog_down_is_a_503_and_nothing_is_written(
