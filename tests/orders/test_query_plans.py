@@ -4,13 +4,15 @@ A dropped or unusable index fails here, not in a benchmark. Plans, never timings
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
 
 from dev.postgres.launcher import fresh_database
 from functions.orders import history, relay, repository
+from functions.orders.domain import CartLine, CatalogProduct, new_order
 from functions.shared import migrations
 from functions.shared.events import OutgoingMessage
 from tests.conftest import ORDERS_MIGRATIONS
@@ -25,6 +27,7 @@ from tests.support.query_plans import (
 
 HEAVY = "heavy-shopper"
 BACKLOG = 5000
+NOW = datetime(2026, 1, 2, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +131,31 @@ def test_a_cart_and_its_idempotency_key_are_read_by_their_keys(big_orders: str):
         assert_indexed(conn, both, "cart_items_pkey", "cart_items")
         assert_indexed(conn, both, "idempotency_keys_pkey", "idempotency_keys")
         assert_indexed(conn, alone, "cart_items_pkey", "cart_items")
+
+
+def test_the_checkouts_write_checks_the_cart_and_the_key_by_their_keys(big_orders: str):
+    """The checkout's one-round-trip transaction: the lock takes the cart row by its key, and
+    the write reads the cart (50 lines) and the key it is conditional on by theirs, empties the
+    cart and stamps it by the same keys (repository.PLACE_ORDER)."""
+    lines = [CartLine(f"p-{n}", 1) for n in range(1, 51)]
+    products = {
+        line.product_id: CatalogProduct(line.product_id, line.product_id, Decimal("1.00"), "EUR")
+        for line in lines
+    }
+
+    async def checkout_write(conn: psycopg.AsyncConnection) -> None:
+        new = new_order(uuid.uuid4(), uuid.uuid4(), "cart-9", lines, products, "EUR", NOW)
+        async with repository.transaction(conn):
+            await repository.lock_cart_for_checkout(conn, "cart-9")
+            sent = await repository.place_order(conn, "cart-9", lines, new, {}, "a-key", "x")
+        assert await sent.read() is not None  # the cart was the one priced: the order is placed
+
+    lock, write = recorded_async(big_orders, checkout_write)
+    with psycopg.connect(big_orders, autocommit=True) as conn:
+        assert_indexed(conn, lock, "carts_pkey", "carts")
+        assert_indexed(conn, write, "cart_items_pkey", "cart_items")
+        assert_indexed(conn, write, "idempotency_keys_pkey", "idempotency_keys")
+        assert_indexed(conn, write, "carts_pkey", "carts")
 
 
 def test_the_sweep_claims_and_marks_on_the_indexes_of_pending_rows(big_orders: str):

@@ -122,6 +122,8 @@ def _postgres_type(value: object) -> str:
             return "text[]"
         case [int(), *_]:
             return "bigint[]"
+        case [Decimal(), *_]:
+            return "numeric[]"
     raise TypeError(f"no Postgres type for {value!r}")
 
 
