@@ -129,6 +129,16 @@ def test_a_head_that_keeps_coming_is_refused_at_the_bound_not_at_the_timeout(add
     assert (status, problem["status"]) == (431, 431)
 
 
+def test_a_head_under_the_bound_is_served_also_when_it_arrives_in_pieces(address):
+    """The bytes of a head still arriving and the headers already parsed are one head, counted
+    once: 14 KiB of headers in two pieces stay under the 16 KiB bound."""
+    head = b"GET /products/tea-infuser HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n"
+    head += b"X-One: " + b"a" * 7000 + b"\r\nX-Two: " + b"b" * 7000 + b"\r\n\r\n"
+    raw, _ = exchange(address, head[:10_000], head[10_000:], pause=0.05)
+
+    assert raw.startswith(b"HTTP/1.1 200"), raw[:200]
+
+
 def test_make_dev_serves_the_apps_with_these_settings():
     procfile = (REPO / "dev" / "Procfile").read_text().splitlines()
     commands = dict(line.split(": ", 1) for line in procfile if line and not line.startswith("#"))

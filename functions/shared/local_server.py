@@ -62,14 +62,14 @@ class LocalHttpToolsProtocol(HttpToolsProtocol):
         self._request_started = False
         self._receiving = True  # idle, or a request not all arrived (h11's IDLE / SEND_BODY)
         self._head_done = False  # the current request's headers are all in
-        self._head_bytes = 0  # bytes of the current head seen so far
+        self._head_bytes = 0  # the current head as parsed so far (request target, headers)
+        self._unparsed_bytes = 0  # bytes fed while the current head was still incomplete
         self._error_status = 400
         self._arm()
 
     # Parser callbacks: the head's size, as h11 counted it (target, names, values, separators).
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_done = False
         self._head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
@@ -87,8 +87,8 @@ class LocalHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._receiving = False  # the whole request is in: the app has it
-        self._head_done = False
-        self._head_bytes = 0
+        self._head_done = False  # the next bytes begin the next request's head
+        self._unparsed_bytes = 0
         self._disarm()
         self._request_started = False
 
@@ -108,11 +108,11 @@ class LocalHttpToolsProtocol(HttpToolsProtocol):
             self._arm()
         head_pending = not self._head_done
         super().data_received(data)
-        # A head still arriving is held by the parser until it ends: bound it by the bytes seen
-        # (a complete one is counted exactly by the callbacks above).
+        # A head still arriving is held by the parser until it ends: bound it by the bytes fed
+        # so far, apart from the parsed parts counted above (one head, counted once each way).
         if head_pending and not self._head_done and not self.transport.is_closing():
-            self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEADER_BYTES:
+            self._unparsed_bytes += len(data)
+            if self._unparsed_bytes > MAX_HEADER_BYTES:
                 self._error_status = 431
                 self.send_400_response("Request headers too large.")
 
