@@ -2,13 +2,15 @@
 thread (no pool worker task per return), and the shared idle check still decides when a
 connection needs a round trip. Real Postgres; tasks and checks are counted, not timed."""
 
+import asyncio
+import contextlib
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
 
-from functions.shared.db import Database
+from functions.shared.db import AsyncDatabase, Database
 from tests.conftest import orders_settings
 
 
@@ -80,3 +82,39 @@ def test_a_transaction_left_open_is_rolled_back_before_reuse(one_connection: Dat
         assert conn.info.transaction_status == TransactionStatus.IDLE
         with pytest.raises(psycopg.errors.UndefinedTable):
             conn.execute("SELECT * FROM left_open")
+
+
+def _async_database(orders_db: str) -> AsyncDatabase:
+    settings = orders_settings(
+        orders_db, "http://unused", "http://unused", db_pool_min_size=1, db_pool_max_size=1
+    )
+    return AsyncDatabase(settings, "test-async-pool")
+
+
+@pytest.mark.parametrize("failing", [True, False], ids=["raising", "returning"])
+def test_an_async_connection_given_back_mid_transaction_is_rolled_back(
+    orders_db: str, failing: bool
+):
+    """Whether the caller raised or simply returned, nothing of a transaction it left open is
+    committed, and the next caller gets the connection idle."""
+
+    async def scenario() -> None:
+        db = _async_database(orders_db)
+        try:
+            with contextlib.suppress(RuntimeError):
+                async with db.connection() as conn:
+                    first_pid = conn.info.backend_pid
+                    await conn.execute("BEGIN")
+                    await conn.execute("CREATE TABLE left_open (x int)")
+                    if failing:
+                        raise RuntimeError("the request failed mid-transaction")
+
+            async with db.connection() as conn:
+                assert conn.info.backend_pid == first_pid  # the same connection, reused
+                assert conn.info.transaction_status == TransactionStatus.IDLE
+                with pytest.raises(psycopg.errors.UndefinedTable):
+                    await conn.execute("SELECT * FROM left_open")
+        finally:
+            await db.close()
+
+    asyncio.run(scenario())

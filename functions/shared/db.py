@@ -217,12 +217,19 @@ class AsyncDatabase:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        """A pooled autocommit connection; wrap writes in `conn.transaction()`."""
-        async with (await self.pool()).connection() as conn:
-            try:
-                yield conn
-            finally:
-                self.idle_check.became_idle(conn)
+        """A pooled autocommit connection; wrap writes in `conn.transaction()`.
+
+        `getconn`/`putconn` rather than nesting the pool's own `connection()`, which adds a
+        context manager and usage statistics per checkout (3 % of a product read's CPU). Like
+        it, `putconn` rolls back a connection left in a transaction (an exception inside
+        `conn.transaction()` already did) and discards a broken one."""
+        pool = await self.pool()
+        conn = await pool.getconn()
+        try:
+            yield conn
+        finally:
+            self.idle_check.became_idle(conn)
+            await pool.putconn(conn)
 
     async def ping(self) -> None:
         """Raise if the database cannot answer `SELECT 1` within PING_TIMEOUT seconds."""
