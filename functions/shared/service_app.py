@@ -4,12 +4,14 @@ service's own prefix (no route collides when the Functions host runs every app a
 app's dependencies on `app.state.dependencies` (reached through typed `Depends` aliases), and
 tracing."""
 
+import inspect
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from functions.shared.body_limit import BodyLimit
@@ -38,17 +40,27 @@ def _flushing_telemetry(lifespan: Lifespan) -> Lifespan:
     return wrapped
 
 
+# Every argument an APIRoute is built from is kept on it under the same name.
+_ROUTE_FIELDS = tuple(
+    name
+    for name in inspect.signature(APIRoute.__init__).parameters
+    if name not in ("self", "dependency_overrides_provider")
+)
+
+
 def _add_routes(app: FastAPI, router: APIRouter) -> None:
-    """The router's routes as routes of the app itself. `include_router` would add the router as
-    one route that FastAPI 0.165 (the locked version) resolves again on every request (it sums
-    its routes' versions, then matches each in a context it sets and restores): ~6 % of a
-    product read's CPU (docs/performance.md, "Catalog"). Each route is complete as declared
-    (prefix, tags, responses and operation id are set by `@router.get`), so the app and its
-    OpenAPI document stay the same (tests/test_service_app.py). Only a router with startup or
-    shutdown handlers would lose something here; none has any."""
+    """The router's routes, built again as routes of the app itself, as `include_router` did
+    before FastAPI 0.137. Since then it adds the router as one route that is resolved again on
+    every request (its routes' versions summed, each route matched in a context it sets and
+    restores): ~6 % of a product read's CPU under 0.165 (docs/performance.md, "Catalog").
+    Built by the app's router, each route gets the app as its `dependency_overrides`
+    provider, and the OpenAPI document stays the same (tests/test_service_app.py)."""
     if router.on_startup or router.on_shutdown:
         raise ValueError("a router with startup or shutdown handlers needs include_router")
-    app.router.routes.extend(router.routes)
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            raise TypeError(f"{route!r}: only APIRoutes are copied")
+        app.router.add_api_route(**{name: getattr(route, name) for name in _ROUTE_FIELDS})
 
 
 def service_app(
