@@ -105,7 +105,7 @@ def test_an_async_connection_given_back_mid_transaction_is_rolled_back(
                 async with db.connection() as conn:
                     first_pid = conn.info.backend_pid
                     await conn.execute("BEGIN")
-                    await conn.execute("CREATE TABLE left_open (x int)")
+                    await conn.execute("CREATE TEMP TABLE left_open (x int)")
                     if failing:
                         raise RuntimeError("the request failed mid-transaction")
 
