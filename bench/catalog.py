@@ -23,7 +23,7 @@ from bench.harness import (
     TRACES_SAMPLER_ARG,
     Bench,
     Http,
-    Round,
+    Rounds,
     otlp_sink,
     postgres_backends,
     tracing_env,
@@ -82,9 +82,9 @@ def _size_paths(ids: list[str], rng: random.Random) -> dict[str, list[str]]:
     }
 
 
-def _cost(rounds: list[Round]) -> list[float]:
-    """catalog + Postgres CPU per request of each round, the warm-up ([0]) left out."""
-    return [r.cpu_ms["catalog"] + r.cpu_ms["postgres"] for r in rounds[1:]]
+def _cost(rounds: Rounds) -> list[float]:
+    """catalog + Postgres CPU per request of each measured round."""
+    return [r.cpu_ms["catalog"] + r.cpu_ms["postgres"] for r in rounds.measured]
 
 
 def _measure_sizes(
@@ -180,7 +180,8 @@ def run(bench: Bench) -> None:
                 )  # fmt: skip
             # Stopping the traced app flushed its spans; wrk counts only completed requests,
             # so the figure is a hair high (the few in flight when each run ended).
-            served = sum(r.result.requests for r in results["catalog_traced.get_product"])
+            traced = results["catalog_traced.get_product"]
+            served = traced.warmup.requests + sum(r.result.requests for r in traced.measured)
             per_request = sink.stats()["spans"] / served if served else 0.0
             bench.record("catalog_traced.spans_per_request", per_request, "spans/req")
             print(f"  spans exported per traced request: {per_request:.3f}")
@@ -206,13 +207,13 @@ def run(bench: Bench) -> None:
     _targets(bench)
 
 
-def _ratios(bench: Bench, results: dict[str, list[Round]]) -> None:
+def _ratios(bench: Bench, results: dict[str, Rounds]) -> None:
     """catalog's req/s over each ceiling's, round by round, and their median (bench/stats.py):
     `catalog.vs_one_query` (the faster pool of that round), `catalog.vs_constant`, and the
     same for the traced catalog."""
 
     def rps(key: str) -> list[float]:
-        return [r.result.throughput for r in results[key][1:]]  # [0] is the warm-up
+        return [r.result.throughput for r in results[key].measured]
 
     ceilings = {
         "one_query": [max(a, s) for a, s in zip(rps("reference.point_async"),

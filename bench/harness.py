@@ -123,15 +123,13 @@ class Bench:
         )
         return result
 
-    def http_rounds(
-        self, entries: list["Http"], rounds: int | None = None
-    ) -> dict[str, list["Round"]]:
+    def http_rounds(self, entries: list["Http"], rounds: int | None = None) -> dict[str, "Rounds"]:
         """Several figures measured round-robin: each entry warms up, then every round runs
         each entry once (the run's duration split over the rounds), and the median of each
         figure is recorded. Figures compared with each other (a ratio, small vs large) then see
         the same machine, even one that other work slows down now and then. Prints one line per
-        entry: medians, and the spread of req/s over the rounds. Returns every round per key,
-        the warm-up's first (without CPU figures), for ratios taken round by round."""
+        entry: medians, and the spread of req/s over the rounds. Returns each key's warm-up and
+        measured rounds, for ratios taken round by round."""
         rounds = rounds or (2 if self.quick else 3)
         seconds = max(1.0, self.seconds / rounds)
         warmups = {
@@ -179,8 +177,7 @@ class Bench:
                 flush=True,
             )
         return {
-            e.key: [Round(warmups[e.key], {}), *(Round(r, c) for r, c in samples[e.key])]
-            for e in entries
+            e.key: Rounds(warmups[e.key], [Round(r, c) for r, c in samples[e.key]]) for e in entries
         }
 
     def loop(
@@ -246,6 +243,15 @@ class Round:
 
     result: wrk.WrkResult
     cpu_ms: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """One figure of `Bench.http_rounds`: its warm-up (not measured; its requests were still
+    served, e.g. traced) and its measured rounds."""
+
+    warmup: wrk.WrkResult
+    measured: list[Round]
 
 
 @dataclass(frozen=True)
@@ -329,6 +335,7 @@ __all__ = [
     "Http",
     "LoopResult",
     "Round",
+    "Rounds",
     "cpu_seconds",
     "otlp_sink",
     "postgres_backends",

@@ -497,7 +497,7 @@ def _data_size(bench: Bench, orders: Server, stack: Stack, cpu: dict) -> None:
             ]
         )  # fmt: skip
         small, large = (
-            [r.result.throughput for r in results[f"orders.size.{size}.{what}"][1:]]
+            [r.result.throughput for r in results[f"orders.size.{size}.{what}"].measured]
             for size in ("small", "large")
         )
         bench.ratio(f"orders.size.{what}.cost", f"{what}: req/s, small / large", small, large,
