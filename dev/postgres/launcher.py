@@ -66,14 +66,21 @@ def database_url(admin: str, dbname: str) -> str:
 
 
 @contextmanager
-def fresh_database(admin: str, purpose: str) -> Iterator[str]:
+def fresh_database(admin: str, purpose: str, icu_locale: str | None = None) -> Iterator[str]:
     """Create a uniquely named database, yield its URL, then drop it (and its sessions).
 
     Tests and benchmarks use these so they never touch the databases `make dev` uses.
+    `icu_locale`: the database's default collation is that ICU locale instead of the server's
+    (a server built with ICU only).
     """
     name = f"tinyshop_{purpose}_{uuid.uuid4().hex[:8]}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if icu_locale is not None:
+        create += sql.SQL(" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE {}").format(
+            sql.Literal(icu_locale)
+        )
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(create)
     try:
         yield database_url(admin, name)
     finally:
