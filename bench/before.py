@@ -82,18 +82,25 @@ def virtualenv(commit: str = BEFORE, home: Path = REPO / ".bench") -> Path:
 
 
 def prepare_databases(
-    python: Path, root: Path, catalog_db: str, orders_db: str, bus_db: str
+    python: Path,
+    root: Path,
+    catalog_db: str,
+    orders_db: str | None = None,
+    bus_db: str | None = None,
 ) -> None:
     """The old tree's own migrations and seed, run by its own code with its own packages (a
-    child process in `root`, so `functions` is the old package, not this checkout's)."""
+    child process in `root`, so `functions` is the old package, not this checkout's): the
+    catalog's always, orders' and the local bus's when given."""
     script = f"""
 from pathlib import Path
 from functions.catalog.seed import seed
 from functions.shared import migrations
 from functions.shared.eventbus.local_queue import MIGRATIONS
-migrations.upgrade({bus_db!r}, MIGRATIONS)
 migrations.upgrade({catalog_db!r}, Path("functions/catalog/migrations"))
 seed({catalog_db!r})
-migrations.upgrade({orders_db!r}, Path("functions/orders/migrations"))
 """
+    if bus_db is not None:
+        script += f"migrations.upgrade({bus_db!r}, MIGRATIONS)\n"
+    if orders_db is not None:
+        script += f"migrations.upgrade({orders_db!r}, Path('functions/orders/migrations'))\n"
     subprocess.run([str(python), "-c", script], cwd=root, check=True)

@@ -6,18 +6,23 @@
 - catalog `GET /products/{id}` with tracing off (nothing exports) and with tracing ON
   (exporting to a local OTLP sink, 10% sampled through the standard OTEL_TRACES_SAMPLER
   variables);
+- the same two for catalog as it was before issue 17 (bench/before.py), in the same rounds:
+  the before/after of the figure itself, on this machine, in this run;
 - data size: list pages, cursor pages, batch lookups and point reads with the 26 seed products,
   then with 100k products in the same table, same server.
 """
 
 import random
+import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from bench import wrk
+from bench import before, wrk
 from bench.harness import (
     TRACES_SAMPLER,
     TRACES_SAMPLER_ARG,
@@ -30,7 +35,7 @@ from bench.harness import (
 )
 from bench.reference_app import POINT_SQL
 from bench.results import Target
-from bench.servers import Server, app_server
+from bench.servers import REPO, Server, app_server
 from dev.postgres import launcher as postgres
 from functions.catalog.seed import seed, seed_products
 from functions.shared import migrations
@@ -41,13 +46,48 @@ GET_PRODUCT = "catalog.get_product.rps"
 DATA_SIZE_BOUND = 1.2  # small -> large cost, at most (issue 17)
 
 
-def _catalog(url: str, env: dict[str, str] | None = None, name: str = "catalog"):
+def _catalog(
+    url: str,
+    env: dict[str, str] | None = None,
+    name: str = "catalog",
+    root: Path = REPO,
+    python: Path = Path(sys.executable),
+):
     return app_server(
         "functions.catalog.api:create_app",
         "/catalog/health/ready",
         {"CATALOG_DATABASE_URL": url, **(env or {})},
         name=name,
+        root=root,
+        python=python,
     )
+
+
+@dataclass(frozen=True)
+class _Before:
+    """catalog's tree and packages as they were before issue 17, and its own database."""
+
+    root: Path
+    python: Path
+    url: str
+    dbname: str
+
+
+@contextmanager
+def _before(admin: str) -> Iterator[_Before | None]:
+    """The old catalog's database, migrated and seeded by the old code; None, with the reason
+    printed, where there is no such tree (bench/before.py)."""
+    with ExitStack() as opened:
+        try:
+            root = opened.enter_context(before.exported_tree())
+            python = before.virtualenv()
+        except before.Unavailable as exc:
+            print(f"  (no 'before' in this run: {exc})")
+            yield None
+            return
+        url = opened.enter_context(postgres.fresh_database(admin, "bench_before_catalog"))
+        before.prepare_databases(python, root, url)
+        yield _Before(root, python, url, conninfo_to_dict(url)["dbname"])
 
 
 def _insert_large(url: str, count: int) -> None:
@@ -158,26 +198,28 @@ def run(bench: Bench) -> None:
             ) as ref,
             _catalog(url) as server,
             otlp_sink() as sink,
+            _before(admin) as old,
+            ExitStack() as old_servers,
         ):
             with _catalog(url, tracing_env(sink), "catalog-traced") as traced:
                 ref_cpu = {"reference": {ref.pid}, "postgres": backends}
-                results = bench.http_rounds(
-                    [
-                        Http("reference.const", "minimal: constant JSON", ref.base_url,
-                             wrk.paths_lua(["/const"]), ref_cpu),
-                        Http("reference.point_async", "minimal: 1 point-select (async pool)",
-                             ref.base_url, point_paths, ref_cpu),
-                        Http("reference.point_sync", "minimal: 1 point-select (sync pool)",
-                             ref.base_url, point_paths.replace("/point/", "/point-sync/"),
-                             ref_cpu),
-                        Http("catalog.get_product", "catalog GET /products/{id}",
-                             server.base_url, product_paths,
-                             {"catalog": {server.pid}, "postgres": backends}),
-                        Http("catalog_traced.get_product", "catalog GET /products/{id}, traced",
-                             traced.base_url, product_paths,
-                             {"catalog": {traced.pid}, "postgres": backends, "sink": {sink.pid}}),
-                    ]
-                )  # fmt: skip
+                entries = [
+                    Http("reference.const", "minimal: constant JSON", ref.base_url,
+                         wrk.paths_lua(["/const"]), ref_cpu),
+                    Http("reference.point_async", "minimal: 1 point-select (async pool)",
+                         ref.base_url, point_paths, ref_cpu),
+                    Http("reference.point_sync", "minimal: 1 point-select (sync pool)",
+                         ref.base_url, point_paths.replace("/point/", "/point-sync/"), ref_cpu),
+                    Http("catalog.get_product", "catalog GET /products/{id}",
+                         server.base_url, product_paths,
+                         {"catalog": {server.pid}, "postgres": backends}),
+                    Http("catalog_traced.get_product", "catalog GET /products/{id}, traced",
+                         traced.base_url, product_paths,
+                         {"catalog": {traced.pid}, "postgres": backends, "sink": {sink.pid}}),
+                ]  # fmt: skip
+                if old is not None:
+                    entries += _before_entries(old, old_servers, admin, product_paths)
+                results = bench.http_rounds(entries)
             # Stopping the traced app flushed its spans; wrk counts only completed requests,
             # so the figure is a hair high (the few in flight when each run ended).
             traced = results["catalog_traced.get_product"]
@@ -207,10 +249,34 @@ def run(bench: Bench) -> None:
     _targets(bench)
 
 
+def _before_entries(old: _Before, opened: ExitStack, admin: str, paths: str) -> list[Http]:
+    """catalog before issue 17, untraced and traced (to a sink of its own, so each sink's span
+    count is one app's), served from its tree until `opened` closes."""
+
+    def backends() -> set[int]:
+        return postgres_backends(admin, old.dbname)
+
+    sink = opened.enter_context(otlp_sink())
+    plain = opened.enter_context(
+        _catalog(old.url, name="catalog-before", root=old.root, python=old.python)
+    )
+    traced = opened.enter_context(
+        _catalog(old.url, tracing_env(sink), "catalog-before-traced", old.root, old.python)
+    )
+    label = f"catalog before ({before.BEFORE})"
+    return [
+        Http("catalog_before.get_product", label, plain.base_url, paths,
+             {"catalog": {plain.pid}, "postgres": backends}),
+        Http("catalog_before_traced.get_product", f"{label}, traced", traced.base_url, paths,
+             {"catalog": {traced.pid}, "postgres": backends, "sink": {sink.pid}}),
+    ]  # fmt: skip
+
+
 def _ratios(bench: Bench, results: dict[str, Rounds]) -> None:
     """catalog's req/s over each ceiling's, round by round, and their median (bench/stats.py):
     `catalog.vs_one_query` (the faster pool of that round), `catalog.vs_constant`, and the
-    same for the traced catalog."""
+    same for the traced catalog; and over catalog's before issue 17 (`catalog.vs_before`,
+    `catalog_traced.vs_before`) when it was served."""
 
     def rps(key: str) -> list[float]:
         return [r.result.throughput for r in results[key].measured]
@@ -224,6 +290,10 @@ def _ratios(bench: Bench, results: dict[str, Rounds]) -> None:
         for name, ceiling in ceilings.items():
             bench.ratio(f"{prefix}.vs_{name}", f"{prefix} / {name} ceiling, req/s",
                         rps(f"{prefix}.get_product"), ceiling)  # fmt: skip
+    for prefix, old in (("catalog", "catalog_before"), ("catalog_traced", "catalog_before_traced")):
+        if f"{old}.get_product" in results:
+            bench.ratio(f"{prefix}.vs_before", f"{prefix} / {old}, req/s",
+                        rps(f"{prefix}.get_product"), rps(f"{old}.get_product"))  # fmt: skip
 
 
 def _targets(bench: Bench) -> None:
