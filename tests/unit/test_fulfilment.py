@@ -466,6 +466,81 @@ def test_the_replay_check_catches_an_orchestrator_that_is_not_deterministic():
         orchestration.run("drifting", "i", None)
 
 
+def _two_steps(context: Any):
+    """An orchestrator of its own per test (the driver keeps SDK orchestrators per function)."""
+    first = yield context.call_activity("a", context.get_input())
+    second = yield context.call_activity("b", first)
+    return second
+
+
+def test_a_thread_s_next_orchestration_reuses_the_sdk_orchestrator_of_the_last(monkeypatch):
+    """Building the SDK's orchestrator builds a namedtuple class: each thread keeps one per
+    orchestrator function for its next instance; two threads never share one."""
+    import threading
+
+    from functions.worker import local_driver
+
+    built = []
+
+    class Counted(local_driver.Orchestrator):
+        def __init__(self, fn):
+            built.append(threading.get_ident())
+            super().__init__(fn)
+
+    monkeypatch.setattr(local_driver, "Orchestrator", Counted)
+
+    def orchestrator(context: Any):
+        return (yield from _two_steps(context))
+
+    def three_in_a_row(outputs: list) -> None:
+        for n in range(3):
+            driven = LocalOrchestration(
+                orchestrator, {"a": lambda x: x + 1, "b": lambda x: x * 10}, wait=lambda _: None
+            )
+            outputs.append(driven.run("o", f"i{n}", n))
+
+    here: list = []
+    there: list = []
+    three_in_a_row(here)
+    other = threading.Thread(target=three_in_a_row, args=(there,))
+    other.start()
+    other.join()
+
+    assert here == there == [10, 20, 30]
+    assert len(built) == 2  # one per thread, not one per instance
+    assert built[0] != built[1]
+
+
+def test_an_orchestration_after_one_that_failed_replays_exactly_on_the_reused_orchestrator():
+    """The instance before ended with its generator suspended mid-way (a dependency outage
+    reached the caller); the next one on the same SDK orchestrator still gives, after every
+    episode, what a replay from the start gives (`verify_replay`)."""
+
+    def orchestrator(context: Any):
+        return (yield from _two_steps(context))
+
+    def outage(_: Any) -> Any:
+        raise ConnectionError("Cosmos is down")
+
+    broken = LocalOrchestration(
+        orchestrator,
+        {"a": lambda x: x, "b": outage},
+        wait=lambda _: None,
+        task_failures=(MailNotSent,),  # as the handler's: an outage is not a task's failure
+        verify_replay=True,
+    )
+    with pytest.raises(ConnectionError):
+        broken.run("o", "first", 1)
+    healthy = LocalOrchestration(
+        orchestrator,
+        {"a": lambda x: x + 1, "b": lambda x: x * 10},
+        wait=lambda _: None,
+        verify_replay=True,
+    )
+
+    assert healthy.run("o", "second", 4) == 50
+
+
 def test_the_next_step_s_clock_is_read_once_the_activity_is_done():
     """As under the host, the episode after an activity starts when it completed: a step that
     took an hour stamps `OrderConfirmed` an hour later, never before a claim another delivery
