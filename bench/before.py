@@ -20,7 +20,7 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from io import BytesIO
 from pathlib import Path
 
@@ -79,6 +79,21 @@ def virtualenv(commit: str = BEFORE, home: Path = REPO / ".bench") -> Path:
         ) from exc
     installed.touch()
     return python
+
+
+@contextmanager
+def old_code(commit: str = BEFORE) -> Iterator[tuple[Path, Path] | None]:
+    """`commit`'s exported tree and its virtualenv's python until the block exits; None, with
+    the reason printed, where there is no such tree (no git history, no package index)."""
+    with ExitStack() as opened:
+        try:
+            root = opened.enter_context(exported_tree(commit))
+            python = virtualenv(commit)
+        except Unavailable as exc:
+            print(f"  (no 'before' in this run: {exc})")
+            yield None
+            return
+        yield root, python
 
 
 def prepare_databases(

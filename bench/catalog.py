@@ -77,17 +77,14 @@ class _Before:
 def _before(admin: str) -> Iterator[_Before | None]:
     """The old catalog's database, migrated and seeded by the old code; None, with the reason
     printed, where there is no such tree (bench/before.py)."""
-    with ExitStack() as opened:
-        try:
-            root = opened.enter_context(before.exported_tree())
-            python = before.virtualenv()
-        except before.Unavailable as exc:
-            print(f"  (no 'before' in this run: {exc})")
+    with before.old_code() as old:
+        if old is None:
             yield None
             return
-        url = opened.enter_context(postgres.fresh_database(admin, "bench_before_catalog"))
-        before.prepare_databases(python, root, url)
-        yield _Before(root, python, url, conninfo_to_dict(url)["dbname"])
+        root, python = old
+        with postgres.fresh_database(admin, "bench_before_catalog") as url:
+            before.prepare_databases(python, root, url)
+            yield _Before(root, python, url, conninfo_to_dict(url)["dbname"])
 
 
 def _insert_large(url: str, count: int) -> None:

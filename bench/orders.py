@@ -118,14 +118,11 @@ def _stack() -> Iterator[Stack]:
 def _before_stack(stack: Stack) -> Iterator[Stack | None]:
     """The same stack for main before issue 17 (its own databases, migrated and seeded by its
     own code, the same issuer); None, with the reason printed, where there is no such tree."""
-    with ExitStack() as opened:
-        try:
-            root = opened.enter_context(before.exported_tree())
-            python = before.virtualenv()
-        except before.Unavailable as exc:
-            print(f"  (no 'before' in this run: {exc})")
+    with before.old_code() as old, ExitStack() as opened:
+        if old is None:
             yield None
             return
+        root, python = old
         catalog_db, orders_db, bus_db = (
             opened.enter_context(postgres.fresh_database(stack.admin, f"bench_before_{name}"))
             for name in ("catalog", "orders", "bus")

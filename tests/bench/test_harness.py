@@ -279,6 +279,15 @@ def test_a_commit_missing_from_the_history_means_no_before_not_another_measureme
         pass
 
 
+def test_without_the_old_tree_a_suite_gets_none_and_the_reason_is_printed(capsys):
+    from bench import before
+
+    with before.old_code("0" * 40) as old:
+        assert old is None
+
+    assert "(no 'before' in this run: git archive" in capsys.readouterr().out
+
+
 def test_an_old_trees_catalog_database_alone_is_migrated_and_seeded_by_that_trees_code(
     postgres_admin_url,
 ):
