@@ -70,7 +70,6 @@ class _Before:
     root: Path
     python: Path
     url: str
-    dbname: str
 
 
 @contextmanager
@@ -84,7 +83,7 @@ def _before(admin: str) -> Iterator[_Before | None]:
         root, python = old
         with postgres.fresh_database(admin, "bench_before_catalog") as url:
             before.prepare_databases(python, root, url)
-            yield _Before(root, python, url, conninfo_to_dict(url)["dbname"])
+            yield _Before(root, python, url)
 
 
 def _insert_large(url: str, count: int) -> None:
@@ -250,8 +249,10 @@ def _before_entries(old: _Before, opened: ExitStack, admin: str, paths: str) -> 
     """catalog before issue 17, untraced and traced (to a sink of its own, so each sink's span
     count is one app's), served from its tree until `opened` closes."""
 
+    dbname = conninfo_to_dict(old.url)["dbname"]
+
     def backends() -> set[int]:
-        return postgres_backends(admin, old.dbname)
+        return postgres_backends(admin, dbname)
 
     sink = opened.enter_context(otlp_sink())
     plain = opened.enter_context(
