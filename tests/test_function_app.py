@@ -41,14 +41,39 @@ WORKER_DURABLE_FUNCTIONS = {
 }
 WORKER_ADMIN_FUNCTIONS = {
     # name: (route, methods)
-    "worker_orchestration_status": ("admin/orchestrations/{orderId}", ["GET"]),
-    "worker_orchestrations_purge": ("admin/orchestrations/purge", ["POST"]),
+    "worker_orchestration_status": ("ops/orchestrations/{orderId}", ["GET"]),
+    "worker_orchestrations_purge": ("ops/orchestrations/purge", ["POST"]),
 }
 OTHER_FUNCTIONS = {"orders_outbox_sweep"} | WORKER_DURABLE_FUNCTIONS | set(WORKER_ADMIN_FUNCTIONS)
 
 
 def test_the_app_has_exactly_the_expected_functions(indexed: dict[str, list[dict]]):
     assert set(indexed) == set(EXPECTED_HTTP_FUNCTIONS) | OTHER_FUNCTIONS
+
+
+# The host keeps routes beginning `admin` or `runtime` (case-insensitive, leading `/` trimmed)
+# for its own API and refuses, at startup, a function whose route claims one: "The specified
+# route conflicts with one or more built in routes." (Azure/azure-functions-host, ScriptHost's
+# route validation and its tests). Nothing but a real host would notice: the function is just
+# missing, and with `routePrefix: ""` its URL would be the host's own /admin/... anyway.
+HOST_RESERVED_ROUTE_PREFIXES = ("admin", "runtime")
+
+
+def test_no_http_function_claims_a_route_the_functions_host_reserves(
+    indexed: dict[str, list[dict]],
+):
+    routes = {
+        name: binding["route"]
+        for name, bindings in indexed.items()
+        for binding in bindings
+        if binding["type"] == "httpTrigger"
+    }
+    assert len(routes) == len(EXPECTED_HTTP_FUNCTIONS) + len(WORKER_ADMIN_FUNCTIONS)
+    assert {
+        name: route
+        for name, route in routes.items()
+        if route.strip("/").lower().startswith(HOST_RESERVED_ROUTE_PREFIXES)
+    } == {}
 
 
 def test_the_outbox_sweep_is_a_timer_every_ten_seconds(indexed: dict[str, list[dict]]):
@@ -122,7 +147,7 @@ def test_the_admin_functions_are_http_triggers_with_a_durable_client(
     assert set(bindings) == {"httpTrigger", "http", "durableClient"}
     trigger = bindings["httpTrigger"]
     assert (trigger["route"], trigger["methods"]) == (route, methods)
-    # No Ingress routes admin/ and the worker has no Service: port-forward RBAC is the gate
+    # No Ingress routes ops/ and the worker has no Service: port-forward RBAC is the gate
     # (functions/worker/function.py says why a host key would add nothing).
     assert trigger["authLevel"] == "ANONYMOUS"
     assert bindings["durableClient"] == {

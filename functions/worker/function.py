@@ -8,9 +8,13 @@ Functions (names shared with the chart's allow-list and KEDA, docs/architecture.
 - `fulfil_order` — the orchestrator (fulfilment.py, the one definition of the steps);
 - `send_confirmation_email` (records `OrderPlaced` and claims the e-mail in one write, then
   sends) and `record_timeline_event` (`OrderConfirmed`) — its activities (activities.py);
-- `worker_orchestration_status` (GET admin/orchestrations/{orderId}) and
-  `worker_orchestrations_purge` (POST admin/orchestrations/purge) — operators' view and cleanup
-  through the durable client (docs/operations.md, "Fulfilment orchestrations").
+- `worker_orchestration_status` (GET ops/orchestrations/{orderId}) and
+  `worker_orchestrations_purge` (POST ops/orchestrations/purge) — operators' view and cleanup
+  through the durable client (docs/operations.md, "Fulfilment orchestrations"). Not under
+  `admin/`: the host reserves routes beginning `admin` or `runtime` for its own API and refuses
+  a function that claims one at startup ("The specified route conflicts with one or more built
+  in routes"; Azure/azure-functions-host, `ScriptHost.ValidateFunction` and its tests), and with
+  `routePrefix: ""` (host.json) `admin/...` would be the host's `/admin/...` itself.
 
 The Service Bus trigger: `connection="ServiceBusConnection"` resolves, identity-based, to
 `ServiceBusConnection__fullyQualifiedNamespace` (workload identity) or to a connection string.
@@ -26,7 +30,7 @@ restarts and scale-in no longer depend on the message.
 - the task hub unreachable (start or status fails): the delivery is abandoned and redelivered.
 
 The admin functions are `ANONYMOUS` at the host, deliberately, like every HTTP function here:
-no Ingress routes `admin/`, the worker has no Service, and operators reach a pod only through
+no Ingress routes `ops/`, the worker has no Service, and operators reach a pod only through
 `kubectl port-forward deploy/worker 8080` — Kubernetes RBAC (`pods/portforward`) is the gate. A
 function key would add nothing: host keys live in each pod's own emptyDir
 (`AzureWebJobsSecretStorageType=files`, different per replica), so reading one needs
@@ -136,7 +140,7 @@ def _problem(status: int, detail: str) -> func.HttpResponse:
 
 
 @bp.function_name("worker_orchestration_status")
-@bp.route(route="admin/orchestrations/{orderId}", methods=["GET"])
+@bp.route(route="ops/orchestrations/{orderId}", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def orchestration_status(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
@@ -155,7 +159,7 @@ async def orchestration_status(
 
 
 @bp.function_name("worker_orchestrations_purge")
-@bp.route(route="admin/orchestrations/purge", methods=["POST"])
+@bp.route(route="ops/orchestrations/purge", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def orchestrations_purge(
     req: func.HttpRequest, client: df.DurableOrchestrationClient

@@ -166,7 +166,7 @@ def request(method: str, url: str, body: bytes = b"", **route_params: str) -> fu
 
 
 def status_of(functions: dict, host: DurableHost, order_id: str) -> func.HttpResponse:
-    req = request("GET", f"http://localhost/admin/orchestrations/{order_id}", orderId=order_id)
+    req = request("GET", f"http://localhost/ops/orchestrations/{order_id}", orderId=order_id)
     return invoke(functions, "worker_orchestration_status", host, req=req)
 
 
@@ -211,9 +211,7 @@ def test_status_of_something_that_is_not_an_order_id_is_a_400_problem(
 
 
 def purge(functions: dict, host: DurableHost, payload: object) -> func.HttpResponse:
-    req = request(
-        "POST", "http://localhost/admin/orchestrations/purge", json.dumps(payload).encode()
-    )
+    req = request("POST", "http://localhost/ops/orchestrations/purge", json.dumps(payload).encode())
     return invoke(functions, "worker_orchestrations_purge", host, req=req)
 
 
