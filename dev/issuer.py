@@ -66,9 +66,10 @@ class Issuer:
 
 
 @contextmanager
-def running_issuer() -> Iterator[Issuer]:
+def running_issuer(trailing_slash: bool = False) -> Iterator[Issuer]:
+    """An issuer on a free port; `trailing_slash`: its value ends with "/" (Entra v1's do)."""
     port = free_port()
-    issuer = Issuer(url=f"http://127.0.0.1:{port}/tenant/v2.0")
+    issuer = Issuer(url=f"http://127.0.0.1:{port}/tenant/v2.0" + "/" * trailing_slash)
     issuer.rotate()
     app = FastAPI()
 

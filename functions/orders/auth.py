@@ -59,7 +59,12 @@ class TokenValidator:
     def __init__(
         self, issuer: str, audience: str, required_scope: str, refresh_cooldown: float = 30
     ) -> None:
+        # Configured with or without the trailing "/" that some issuers' values end with (Entra
+        # v1: https://sts.windows.net/<tenant>/). Discovery drops it before appending the
+        # well-known path (OpenID Connect Discovery 1.0, section 4); tokens must then name the
+        # issuer exactly as its discovery document does (`_issuer`, set with the key set).
         self.issuer = issuer.rstrip("/")
+        self._issuer = ""
         self.refresh_cooldown = refresh_cooldown
         self.audience = audience
         self.required_scope = required_scope
@@ -104,9 +109,11 @@ class TokenValidator:
                 except (httpx.HTTPError, ValueError) as exc:
                     self._unavailable_until = time.monotonic() + DISCOVERY_RETRY_SECONDS
                     raise OidcUnavailable(f"OpenID configuration unavailable: {exc}") from exc
-                if metadata.get("issuer", "").rstrip("/") != self.issuer:
+                issuer = metadata.get("issuer", "")
+                if not isinstance(issuer, str) or issuer.rstrip("/") != self.issuer:
                     self._unavailable_until = time.monotonic() + DISCOVERY_RETRY_SECONDS
                     raise OidcUnavailable("the OpenID configuration names another issuer")
+                self._issuer = issuer
                 # PyJWKClient caches the key set and refetches it for an unknown kid (at most once
                 # per cooldown).
                 # cache_keys=False: the key *set* is cached (5 min) and refetched for unknown
@@ -148,7 +155,7 @@ class TokenValidator:
                 key.key,
                 algorithms=["RS256"],
                 audience=self.audience,
-                issuer=self.issuer,
+                issuer=self._issuer,
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
             )
