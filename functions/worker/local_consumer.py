@@ -120,7 +120,10 @@ def hold(
     stop: threading.Event,
 ) -> str:
     """Retry `message` in place through a dependency outage, keeping its lock, until it is
-    settled, its lock is lost, or `stop` (then it is released uncounted)."""
+    settled, its lock is lost, or `stop` (then it is released uncounted). The bus database may
+    go away meanwhile too: a renewal that fails is tried again after the pause (the lock was
+    renewed a third of its time ago; once it expired, renewing says LockLost), and a settlement
+    that fails leaves the message to its lock, as `_attempt` does."""
     pause = min(policy.first_pause, queue.lock_seconds / 3)
     while True:
         try:
@@ -128,11 +131,13 @@ def hold(
         except LockLost:
             _log.warning("lock lost on %s while holding it", message.message_id)
             return "lock lost"
+        except _BUS_ERRORS as exc:
+            _log.warning("could not renew the lock on %s: %s", message.message_id, exc)
         if stop.wait(pause):
             with contextlib.suppress(LockLost, *_BUS_ERRORS):
                 queue.release([message])
             return "released"
-        outcome = process(queue, message, store, policy)
+        outcome = _attempt(queue, message, store, policy)
         if outcome != UNAVAILABLE:
             _log.info("dependency back: %s %s", message.message_id, outcome)
             return outcome

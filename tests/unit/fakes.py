@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg
+
 from functions.shared.eventbus.local_queue import LockLost, ReceivedMessage
 from functions.shared.timeline_store import NewEvent, TimelineStoreUnavailable, document_id
 
@@ -70,13 +72,18 @@ class InMemoryTimelineStore:
 @dataclass
 class RecordingSettlement:
     """A `Settlement` that records each settlement; `lock_lost` makes them fail like an expired
-    lock does on the local queue."""
+    lock does on the local queue, `bus_failures` (action -> count) the next ones of an action
+    like the bus database going away does."""
 
     settled: list[tuple[str, str, str]] = field(default_factory=list)
     lock_lost: bool = False
     lock_seconds: float = 30
+    bus_failures: dict[str, int] = field(default_factory=dict)
 
     def _settle(self, action: str, message: ReceivedMessage, reason: str = "") -> None:
+        if self.bus_failures.get(action, 0) > 0:
+            self.bus_failures[action] -= 1
+            raise psycopg.OperationalError("simulated: the bus database is unreachable")
         if self.lock_lost:
             raise LockLost("simulated expired lock")
         self.settled.append((action, message.message_id, reason))

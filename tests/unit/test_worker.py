@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from functions.shared.eventbus.local_queue import ReceivedMessage
+from functions.shared.eventbus.local_queue import LockLost, ReceivedMessage
 from functions.shared.events import PoisonMessage
 from functions.shared.timeline_store import TimelineStoreUnavailable
 from functions.worker.handler import handle
@@ -224,3 +224,39 @@ def test_a_consumer_stopped_while_holding_releases_the_message_uncounted(
 
     assert hold(queue, received(body(order_placed_payload())), store, POLICY, stop) == "released"
     assert [action for action, _, _ in queue.settled] == ["renew", "release"]
+
+
+def test_a_bus_outage_while_holding_through_a_store_outage_is_waited_out(
+    store: InMemoryTimelineStore,
+):
+    store.failures_left = 3
+    queue = RecordingSettlement(lock_seconds=0.03, bus_failures={"renew": 2})
+    message = received(body(order_placed_payload()))
+
+    assert hold(queue, message, store, POLICY, threading.Event()) == "completed"
+    assert [action for action, _, _ in queue.settled] == ["renew"] * 2 + ["complete"]
+
+
+def test_a_held_message_whose_completion_fails_is_left_to_its_lock(store: InMemoryTimelineStore):
+    """The handler's writes are in and idempotent: the message comes back when its lock
+    expires, as when completing fails outside an outage (`_attempt`)."""
+    queue = RecordingSettlement(lock_seconds=0.03, bus_failures={"complete": 1})
+
+    assert hold(
+        queue, received(body(order_placed_payload())), store, POLICY, threading.Event()
+    ) == ("unsettled")
+    assert [action for action, _, _ in queue.settled] == ["renew"]
+
+
+def test_a_held_message_whose_lock_is_lost_at_completion_is_reported_so(
+    store: InMemoryTimelineStore,
+):
+    class LosesTheLockAtCompletion(RecordingSettlement):
+        def complete(self, message: ReceivedMessage) -> None:
+            raise LockLost("simulated expired lock")
+
+    queue = LosesTheLockAtCompletion(lock_seconds=0.03)
+
+    assert hold(
+        queue, received(body(order_placed_payload())), store, POLICY, threading.Event()
+    ) == ("lock lost")
