@@ -56,6 +56,15 @@ def problem_for(error: Exception) -> Problem:
                 type_="urn:tinyshop:catalog-unavailable",
                 headers={"Retry-After": "5"},
             )
+        case cart.ChangedButNotPriced():
+            return Problem(
+                503,
+                "Your cart was changed, but product prices cannot be read right now; "
+                "reload it shortly.",
+                title="Catalog unavailable",
+                type_="urn:tinyshop:cart-changed-catalog-unavailable",
+                headers={"Retry-After": "5"},
+            )
         case domain.UnknownProduct():
             return Problem(
                 422,
@@ -352,12 +361,17 @@ def create_app(
         checks={"database": db.ping},
         routers=[router],
         dependencies=deps,
-        domain_errors={domain.OrdersError: problem_for, CatalogUnavailable: problem_for},
+        domain_errors={
+            domain.OrdersError: problem_for,
+            CatalogUnavailable: problem_for,
+            cart.ChangedButNotPriced: problem_for,
+        },
         body_limits=BODY_LIMITS,
         errors={
             401: "No valid bearer token (`WWW-Authenticate` says why).",
             403: "The token lacks the Orders.ReadWrite scope.",
-            503: "The database, catalog or token issuer is unavailable; nothing was changed. "
-            "Retry after `Retry-After`.",
+            503: "The database, catalog or token issuer is unavailable; nothing was changed "
+            "(but for `urn:tinyshop:cart-changed-catalog-unavailable`: the cart update was made, "
+            "its prices cannot be read). Retry after `Retry-After`.",
         },
     )

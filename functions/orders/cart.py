@@ -3,15 +3,21 @@
 Rules and their errors are the domain's (domain.py); a catalog outage is `CatalogUnavailable`,
 raised before anything is written.
 
-A cart update answers with the priced cart, so it asks catalog once for every product it will
-show: the lines read before the change plus the product being set (which also tells whether it
-exists). Only when a concurrent request added a product meanwhile is catalog asked again, for
-that product alone.
+A cart update answers with the priced cart, so it asks catalog once, before writing, for every
+product it will show: the lines read before the change plus the product being set (which also
+tells whether it exists), or, for a removal, the lines that stay. Only when a concurrent request
+added a product meanwhile is catalog asked again, after the change, for that product alone; if
+catalog fails then, the change stands and the caller is told so (`ChangedButNotPriced`).
 """
 
 from functions.orders import domain, repository
-from functions.orders.catalog_client import CatalogClient
+from functions.orders.catalog_client import CatalogClient, CatalogUnavailable
 from functions.shared.db import AsyncDatabase
+
+
+class ChangedButNotPriced(Exception):
+    """The cart was changed, but catalog failed when pricing a product that a concurrent
+    request had added meanwhile: unlike `CatalogUnavailable`, something was written."""
 
 
 async def _priced(
@@ -44,15 +50,16 @@ async def set_item(
 ) -> domain.PricedCart:
     """Set the quantity of one product (0 removes it); unknown products are refused. Returns
     the cart as it is after the change, priced now."""
-    asked: dict[str, domain.CatalogProduct | None] = {}
+    async with db.connection() as conn:
+        before = await repository.cart_lines(conn, user_id)
     if quantity > 0:
-        async with db.connection() as conn:
-            before = await repository.cart_lines(conn, user_id)
         wanted = {product_id, *(line.product_id for line in before)}
-        found = await catalog.products(wanted)
-        asked = {pid: found.get(pid) for pid in wanted}
-        if asked[product_id] is None:
-            raise domain.UnknownProduct(product_id)
+    else:  # what stays: removing the last line needs no prices
+        wanted = {line.product_id for line in before} - {product_id}
+    found = await catalog.products(wanted) if wanted else {}
+    asked: dict[str, domain.CatalogProduct | None] = {pid: found.get(pid) for pid in wanted}
+    if quantity > 0 and asked[product_id] is None:
+        raise domain.UnknownProduct(product_id)
     async with db.connection() as conn:
         async with repository.transaction(conn):
             await repository.lock_cart(conn, user_id)
@@ -64,7 +71,10 @@ async def set_item(
                 await repository.set_quantity(conn, user_id, product_id, quantity)
             after = await repository.send_cart_lines(conn, user_id)
         lines_after = await after.fetchall()  # arrived with the COMMIT
-    return await _priced(catalog, lines_after, asked)
+    try:
+        return await _priced(catalog, lines_after, asked)
+    except CatalogUnavailable as exc:
+        raise ChangedButNotPriced() from exc
 
 
 async def remove_item(db: AsyncDatabase, user_id: str, product_id: str) -> None:
