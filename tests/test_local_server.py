@@ -99,6 +99,18 @@ def test_a_prompt_request_on_a_kept_alive_connection_is_still_served(address):
             assert client.recv(65536).startswith(b"HTTP/1.1 200")
 
 
+def test_a_request_sent_late_on_a_new_connection_has_its_whole_time_from_its_first_byte(address):
+    """The connection waits almost a timeout for its first byte, then the request arrives in two
+    parts, the last one after the connection's first timeout would have passed."""
+    head = b"GET /products/tea-infuser HTTP/1.1\r\nHost: shop\r\n"
+    with socket.create_connection(address, timeout=TIMEOUT * 5) as client:
+        time.sleep(TIMEOUT * 0.7)
+        client.sendall(head)
+        time.sleep(TIMEOUT * 0.6)
+        client.sendall(b"\r\n")
+        assert client.recv(65536).startswith(b"HTTP/1.1 200")
+
+
 @pytest.mark.parametrize(
     ("request_bytes", "expected"),
     [

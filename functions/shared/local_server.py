@@ -103,7 +103,10 @@ class LocalHttpToolsProtocol(HttpToolsProtocol):
             raise _HeadTooLarge("Request headers too large.")
 
     def data_received(self, data: bytes) -> None:
-        if self._receiving:
+        if self._receiving and not self._request_started:
+            # A request's first byte: its time runs from here. On a new connection the timer
+            # armed when it opened (the wait for a first byte) is restarted.
+            self._disarm()
             self._request_started = True
             self._arm()
         head_pending = not self._head_done
