@@ -4,7 +4,9 @@ message. See docs/architecture.md, "Event contract".
 
 Version rules: a consumer accepts exactly the versions it knows (today: 1). Any other version,
 subject or shape is a `PoisonMessage` — dead-lettered with its reason instead of guessed at — so
-a producer change can never be half-understood.
+a producer change can never be half-understood. A field the consumer does not know is ignored:
+adding one does not change the version (docs/architecture.md, "Event contract"), so orders can
+be deployed with it before the worker that reads it, without a message of the rollout poisoned.
 """
 
 import json
@@ -25,7 +27,7 @@ CONTENT_TYPE = "application/json"
 
 class _Event(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid"
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
     )
 
 
@@ -108,7 +110,8 @@ def _parse(subject: str | None, body: bytes | str) -> OrderPlaced:
         raise PoisonMessage("MalformedBody", f"not JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise PoisonMessage("MalformedBody", "the body is not a JSON object")
-    if payload.get("version") != SUPPORTED_VERSION:
+    version = payload.get("version")
+    if type(version) is not int or version != SUPPORTED_VERSION:  # not true, not 1.0
         raise PoisonMessage(
             "UnsupportedVersion", f"version {payload.get('version')!r} is not {SUPPORTED_VERSION}"
         )

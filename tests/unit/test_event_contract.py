@@ -1,6 +1,7 @@
 """The event contract: what a valid `OrderPlaced` message is, why anything else is poison, and
 how an event becomes a bus message."""
 
+import copy
 import json
 
 import pytest
@@ -39,7 +40,8 @@ def test_a_version_1_order_placed_body_is_accepted(subject: str | None):
             body(order_placed_payload(occurredAt="2026-01-01T00:00:00")),
             "InvalidEvent",
         ),
-        ("OrderPlaced", body(order_placed_payload(surprise=True)), "InvalidEvent"),
+        ("OrderPlaced", body(order_placed_payload(version=True)), "UnsupportedVersion"),
+        ("OrderPlaced", body(order_placed_payload(version=1.0)), "UnsupportedVersion"),
     ],
     ids=[
         "other-subject",
@@ -52,7 +54,8 @@ def test_a_version_1_order_placed_body_is_accepted(subject: str | None):
         "lowercase-currency",
         "no-items",
         "naive-timestamp",
-        "unknown-field",
+        "version-as-boolean",
+        "version-as-float",
     ],
 )
 def test_anything_else_is_poison_with_its_reason(subject: str, raw: bytes, reason: str):
@@ -60,6 +63,20 @@ def test_anything_else_is_poison_with_its_reason(subject: str, raw: bytes, reaso
         parse_order_placed(subject, raw)
     assert caught.value.reason == reason
     assert caught.value.description
+
+
+def test_a_field_the_consumer_does_not_know_is_ignored_not_poison():
+    """A producer may add a field without a new version; the worker it reaches first reads the
+    fields it knows (docs/architecture.md, "Event contract")."""
+    known = order_placed_payload()
+    extended = copy.deepcopy(known) | {"giftWrap": True}
+    extended["items"][0]["engraving"] = "for A."
+
+    event = parse_order_placed("OrderPlaced", body(extended))
+
+    assert event == parse_order_placed("OrderPlaced", body(known))
+    assert "giftWrap" not in event.to_json_dict()  # nor passed on
+    assert "engraving" not in event.to_json_dict()["items"][0]
 
 
 def test_a_poison_description_is_bounded_for_the_dead_letter_queue():
