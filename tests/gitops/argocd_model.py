@@ -28,6 +28,14 @@ ARGOCD_DIR = REPO_ROOT / "argocd"
 SCHEMA_DIR = REPO_ROOT / "schemas" / "kubernetes" / "argoproj.io"
 REPO_URL = "https://github.com/example-org/tinyshop.git"
 ARGO_KINDS = ("Application", "ApplicationSet", "AppProject")
+# Prometheus Operator kinds: their CRDs come from kube-prometheus-stack, so whatever creates one
+# must be applied after it (an object of a kind the API server does not know fails the sync).
+MONITOR_KINDS = frozenset({"ServiceMonitor", "PodMonitor", "PrometheusRule"})
+MONITOR_GROUP = "monitoring.coreos.com"
+# How upstream charts name the switch of such an object: `serviceMonitor: {enabled: true}`
+# (KEDA, the OpenTelemetry collector), `serviceMonitor: {create: true}` (F5's nginx-ingress),
+# `prometheusRules: {enabled: true}`, `podMonitor: {enabled: true}`.
+_MONITOR_KEY = re.compile(r"^(servicemonitors?|podmonitors?|prometheusrules?)$", re.IGNORECASE)
 # Exact chart versions only: no ranges, wildcards, branches or HEAD.
 PINNED_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _GO_TEMPLATE = re.compile(r"\{\{\s*\.path\.(basename|path)\s*\}\}")
@@ -284,6 +292,68 @@ def sync_wave(obj: dict[str, Any]) -> int:
     """The argocd.argoproj.io/sync-wave annotation (0 when absent, as in Argo CD)."""
     annotations = obj.get("metadata", {}).get("annotations") or {}
     return int(annotations.get("argocd.argoproj.io/sync-wave", "0"))
+
+
+def merge_values(*layers: dict[str, Any]) -> dict[str, Any]:
+    """Helm's coalescing of value files: later files win, maps merge key by key, null deletes."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if value is None:
+                merged.pop(key, None)
+            elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = merge_values(merged[key], value)
+            else:
+                merged[key] = value
+    return merged
+
+
+def monitor_switches(values: Any, path: str = "") -> list[str]:
+    """Dotted keys of the value blocks that switch a ServiceMonitor/PodMonitor/PrometheusRule on
+    (`prometheus.operator.serviceMonitor` for `{enabled: true}` under that key)."""
+    found: list[str] = []
+    if isinstance(values, dict):
+        for key, value in values.items():
+            here = f"{path}.{key}" if path else str(key)
+            if (
+                _MONITOR_KEY.match(str(key))
+                and isinstance(value, dict)
+                and (value.get("enabled") is True or value.get("create") is True)
+            ):
+                found.append(here)
+            found += monitor_switches(value, here)
+    elif isinstance(values, list):
+        for index, item in enumerate(values):
+            found += monitor_switches(item, f"{path}[{index}]")
+    return found
+
+
+def monitor_objects(objects: Iterable[dict[str, Any]]) -> list[str]:
+    """`Kind/name` of the rendered Prometheus Operator objects."""
+    return [
+        f"{o['kind']}/{o['metadata']['name']}"
+        for o in objects
+        if o.get("kind") in MONITOR_KINDS
+        and str(o.get("apiVersion", "")).startswith(f"{MONITOR_GROUP}/")
+    ]
+
+
+def chart_monitor_switches(app: dict[str, Any], root: Path = REPO_ROOT) -> list[str]:
+    """Monitor switches an upstream chart source's values turn on, layered as Argo CD does:
+    "parameters > valuesObject > values > valueFiles"
+    (https://argo-cd.readthedocs.io/en/stable/user-guide/helm/)."""
+    found = []
+    files = value_file_paths(app, root)
+    for source in sources(app):
+        if not source.chart:
+            continue
+        if source.helm.get("parameters"):
+            raise ModelError(f"{source.chart}: helm.parameters are not modelled")
+        layers = [yaml.safe_load(p.read_text(encoding="utf-8")) or {} for p in files[source.chart]]
+        layers.append(yaml.safe_load(source.helm.get("values") or "{}") or {})
+        layers.append(source.helm.get("valuesObject") or {})
+        found += monitor_switches(merge_values(*layers))
+    return found
 
 
 def kinds_outside_project(rendered: Iterable[dict[str, Any]], project: dict[str, Any]) -> list[str]:

@@ -26,11 +26,13 @@ from tests.gitops.argocd_model import (
     REPO_URL,
     ModelError,
     all_applications,
+    chart_monitor_switches,
     environments,
     expand_application_set,
     helm_template,
     kinds_outside_project,
     load_documents,
+    monitor_objects,
     render_application,
     schema_errors,
     sources,
@@ -316,10 +318,125 @@ def test_sync_waves_put_crds_and_controllers_before_tinyshop(
     }
     for name in platform:
         assert projects < wave[("Application", name)] < appset, name
-    # The collector and the ingress controller create ServiceMonitors: after the operator.
-    for name in ("nginx-ingress", "opentelemetry-collector"):
+    # KEDA, the collector and the ingress controller create ServiceMonitors: after the operator
+    # (every other add-on: test_every_add_on_creating_monitors_syncs_after_the_...).
+    for name in ("keda", "nginx-ingress", "opentelemetry-collector"):
         assert wave[("Application", "kube-prometheus-stack")] < wave[("Application", name)]
     assert wave[("Application", "nginx-ingress")] < wave[("Application", "cloudflared")]
+
+
+def monitor_order_problems(
+    platform: dict[str, dict[str, Any]], rendered: Mapping[str, list[dict[str, Any]]]
+) -> list[str]:
+    """Platform Applications that create Prometheus Operator objects but may sync before
+    kube-prometheus-stack has installed their CRDs, with nothing that would sync them again.
+
+    Argo CD's root applies wave n+1 only once wave n is Healthy
+    (https://argo-cd.readthedocs.io/en/stable/user-guide/sync-waves/); inside one wave the
+    Applications sync at the same time, and an object whose CRD does not exist yet fails the
+    whole sync. "Automatic sync will not reattempt a sync if the previous sync attempt against
+    the same commit-SHA and parameters had failed"
+    (https://argo-cd.readthedocs.io/en/stable/user-guide/auto_sync/#automated-sync-semantics)
+    unless `syncPolicy.retry` is set, so such an Application must be in a later wave, or retry.
+    """
+    [provider] = [
+        n
+        for n, a in platform.items()
+        if any(s.chart == "kube-prometheus-stack" for s in sources(a))
+    ]
+    crd_wave = sync_wave(platform[provider])
+    problems = []
+    for name, app in sorted(platform.items()):
+        if name == provider:
+            continue
+        creates = chart_monitor_switches(app)
+        if any(s.path for s in sources(app)):
+            creates += monitor_objects(rendered[name])
+        if not creates:
+            continue
+        retry = app["spec"]["syncPolicy"].get("retry") or {}
+        retries = retry.get("limit", 0) != 0
+        if sync_wave(app) <= crd_wave and not retries:
+            problems.append(
+                f"{name} (wave {sync_wave(app)}) creates {', '.join(creates)} but may sync before "
+                f"{provider} (wave {crd_wave}) installs their CRDs, and has no syncPolicy.retry"
+            )
+    return problems
+
+
+def _platform_apps(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        o["metadata"]["name"]: o
+        for o in objects
+        if o["kind"] == "Application" and o["metadata"]["name"] != "root"
+    }
+
+
+def test_every_add_on_creating_monitors_syncs_after_the_prometheus_operator_crds(
+    objects: list[dict[str, Any]], rendered: Renders
+) -> None:
+    platform = _platform_apps(objects)
+    creating = {
+        name
+        for name, app in platform.items()
+        if chart_monitor_switches(app) or (name in rendered and monitor_objects(rendered[name]))
+    }
+    # The detector really sees every add-on that creates monitors (values or rendered objects).
+    assert creating == {"keda", "nginx-ingress", "opentelemetry-collector", "cloudflared"}
+    assert monitor_order_problems(platform, rendered) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "wave", "retry", "expected"),
+    [
+        # KEDA's chart values enable ServiceMonitors: in the operator's wave, without retry.
+        ("keda", "-5", None, ["keda (wave -5) creates prometheus.operator.serviceMonitor"]),
+        # Same wave, but retried until the CRDs exist: acceptable.
+        ("keda", "-5", {"limit": 5, "backoff": {"duration": "10s"}}, []),
+        # `limit: 0` means no retry at all.
+        ("keda", "-5", {"limit": 0}, ["keda (wave -5)"]),
+        (
+            "nginx-ingress",
+            "-6",
+            None,
+            ["nginx-ingress (wave -6) creates prometheus.serviceMonitor"],
+        ),
+        # A local chart: found from its rendered PodMonitor, not from a values key.
+        ("cloudflared", "-5", None, ["cloudflared (wave -5) creates PodMonitor/cloudflared"]),
+    ],
+)
+def test_monitor_order_check_notices_an_add_on_racing_the_operator(
+    objects: list[dict[str, Any]],
+    rendered: Renders,
+    name: str,
+    wave: str,
+    retry: dict[str, Any] | None,
+    expected: list[str],
+) -> None:
+    platform = copy.deepcopy(_platform_apps(objects))
+    platform[name]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] = wave
+    platform[name]["spec"]["syncPolicy"].pop("retry", None)
+    if retry is not None:
+        platform[name]["spec"]["syncPolicy"]["retry"] = retry
+    problems = monitor_order_problems(platform, rendered)
+    assert len(problems) == len(expected), problems
+    for problem, start in zip(problems, expected, strict=True):
+        assert problem.startswith(start), problem
+
+
+def test_a_monitor_switched_off_by_a_later_layer_is_not_counted(
+    objects: list[dict[str, Any]],
+) -> None:
+    keda = copy.deepcopy(_platform_apps(objects)["keda"])
+    assert chart_monitor_switches(keda) == [
+        "prometheus.operator.serviceMonitor",
+        "prometheus.metricServer.serviceMonitor",
+    ]
+    # valuesObject is layered over the value files: one switched off, one removed (null).
+    keda["spec"]["sources"][0]["helm"]["valuesObject"] = {
+        "prometheus": {"operator": {"serviceMonitor": {"enabled": False}}, "metricServer": None}
+    }
+    assert chart_monitor_switches(keda) == []
 
 
 def test_keda_objects_follow_the_workloads_in_every_environment(
