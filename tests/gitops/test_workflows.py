@@ -6,6 +6,7 @@ real files; each check also runs on a broken copy to prove it can fail.
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 from pathlib import Path
@@ -17,8 +18,14 @@ import yaml
 from tests.gitops.workflow_model import (
     REPO_ROOT,
     WORKFLOWS_DIR,
+    ExpressionError,
     ImageBuild,
+    cancels_in_progress,
+    concurrency_groups,
+    evaluate,
+    event_context,
     image_builds,
+    job_runs,
     load_workflow,
     run_actionlint,
     run_zizmor,
@@ -306,6 +313,135 @@ def test_terraform_plans_pull_requests_and_applies_main_behind_approval() -> Non
     for job in (plan, apply):
         runs = " ".join(s.get("run", "") for s in job["steps"])
         assert '-backend-config="storage_account_name=$TFSTATE_STORAGE_ACCOUNT"' in runs
+
+
+# GitHub keeps at most one running and one pending run per concurrency group: "Any existing
+# pending job or workflow in the same concurrency group, if it exists, will be canceled and the
+# new queued job or workflow will take its place" - whatever cancel-in-progress says (that only
+# decides about the *running* one).
+# https://docs.github.com/en/actions/writing-workflows/choosing-what-your-workflow-does/control-the-concurrency-of-workflows-and-jobs
+
+
+def _pull_request(workflow: dict[str, Any], number: int) -> dict[str, Any]:
+    return event_context(
+        workflow,
+        "pull_request",
+        f"refs/pull/{number}/merge",
+        head_ref=f"feature-{number}",
+        base_ref="main",
+        run_id=str(1000 + number),
+        event={"pull_request": {"number": number}},
+    )
+
+
+def _push_main(workflow: dict[str, Any], sha: str) -> dict[str, Any]:
+    return event_context(workflow, "push", "refs/heads/main", sha=sha, run_id=sha[:6], event={})
+
+
+def apply_group_sharers(workflows: dict[str, dict[str, Any]]) -> list[str]:
+    """Pull-request jobs (of any workflow: groups are repository-wide) that share a concurrency
+    group with terraform's apply on main, so their queuing can cancel a pending apply."""
+    terraform = workflows["terraform"]
+    push = _push_main(terraform, "a" * 40)
+    assert job_runs(terraform, "apply", push), "the apply job must run for a push to main"
+    apply_groups = concurrency_groups(terraform, "apply", push)
+    assert apply_groups, "the apply must be serialised by a concurrency group"
+    sharers = []
+    for name, workflow in sorted(workflows.items()):
+        if "pull_request" not in workflow["on"]:
+            continue
+        for number in (1, 2):
+            pr = _pull_request(workflow, number)
+            for job_name in workflow["jobs"]:
+                if not job_runs(workflow, job_name, pr):
+                    continue
+                shared = concurrency_groups(workflow, job_name, pr) & apply_groups
+                if shared:
+                    sharers.append(f"{name}.{job_name} (PR #{number}): {sorted(shared)}")
+    return sharers
+
+
+def _all_workflows() -> dict[str, dict[str, Any]]:
+    return {name: _workflow(name) for name in WORKFLOWS}
+
+
+def test_no_pull_request_run_can_replace_a_queued_terraform_apply() -> None:
+    assert apply_group_sharers(_all_workflows()) == []
+
+
+def test_terraform_applies_are_serialised_and_a_running_one_is_never_cancelled() -> None:
+    tf = _workflow("terraform")
+    first, second = _push_main(tf, "a" * 40), _push_main(tf, "b" * 40)
+    # Two pushes to main: one group, so two applies never hold the state at once...
+    assert concurrency_groups(tf, "apply", first) == concurrency_groups(tf, "apply", second)
+    # ...and the newer one waits for the running apply instead of killing it mid-apply.
+    assert cancels_in_progress(tf, second) is False
+    assert not job_runs(tf, "plan", first)
+
+
+def test_each_pull_request_plans_in_its_own_group() -> None:
+    """One PR's plan never replaces another PR's pending plan; a new push to the same PR
+    supersedes its own plan (plans take no state lock: `-lock=false`)."""
+    tf = _workflow("terraform")
+    one, two = _pull_request(tf, 1), _pull_request(tf, 2)
+    assert job_runs(tf, "plan", one)
+    assert not job_runs(tf, "apply", one)
+    assert concurrency_groups(tf, "plan", one) != concurrency_groups(tf, "plan", two)
+    assert cancels_in_progress(tf, one) is True
+
+
+@pytest.mark.parametrize(
+    ("mutate", "sharer"),
+    [
+        # The original single group for plans and applies ("never cancelled" - but pending
+        # runs are).
+        (
+            lambda wf: wf.update(
+                concurrency={"group": "terraform-envs-dev", "cancel-in-progress": False}
+            ),
+            "terraform.plan (PR #1): ['terraform-envs-dev']",
+        ),
+        # Group names are case insensitive.
+        (
+            lambda wf: wf["jobs"]["plan"].update(concurrency="Terraform-Envs-Dev-APPLY"),
+            "terraform.plan (PR #1): ['terraform-envs-dev-apply']",
+        ),
+    ],
+)
+def test_concurrency_check_notices_a_plan_sharing_the_apply_group(mutate: Any, sharer: str) -> None:
+    workflows = _all_workflows()
+    workflows["terraform"] = copy.deepcopy(workflows["terraform"])
+    mutate(workflows["terraform"])
+    assert sharer in apply_group_sharers(workflows)
+
+
+def test_concurrency_check_notices_another_workflow_in_the_apply_group() -> None:
+    workflows = _all_workflows()
+    workflows["ci"] = copy.deepcopy(workflows["ci"])
+    workflows["ci"]["concurrency"] = {"group": "${{ 'terraform-envs-dev-apply' }}"}
+    assert "ci.test (PR #1): ['terraform-envs-dev-apply']" in apply_group_sharers(workflows)
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("github.event_name == 'PULL_REQUEST'", True),  # string comparison ignores case
+        ("github.event_name == 'pull_request' && 'plan' || 'apply'", "plan"),
+        ("github.event_name == 'push' && 'plan' || 'apply'", "apply"),
+        ("format('pr-{0}-{1}', github.event.pull_request.number, github.nope)", "pr-7-"),
+        ("!startsWith(github.ref, 'refs/pull/') || contains(github.ref, '7')", True),
+        ("github.event.pull_request.number == '7'", True),  # compared as numbers
+    ],
+)
+def test_expression_model_follows_github_semantics(expression: str, expected: Any) -> None:
+    context = _pull_request({"name": "t"}, 7)
+    assert evaluate(expression, context) == expected
+
+
+@pytest.mark.parametrize("expression", ["hashFiles('x')", "secrets.TOKEN", "github.ref =="])
+def test_expression_model_refuses_what_it_does_not_model(expression: str) -> None:
+    with pytest.raises(ExpressionError):
+        evaluate(expression, _pull_request({"name": "t"}, 7))
 
 
 def test_federated_subjects_match_how_the_workflows_run() -> None:
