@@ -5,7 +5,9 @@
   its outputs;
 * every backticked `snake_case` name (and every `name = value` snippet) is a variable,
   output, local, argument or attribute of the Terraform code;
-* `make <target>` names a Makefile target, and backticked repository paths exist.
+* `make <target>` names a Makefile target, and backticked repository paths exist;
+* a backticked Terraform file name (`backend.tf`) is a file of infra/terraform: the page
+  must not describe a file that no code or workflow creates.
 
 Mutation tests feed a doctored copy of the page through the same check.
 """
@@ -93,6 +95,10 @@ def doc_problems(doc: str) -> list[str]:
             candidates = [REPO / path.group(1), TF_DIR / path.group(1)]
             if not any(c.exists() for c in candidates):
                 problems.append(f"`{token}`: no such path")
+    tf_files = {p.name for p in TF_DIR.rglob("*.tf")}
+    for name in re.findall(r"`([\w.-]+\.tf)`", doc):
+        if name not in tf_files:
+            problems.append(f"`{name}`: no such Terraform file in infra/terraform")
     for target in re.findall(r"`make ([a-z-]+)", doc):
         if target not in make_targets:
             problems.append(f"`make {target}`: no such Makefile target")
@@ -129,6 +135,7 @@ def test_the_tables_are_not_empty() -> None:
         ("`rbac_propagation_wait`", "`rbac_wait_time`", "`rbac_wait_time` is not a name"),
         ("`make values ENV=dev`", "`make helm-values ENV=dev`", "`make helm-values`"),
         ("`envs/dev/backend.tf`", "`envs/dev/state.tf`", "no such path"),
+        ("`versions.tf`", "`override.tf`", "`override.tf`: no such Terraform file"),
     ],
 )
 def test_docs_check_notices_a_renamed_name(old: str, new: str, complaint: str) -> None:
