@@ -13,6 +13,7 @@ because Service Bus's duplicate detection would drop the original id within its 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -127,41 +128,53 @@ class ServiceBusDeadLetters:
         return None
 
     def _settle_selected(self, sequence_numbers: Iterable[int] | None, replay: bool) -> int:
+        """Walk the sub-queue and settle the wanted dead letters. The others stay locked by
+        this receiver until the walk ends, then are abandoned: an abandoned message can be
+        received again at once, so giving each back as it passed would have every batch return
+        the same first ones, and a wanted letter behind a batch of others would never come."""
         from azure.servicebus import ServiceBusMessage
+        from azure.servicebus.exceptions import ServiceBusError
 
         wanted = None if sequence_numbers is None else set(sequence_numbers)
         done = 0
         with self._receiver() as receiver, self._client.get_queue_sender(self._queue) as sender:
             seen: set[int] = set()
-            while True:
-                batch = receiver.receive_messages(max_message_count=self._BATCH, max_wait_time=5)
-                fresh = [m for m in batch if m.sequence_number not in seen]
-                if not fresh:
-                    for message in batch:
-                        receiver.abandon_message(message)
-                    break
-                for message in fresh:
-                    seen.add(message.sequence_number)
-                    if wanted is not None and message.sequence_number not in wanted:
-                        receiver.abandon_message(message)
-                        continue
-                    if replay:
-                        record = self._record(message)
-                        sender.send_messages(
-                            ServiceBusMessage(
-                                record.body,
-                                message_id=replay_message_id(
-                                    record.message_id, record.sequence_number
-                                ),
-                                subject=record.subject,
-                                content_type=message.content_type,
-                                application_properties=_text_properties(message),
+            held: list[ServiceBusReceivedMessage] = []
+            try:
+                while True:
+                    batch = receiver.receive_messages(
+                        max_message_count=self._BATCH, max_wait_time=5
+                    )
+                    fresh = [m for m in batch if m.sequence_number not in seen]
+                    held += [m for m in batch if m.sequence_number in seen]  # lock expired
+                    if not fresh:
+                        break
+                    for message in fresh:
+                        seen.add(message.sequence_number)
+                        if wanted is not None and message.sequence_number not in wanted:
+                            held.append(message)
+                            continue
+                        if replay:
+                            record = self._record(message)
+                            sender.send_messages(
+                                ServiceBusMessage(
+                                    record.body,
+                                    message_id=replay_message_id(
+                                        record.message_id, record.sequence_number
+                                    ),
+                                    subject=record.subject,
+                                    content_type=message.content_type,
+                                    application_properties=_text_properties(message),
+                                )
                             )
-                        )
-                    receiver.complete_message(message)
-                    done += 1
-                if wanted is not None and wanted <= seen:
-                    break
+                        receiver.complete_message(message)
+                        done += 1
+                    if wanted is not None and wanted <= seen:
+                        break
+            finally:
+                for message in held:
+                    with suppress(ServiceBusError):  # a lost lock gives it back by itself
+                        receiver.abandon_message(message)
         return done
 
     def replay(self, sequence_numbers: Iterable[int] | None) -> int:
