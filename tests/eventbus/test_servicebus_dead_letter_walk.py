@@ -90,7 +90,7 @@ def test_a_letter_behind_more_than_a_batch_of_others_is_settled_and_the_others_g
 def test_settling_every_letter_walks_them_all():
     queue = DeadLetterQueue(count=2 * ServiceBusDeadLetters._BATCH + 1)
 
-    assert (
-        ServiceBusDeadLetters(queue, "orders").purge(None) == 2 * ServiceBusDeadLetters._BATCH + 1
-    )  # type: ignore[arg-type]
+    dead_letters = ServiceBusDeadLetters(queue, "orders")  # type: ignore[arg-type]
+
+    assert dead_letters.purge(None) == 2 * ServiceBusDeadLetters._BATCH + 1
     assert queue.letters == {}
