@@ -10,7 +10,7 @@ the apps' identities have data-plane roles only.
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
@@ -113,12 +113,24 @@ def document_id(order_id: str, event_type: str) -> str:
     return f"{order_id}:{event_type}"
 
 
+def occurred_at_text(occurred_at: datetime) -> str:
+    """An event's time as stored: ISO 8601 in UTC, whatever offset it came with (a time read
+    from Postgres comes in the session's time zone), so a timeline reads in one zone."""
+    return occurred_at.astimezone(UTC).isoformat()
+
+
+def by_time(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Oldest first, by instant: documents written before times were kept in UTC may carry
+    other offsets, which text order would put out of order."""
+    return sorted(events, key=lambda e: datetime.fromisoformat(e["occurredAt"]))
+
+
 def _document(order_id: str, event_type: str, occurred_at: datetime, data: dict) -> dict:
     return {
         "id": document_id(order_id, event_type),
         "orderId": order_id,
         "type": event_type,
-        "occurredAt": occurred_at.isoformat(),
+        "occurredAt": occurred_at_text(occurred_at),
         "data": data,
     }
 
@@ -239,4 +251,4 @@ class CosmosTimelineStore:
             if _transient(exc):
                 raise TimelineStoreUnavailable(str(exc)) from exc
             raise
-        return sorted(events, key=lambda e: e["occurredAt"])
+        return by_time(events)

@@ -11,7 +11,13 @@ from typing import Any
 import psycopg
 
 from functions.shared.eventbus.local_queue import LockLost, ReceivedMessage
-from functions.shared.timeline_store import NewEvent, TimelineStoreUnavailable, document_id
+from functions.shared.timeline_store import (
+    NewEvent,
+    TimelineStoreUnavailable,
+    by_time,
+    document_id,
+    occurred_at_text,
+)
 
 
 @dataclass
@@ -52,7 +58,7 @@ class InMemoryTimelineStore:
         self.documents[document_id(order_id, event_type)] = {
             "orderId": order_id,
             "type": event_type,
-            "occurredAt": occurred_at.isoformat(),
+            "occurredAt": occurred_at_text(occurred_at),
             "data": data,
         }
         return True
@@ -62,11 +68,13 @@ class InMemoryTimelineStore:
         self.documents.pop(document_id(order_id, event_type), None)
 
     def events(self, order_id: str) -> list[dict[str, Any]]:
-        found = [d for d in self.documents.values() if d["orderId"] == order_id]
-        return [
-            {"type": d["type"], "occurredAt": d["occurredAt"], "data": d["data"]}
-            for d in sorted(found, key=lambda d: d["occurredAt"])
-        ]
+        return by_time(
+            [
+                {"type": d["type"], "occurredAt": d["occurredAt"], "data": d["data"]}
+                for d in self.documents.values()
+                if d["orderId"] == order_id
+            ]
+        )
 
 
 @dataclass

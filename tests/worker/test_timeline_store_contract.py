@@ -3,7 +3,7 @@ expectations run against both (Cosmos through the stand-in and the real azure-co
 unit test that passes on the fake describes what the worker does against Cosmos."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -45,6 +45,21 @@ def test_events_come_back_oldest_first_and_only_the_orders_own(store: TimelineSt
 
     assert [e["type"] for e in store.events(order)] == ["OrderPlaced", "OrderConfirmed"]
     assert store.events(str(uuid.uuid4())) == []
+
+
+def test_times_are_kept_in_utc_and_events_come_back_by_instant(store: TimelineStore):
+    """A time read from Postgres comes in the session's zone (republish): 03:30+01:00 is
+    before 02:45 UTC, though its text sorts after it."""
+    order = str(uuid.uuid4())
+    store.add(order, "OrderConfirmed", datetime(2026, 1, 2, 2, 45, tzinfo=UTC), {})
+    store.add(
+        order, "OrderPlaced", datetime(2026, 1, 2, 3, 30, tzinfo=timezone(timedelta(hours=1))), {}
+    )
+
+    assert store.events(order) == [
+        {"type": "OrderPlaced", "occurredAt": "2026-01-02T02:30:00+00:00", "data": {}},
+        {"type": "OrderConfirmed", "occurredAt": "2026-01-02T02:45:00+00:00", "data": {}},
+    ]
 
 
 def test_add_all_writes_every_event_in_order_when_none_is_there(store: TimelineStore):
