@@ -1,22 +1,15 @@
 """The cart: set/remove items, priced by catalog, isolated per user, safe under concurrency."""
 
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from dev.issuer import Issuer
 from dev.serve import free_port, serve
 from functions.catalog.seed import seed_products
 from tests.conftest import orders_settings
-from tests.orders.test_checkout import orders_app_with_catalog_at
+from tests.orders.test_checkout import catalog_changing_the_cart, orders_app_with_catalog_at
 
 PRODUCTS = {p.id: p for p in seed_products()}
 
@@ -233,27 +226,6 @@ def test_removing_the_last_item_needs_no_prices(
     assert cart_of(orders) == {}
 
 
-@contextmanager
-def catalog_down_after_adding(
-    catalog_url: str, change: Callable[[], object]
-) -> Iterator[tuple[list[str], str]]:
-    """A catalog in front of the real one: while it answers the first price lookup, `change`
-    runs (a shopper's other tab adds a product); every later lookup is a 503."""
-    lookups: list[str] = []
-
-    async def products(request: Request) -> Response:
-        lookups.append(request.query_params["ids"])
-        if len(lookups) > 1:
-            return Response(status_code=503)
-        await run_in_threadpool(change)
-        async with httpx.AsyncClient(base_url=catalog_url) as real:
-            answer = await real.get("/products", params=request.query_params)
-        return Response(answer.content, answer.status_code, media_type="application/json")
-
-    with serve(Starlette(routes=[Route("/products", products)])) as url:
-        yield lookups, url
-
-
 def test_a_change_whose_cart_cannot_be_priced_afterwards_says_it_was_made(
     orders: httpx.Client, orders_db: str, catalog_url: str, issuer: Issuer, user: str
 ):
@@ -261,10 +233,9 @@ def test_a_change_whose_cart_cannot_be_priced_afterwards_says_it_was_made(
     must not claim that nothing was changed."""
     set_item(orders, "french-press", 1)
     with (
-        catalog_down_after_adding(catalog_url, lambda: set_item(orders, "tea-infuser", 3)) as (
-            lookups,
-            url,
-        ),
+        catalog_changing_the_cart(
+            catalog_url, lambda: set_item(orders, "tea-infuser", 3), down_after=1
+        ) as (lookups, url),
         orders_app_with_catalog_at(orders_db, url, issuer, user) as client,
     ):
         response = set_item(client, "moka-pot-6", 2)

@@ -230,15 +230,18 @@ def orders_app_with_catalog_at(
 
 @contextmanager
 def catalog_changing_the_cart(
-    catalog_url: str, *changes: Callable[[], object]
+    catalog_url: str, *changes: Callable[[], object], down_after: int | None = None
 ) -> Iterator[tuple[list[str], str]]:
     """A catalog in front of the real one that runs `changes[i]` while it answers the i-th price
-    lookup, as a shopper's other tab would; yields the `ids=` of each lookup it served (filled
-    in as they come) and its URL."""
+    lookup, as a shopper's other tab would (and answers 503 to every lookup after the first
+    `down_after`); yields the `ids=` of each lookup it got (filled in as they come) and its
+    URL."""
     lookups: list[str] = []
 
     async def products(request: Request) -> Response:
         lookups.append(request.query_params["ids"])
+        if down_after is not None and len(lookups) > down_after:
+            return Response(status_code=503)
         if len(lookups) <= len(changes):
             await run_in_threadpool(changes[len(lookups) - 1])
         async with httpx.AsyncClient(base_url=catalog_url) as real:
