@@ -20,6 +20,8 @@ from tf_access import (
     expr,
     federated_subjects,
     generic_wiring_problems,
+    locals_of,
+    parse_dir,
     role_matrix,
 )
 from tf_mutation import TF_DIR, mutated_copy
@@ -68,9 +70,10 @@ EXPECTED_GRANTS = {
     Grant(CONTROL_PLANE, "Private DNS Zone Contributor", "var.private_dns_zone_id"),
     Grant(CONTROL_PLANE, "Managed Identity Operator", "azurerm_user_assigned_identity.kubelet.id"),
     Grant(KUBELET, "AcrPull", "var.acr_id"),
-    # Whoever runs Terraform writes the vault's secrets.
+    # The operators and the CI apply identity write the vault's secrets (envs/dev's
+    # local.key_vault_secrets_officers: test_the_key_vault_secrets_officers_are_a_fixed_set).
     Grant(
-        "keyvault:var.secrets_officer_principal_id",
+        "keyvault:var.secrets_officer_principal_ids",
         "Key Vault Secrets Officer",
         "azurerm_key_vault.this.id",
     ),
@@ -96,11 +99,19 @@ EXPECTED_SCOPE_INPUTS = {
     ("aks", "vnet_id"): "module.network.spoke_vnet_id",
     ("aks", "route_table_id"): "module.network.aks_route_table_id",
     ("aks", "private_dns_zone_id"): 'module.network.private_dns_zone_ids["aks"]',
-    ("keyvault", "secrets_officer_principal_id"): "data.azurerm_client_config.current.object_id",
+    ("keyvault", "secrets_officer_principal_ids"): "local.key_vault_secrets_officers",
     ("github_oidc", "acr_id"): "module.acr.id",
     ("github_oidc", "key_vault_id"): "module.keyvault.id",
     ("github_oidc", "tfstate_storage_account_id"): "var.tfstate_storage_account_id",
 }
+
+# Who writes the vault's secrets: the operators the variables name and the CI apply identity,
+# a fixed set (not the object id of whoever runs Terraform, which moved the grant to each
+# caller: a CI apply took it from the operators), with keys known at plan time.
+EXPECTED_SECRETS_OFFICERS = (
+    "merge({for id in var.key_vault_secrets_officer_object_ids : id => id}, "
+    '{for m in module.github_oidc : "github-apply" => m.principal_ids["apply"]})'
+)
 
 EXPECTED_SUBJECTS = {
     ("workload:catalog", AKS_ISSUER, "system:serviceaccount:tinyshop:catalog"),
@@ -140,6 +151,9 @@ def _access_problems(tf_dir: Path) -> list[str]:
     for key, value in _scope_inputs(tf_dir).items():
         if value != EXPECTED_SCOPE_INPUTS[key]:
             problems.append(f"module {key[0]} gets {key[1]} = {value!r}")
+    officers = expr(locals_of(parse_dir(tf_dir / "envs" / "dev")).get("key_vault_secrets_officers"))
+    if officers != EXPECTED_SECRETS_OFFICERS:
+        problems.append(f"local.key_vault_secrets_officers = {officers!r}")
     subjects = federated_subjects(tf_dir)
     problems += [f"unexpected subject {s}" for s in sorted(subjects - EXPECTED_SUBJECTS)]
     problems += [f"missing subject {s}" for s in sorted(EXPECTED_SUBJECTS - subjects)]
@@ -240,6 +254,27 @@ MUTATIONS = [
         "missing subject ('workload:durable', 'aks-oidc-issuer', "
         "'system:serviceaccount:keda:keda-operator')",
         id="drop-kedas-federation-with-the-durable-identity",
+    ),
+    pytest.param(
+        "envs/dev/main.tf",
+        "secrets_officer_principal_ids = local.key_vault_secrets_officers",
+        "secrets_officer_principal_ids = { caller = data.azurerm_client_config.current.object_id }",
+        "module keyvault gets secrets_officer_principal_ids",
+        id="secrets-officer-follows-whoever-runs-terraform",
+    ),
+    pytest.param(
+        "envs/dev/main.tf",
+        '    { for m in module.github_oidc : "github-apply" => m.principal_ids["apply"] },\n',
+        "",
+        "local.key_vault_secrets_officers",
+        id="ci-apply-cannot-write-the-secrets",
+    ),
+    pytest.param(
+        "modules/keyvault/main.tf",
+        "  principal_id         = each.value\n",
+        "  principal_id         = each.key\n",
+        "keyvault.secrets_officer.principal_id = 'each.key'",
+        id="secrets-officer-granted-to-the-map-key",
     ),
 ]
 

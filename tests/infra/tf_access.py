@@ -112,10 +112,15 @@ def role_matrix(tf_dir: Path) -> set[Grant]:
     for module in sorted(p for p in (tf_dir / "modules").iterdir() if p.is_dir()):
         parsed = parse_dir(module)
         for body in resources(parsed, "azurerm_role_assignment").values():
-            if "for_each" in body:
-                continue  # generic: checked by generic_wiring_problems
             role = body.get("role_definition_name") or body.get("role_definition_id")
             principal = expr(body["principal_id"])
+            if "for_each" in body:
+                # Generic (checked by generic_wiring_problems); one role for every principal of
+                # a map is one grant to that map.
+                if principal == "each.value":
+                    principal = expr(body["for_each"])
+                else:
+                    continue
             grants.add(Grant(f"{module.name}:{principal}", expr(role), expr(body["scope"])))
     return grants
 
@@ -128,6 +133,12 @@ GENERIC_WIRING = {
         "role_definition_name": "each.value.role_definition_name",
         "principal_id": "azurerm_user_assigned_identity.this[each.value.workload].principal_id",
         "for_each": "var.role_assignments",
+    },
+    ("keyvault", "secrets_officer"): {
+        "scope": "azurerm_key_vault.this.id",
+        "role_definition_name": "Key Vault Secrets Officer",
+        "principal_id": "each.value",
+        "for_each": "var.secrets_officer_principal_ids",
     },
     ("github_oidc", "this"): {
         "scope": "each.value.scope",

@@ -15,6 +15,15 @@ resource "random_string" "suffix" {
 }
 
 locals {
+  # Who writes the vault's secrets: the operators named in the variables and, once it exists,
+  # the CI apply identity. A fixed set, not "whoever runs Terraform" (the caller's object id):
+  # that moved the grant to each apply's caller, so a CI apply took it from the operators and
+  # every pull request's plan showed it moving.
+  key_vault_secrets_officers = merge(
+    { for id in var.key_vault_secrets_officer_object_ids : id => id },
+    { for m in module.github_oidc : "github-apply" => m.principal_ids["apply"] },
+  )
+
   name_suffix = "${var.workload}-${var.environment}-${var.location_short}"
   unique      = random_string.suffix.result
 
@@ -309,13 +318,13 @@ module "cloudflare" {
 module "keyvault" {
   source = "../../modules/keyvault"
 
-  name                         = local.names.key_vault
-  location                     = var.location
-  resource_group_name          = azurerm_resource_group.this.name
-  tenant_id                    = data.azurerm_client_config.current.tenant_id
-  allowed_ip_ranges            = var.operator_ip_ranges
-  secrets_officer_principal_id = data.azurerm_client_config.current.object_id
-  secret_names                 = local.stored_secret_names
+  name                          = local.names.key_vault
+  location                      = var.location
+  resource_group_name           = azurerm_resource_group.this.name
+  tenant_id                     = data.azurerm_client_config.current.tenant_id
+  allowed_ip_ranges             = var.operator_ip_ranges
+  secrets_officer_principal_ids = local.key_vault_secrets_officers
+  secret_names                  = local.stored_secret_names
   # Values that already live in state at their source (the azuread client
   # secret, the Cloudflare token data source) are stored here as well.
   secret_values = {

@@ -88,6 +88,22 @@ variable "aks_admin_group_object_ids" {
   }
 }
 
+variable "key_vault_secrets_officer_object_ids" {
+  description = "Entra ID (workforce tenant) users or groups that run Terraform by hand (your object id: az ad signed-in-user show --query id -o tsv): Key Vault Secrets Officer on the vault, to write and refresh its secrets. The CI apply identity gets it as well once github_repository is set. At least one."
+  type        = set(string)
+  nullable    = false
+
+  validation {
+    condition     = length(var.key_vault_secrets_officer_object_ids) > 0
+    error_message = "key_vault_secrets_officer_object_ids needs at least one principal: whoever applies first writes the secrets."
+  }
+
+  validation {
+    condition     = alltrue([for id in var.key_vault_secrets_officer_object_ids : can(regex("^[0-9a-fA-F-]{36}$", id))])
+    error_message = "key_vault_secrets_officer_object_ids must contain GUIDs."
+  }
+}
+
 variable "aks_sku_tier" {
   description = "AKS control-plane tier (Standard = uptime SLA; Free is cheaper for throw-away clusters)."
   type        = string

@@ -22,11 +22,13 @@ resource "azurerm_key_vault" "this" {
   }
 }
 
-# The identity running Terraform writes (and on destroy deletes) the secrets.
+# The principals that run Terraform write (and on destroy delete) the secrets.
 resource "azurerm_role_assignment" "secrets_officer" {
+  for_each = var.secrets_officer_principal_ids
+
   scope                = azurerm_key_vault.this.id
   role_definition_name = "Key Vault Secrets Officer"
-  principal_id         = var.secrets_officer_principal_id
+  principal_id         = each.value
 }
 
 # Azure RBAC is eventually consistent: a new role assignment can take minutes
@@ -40,7 +42,7 @@ resource "time_sleep" "rbac_propagation" {
   create_duration = var.rbac_propagation_wait
 
   triggers = {
-    role_assignment_id = azurerm_role_assignment.secrets_officer.id
+    role_assignment_ids = join(",", sort([for a in azurerm_role_assignment.secrets_officer : a.id]))
   }
 }
 

@@ -59,10 +59,15 @@ variable "allowed_ip_ranges" {
   }
 }
 
-variable "secrets_officer_principal_id" {
-  description = "Object id of the principal that runs Terraform; it gets Key Vault Secrets Officer to write the secrets."
-  type        = string
+variable "secrets_officer_principal_ids" {
+  description = "Principals that run Terraform, by a key fixed in the configuration (for_each needs keys known at plan time; an id may not be, e.g. an identity created in the same apply): each gets Key Vault Secrets Officer to write the secrets. At least one."
+  type        = map(string)
   nullable    = false
+
+  validation {
+    condition     = length(var.secrets_officer_principal_ids) > 0
+    error_message = "secrets_officer_principal_ids needs at least one principal: nobody could write the secrets otherwise."
+  }
 }
 
 variable "secret_names" {
