@@ -97,9 +97,9 @@ async def list_products(
     if ids is not None:
         wanted = _parse_ids(ids)
         async with deps.db.connection() as conn:
-            found = await repository.get_many(conn, wanted)
-        items = [p for p in found if cursor is None or p.id > cursor]
-        page = ProductPage(items=items, next_cursor=None)
+            # "After the cursor" as the list pages mean it: in the database's collation.
+            found = await repository.get_many(conn, wanted, cursor)
+        page = ProductPage(items=found, next_cursor=None)
         return _cacheable(request, page, deps.settings.cache_max_age)
     async with deps.db.connection() as conn:
         rows = await repository.list_page(conn, limit + 1, cursor)

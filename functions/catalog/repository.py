@@ -13,6 +13,7 @@ _COLUMNS = "id, name, description, price, currency, stock"
 LIST_FIRST_PAGE = f"SELECT {_COLUMNS} FROM products ORDER BY id LIMIT %s"
 LIST_PAGE_AFTER = f"SELECT {_COLUMNS} FROM products WHERE id > %s ORDER BY id LIMIT %s"
 GET_MANY = f"SELECT {_COLUMNS} FROM products WHERE id = ANY(%s) ORDER BY id"
+GET_MANY_AFTER = f"SELECT {_COLUMNS} FROM products WHERE id = ANY(%s) AND id > %s ORDER BY id"
 GET_ONE = f"SELECT {_COLUMNS} FROM products WHERE id = %s"
 
 
@@ -26,10 +27,16 @@ async def list_page(conn: psycopg.AsyncConnection, limit: int, after: str | None
         return await cur.fetchall()
 
 
-async def get_many(conn: psycopg.AsyncConnection, ids: list[str]) -> list[Product]:
-    """The products among `ids` that exist, ordered by id; unknown ids are simply absent."""
+async def get_many(
+    conn: psycopg.AsyncConnection, ids: list[str], after: str | None = None
+) -> list[Product]:
+    """The products among `ids` that exist, ordered by id (after the id `after`, in the
+    database's order like `list_page`); unknown ids are simply absent."""
     async with conn.cursor(row_factory=class_row(Product)) as cur:
-        await cur.execute(GET_MANY, (ids,))
+        if after is None:
+            await cur.execute(GET_MANY, (ids,))
+        else:
+            await cur.execute(GET_MANY_AFTER, (ids, after))
         return await cur.fetchall()
 
 

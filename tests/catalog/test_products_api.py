@@ -1,14 +1,19 @@
 """catalog HTTP API over real HTTP against a real, seeded Postgres."""
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
 import psycopg
 import pytest
 
+from dev.postgres.launcher import fresh_database
+from dev.serve import serve
 from functions.catalog.api import IDS_PATTERN
 from functions.catalog.seed import seed_products
+from functions.shared import migrations
+from tests.conftest import CATALOG_MIGRATIONS, catalog_settings
 
 SEEDED = {p.id: p for p in seed_products()}
 
@@ -192,3 +197,43 @@ def test_liveness_and_readiness_are_ok_with_the_database_up(catalog: httpx.Clien
 def test_responses_are_json_with_camel_case_fields(catalog: httpx.Client):
     raw = catalog.get("/products", params={"limit": 1}).text
     assert set(json.loads(raw)) == {"items", "nextCursor"}
+
+
+# Like glibc's en_US (Azure's default collation): punctuation ignored at the first level.
+PUNCTUATION_BLIND = "en-US-u-ka-shifted"
+
+
+@pytest.fixture(scope="module")
+def punctuation_blind_catalog(postgres_admin_url: str) -> Iterator[str]:
+    with psycopg.connect(postgres_admin_url) as conn:
+        icu = conn.execute("SELECT count(*) FROM pg_collation WHERE collprovider = 'i'")
+        if icu.fetchone()[0] == 0:  # type: ignore[index]
+            pytest.skip("this Postgres is built without ICU (the embedded pgserver is)")
+    with fresh_database(postgres_admin_url, "catalog_icu", icu_locale=PUNCTUATION_BLIND) as url:
+        migrations.upgrade(url, CATALOG_MIGRATIONS)
+        with psycopg.connect(url, autocommit=True) as conn:
+            for product_id in ("ab-c", "abb", "aba"):
+                conn.execute(
+                    "INSERT INTO products (id, name, description, price, currency, stock) "
+                    "VALUES (%s, %s, '', 1.00, 'EUR', 1)",
+                    (product_id, product_id),
+                )
+        yield url
+
+
+def test_ids_with_a_cursor_mean_after_it_as_the_list_pages_do(punctuation_blind_catalog: str):
+    """In a database that orders 'ab-c' after 'abb' (code points put it before), both ways of
+    reading a page agree on what comes after a cursor."""
+    from functions.catalog.api import create_app
+
+    with (
+        serve(create_app(catalog_settings(punctuation_blind_catalog))) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        listed = client.get("/products", params={"cursor": "abb"}).json()["items"]
+        by_ids = client.get("/products", params={"ids": "aba,abb,ab-c", "cursor": "abb"}).json()[
+            "items"
+        ]
+
+    assert [p["id"] for p in listed] == ["ab-c"]  # the premise: the database's order
+    assert [p["id"] for p in by_ids] == ["ab-c"]

@@ -20,6 +20,11 @@ LARGE = 100_000
 HOT_QUERIES = [
     ("get_one", repository.GET_ONE, ["bench-054321"]),
     ("get_many", repository.GET_MANY, [[f"bench-{n:06d}" for n in range(1, 40_000, 2000)]]),
+    (
+        "get_many_after",
+        repository.GET_MANY_AFTER,
+        [[f"bench-{n:06d}" for n in range(1, 40_000, 2000)], "bench-010000"],
+    ),
     ("list_first_page", repository.LIST_FIRST_PAGE, [21]),
     ("list_page_after", repository.LIST_PAGE_AFTER, ["bench-050000", 21]),
 ]
