@@ -8,6 +8,9 @@ created, in the same write as `OrderPlaced` — before it is sent, so a second r
 claim and sends nothing (at most once).
 A send the mail provider refused (`MailNotSent`: nothing went out) releases the claim, so the
 orchestration's retry can send it; a send whose outcome is unknown keeps it: no second e-mail.
+A release that fails (the store blips just then) is tried again a few times; if it still fails,
+the claim stands for an e-mail that never went out, and an error names the document an operator
+deletes to have it sent (every later run finds the claim and sends nothing).
 
 A store outage raises `TimelineStoreUnavailable`; under the host the orchestration retries the
 activity, locally the message is held (local_consumer.py).
@@ -17,10 +20,23 @@ import logging
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
 from functions.shared import metrics
 from functions.shared.events import ORDER_PLACED
 from functions.shared.pseudonym import pseudonym
-from functions.shared.timeline_store import NewEvent, TimelineStore
+from functions.shared.timeline_store import (
+    NewEvent,
+    TimelineStore,
+    TimelineStoreUnavailable,
+    document_id,
+)
 from functions.worker.fulfilment import CONFIRMATION_EMAIL_SENT, ORDER_CONFIRMED
 
 _log = logging.getLogger("tinyshop.worker")
@@ -93,6 +109,31 @@ def send_confirmation_email(step: dict[str, Any], store: TimelineStore, mailer: 
         mailer.send(step["to"], step["subject"], f"{order_id}:{CONFIRMATION_EMAIL_SENT}", step)
     except MailNotSent:
         if isinstance(store, ReleasableStore):
-            store.remove(order_id, CONFIRMATION_EMAIL_SENT)  # if this fails, the claim stands
+            _release_claim(store, order_id)
         raise
     return True
+
+
+# A few seconds at most: the activity holds its worker meanwhile, and the refusal is retried by
+# the orchestration anyway.
+RELEASE_ATTEMPTS = 4
+
+
+def _release_claim(store: ReleasableStore, order_id: str, wait: float = 0.5) -> None:
+    """Take back the claim of an e-mail that did not go out, through store blips; if the store
+    stays unavailable, say which document keeps the e-mail from being sent."""
+    retrying = Retrying(
+        stop=stop_after_attempt(RELEASE_ATTEMPTS),
+        wait=wait_exponential(multiplier=wait, max=4 * wait),
+        retry=retry_if_exception_type(TimelineStoreUnavailable),
+    )
+    try:
+        retrying(store.remove, order_id, CONFIRMATION_EMAIL_SENT)
+    except RetryError as exc:
+        _log.error(
+            "the claim of a refused e-mail could not be released: it will not be sent until "
+            "document %s is deleted",
+            document_id(order_id, CONFIRMATION_EMAIL_SENT),
+            extra={"order_id": order_id},
+            exc_info=exc.last_attempt.exception(),
+        )

@@ -30,6 +30,7 @@ class InMemoryTimelineStore:
     failing_type: str | None = None
     attempts: int = 0
     batches: int = 0  # add_all calls that reached the store
+    remove_failures: int = 0
 
     def add(
         self, order_id: str, event_type: str, occurred_at: datetime, data: dict[str, Any]
@@ -64,7 +65,11 @@ class InMemoryTimelineStore:
         return True
 
     def remove(self, order_id: str, event_type: str) -> None:
-        """Take back a claim (functions/worker/activities.py, `ReleasableStore`)."""
+        """Take back a claim (functions/worker/activities.py, `ReleasableStore`); the next
+        `remove_failures` fail like an outage."""
+        if self.remove_failures > 0:
+            self.remove_failures -= 1
+            raise TimelineStoreUnavailable(f"simulated outage removing {event_type}")
         self.documents.pop(document_id(order_id, event_type), None)
 
     def events(self, order_id: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from azure.durable_functions.models.actions.ActionType import ActionType
 from azure.durable_functions.models.history.HistoryEventType import HistoryEventType as Ev
 
 from functions.shared.timeline_store import TimelineStoreUnavailable
-from functions.worker import fulfilment
+from functions.worker import activities, fulfilment
 from functions.worker.activities import MailNotSent, record_timeline_event, send_confirmation_email
 from functions.worker.fulfilment import (
     RECORD_TIMELINE_EVENT,
@@ -235,6 +236,34 @@ def test_an_activity_run_twice_across_a_crash_sends_one_email(caplog: pytest.Log
     assert send_confirmation_email(step, store, Mailer()) is True
     assert send_confirmation_email(step, store, Mailer()) is False
     assert sent == [f"{ORDER['orderId']}:ConfirmationEmailSent"]
+
+
+def test_a_refused_email_s_claim_is_released_through_a_store_blip_so_the_retry_sends_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(activities, "_release_claim", partial(activities._release_claim, wait=0))
+    store = InMemoryTimelineStore(remove_failures=activities.RELEASE_ATTEMPTS - 1)
+    step = step_input(actions(history_up_to_the_email().replay())[0])
+    mailer = FlakyMailer(refusals=1)
+
+    with pytest.raises(MailNotSent):
+        send_confirmation_email(step, store, mailer)
+    assert send_confirmation_email(step, store, mailer) is True
+    assert mailer.sent == [f"{ORDER['orderId']}:ConfirmationEmailSent"]
+
+
+def test_a_claim_that_cannot_be_released_is_reported_with_the_document_to_delete(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    monkeypatch.setattr(activities, "_release_claim", partial(activities._release_claim, wait=0))
+    store = InMemoryTimelineStore(remove_failures=activities.RELEASE_ATTEMPTS)
+    step = step_input(actions(history_up_to_the_email().replay())[0])
+
+    with pytest.raises(MailNotSent):
+        send_confirmation_email(step, store, FlakyMailer(refusals=1))
+
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert f"{ORDER['orderId']}:ConfirmationEmailSent" in error.getMessage()
 
 
 # --- the same orchestrator through the local driver ------------------------------------------
