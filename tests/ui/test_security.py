@@ -267,3 +267,49 @@ def test_health_probes(make_app: Callable[..., Flask]) -> None:
     assert down.get("/healthz/live").status_code == 200
     not_ready = down.get("/healthz/ready")
     assert (not_ready.status_code, not_ready.json["checks"]) == (503, {"sessions": "unavailable"})
+
+
+def test_a_second_sign_in_in_the_same_browser_acts_as_the_new_shopper_only(
+    client: FlaskClient, sign_in: SignIn, shopper: str
+) -> None:
+    """A shared computer: Bob signs in where Alice still is. Her tokens must not come along,
+    let alone be the ones used for him."""
+    sign_in(client, shopper)
+    token = CSRF.search(client.get("/cart").text).group(1)  # type: ignore[union-attr]
+    client.post("/cart/add", data={"product_id": "moka-pot-6", "csrf_token": token})
+    assert "Moka Pot, 6 cups" in unescape(client.get("/cart").text)
+
+    sign_in(client, f"{shopper}-next")
+
+    assert "Moka Pot, 6 cups" not in unescape(client.get("/cart").text)  # Bob's empty cart
+
+
+def test_a_request_finishing_after_sign_out_does_not_sign_the_browser_in_again(
+    make_app: Callable[..., Flask], ui_db: str
+) -> None:
+    """Tab 1's slow request changes its session (a flash message) after tab 2 signed out: the
+    deleted session must stay deleted, and the browser is told to drop its cookie."""
+    from flask import Response
+
+    from ui.app.sessions import PostgresSessionInterface, ServerSession
+
+    app = make_app()
+    interface = app.session_interface
+    assert isinstance(interface, PostgresSessionInterface)
+    with app.test_request_context():
+        signed_in = ServerSession()
+        signed_in["user"] = {"sub": "alice"}
+        interface.save_session(app, signed_in, Response())
+        sid = signed_in.sid
+        assert sid is not None
+        found = interface.store.load(sid)
+        assert found is not None
+        slow = ServerSession(found[0], sid, found[1])  # tab 1's request opened it
+        interface.store.delete(sid)  # sign-out in the other tab
+
+        slow["_flashes"] = [("message", "Added to your cart.")]
+        response = Response()
+        interface.save_session(app, slow, response)
+
+    assert interface.store.load(sid) is None
+    assert f"{COOKIE}=;" in response.headers.get("Set-Cookie", "")

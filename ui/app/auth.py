@@ -109,7 +109,10 @@ class Auth:
         next_path = session.pop(NEXT_KEY, "/")
         if not flow:
             raise SignInError("no sign-in is in progress in this session")
-        cache = self._load_cache()
+        # A new token cache, not the session's: a sign-in in a browser where another shopper is
+        # still signed in must not add to that shopper's tokens (the account used would be
+        # whichever the cache lists first).
+        cache = msal.SerializableTokenCache()
         try:
             result = self._app(cache).acquire_token_by_auth_code_flow(flow, params)
         except (ValueError, IdTokenError) as exc:  # state/nonce mismatch, malformed answer
@@ -119,6 +122,7 @@ class Auth:
         if "error" in result:
             raise SignInError(f"{result.get('error')}: {result.get('error_description')}")
         claims = result.get("id_token_claims") or {}
+        session.clear()  # nothing of a session from before (another shopper's) carries over
         session.regenerate()  # type: ignore[attr-defined]  # ServerSession
         session[USER_KEY] = {
             "sub": claims.get("sub"),
@@ -135,7 +139,7 @@ class Auth:
         cache = self._load_cache()
         app = self._app(cache)
         accounts = app.get_accounts()
-        if not accounts:
+        if len(accounts) != 1:  # one sign-in, one account (complete); else sign in again
             return None
         try:
             result = app.acquire_token_silent([self.settings.api_scope], account=accounts[0])

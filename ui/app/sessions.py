@@ -112,15 +112,24 @@ class SessionStore:
             ).fetchone()
         return (row[0], row[1]) if row else None
 
-    def save(self, sid: str, data: dict[str, Any], lifetime: timedelta) -> None:
+    def create(self, sid: str, data: dict[str, Any], lifetime: timedelta) -> None:
         with self._connection() as conn:
             conn.execute(
-                "INSERT INTO ui_sessions (sid_hash, data, expires_at) VALUES (%s, %s, now() + %s) "
-                "ON CONFLICT (sid_hash) DO UPDATE SET data = EXCLUDED.data, "
-                "updated_at = now(), expires_at = EXCLUDED.expires_at",
+                "INSERT INTO ui_sessions (sid_hash, data, expires_at) VALUES (%s, %s, now() + %s)",
                 (_hash(sid), Jsonb(data), lifetime),
             )
         self._maybe_purge()
+
+    def update(self, sid: str, data: dict[str, Any], lifetime: timedelta) -> bool:
+        """Store a session that exists; False when it does not (any more): signed out or
+        expired while the request ran, and never brought back by it."""
+        with self._connection() as conn:
+            updated = conn.execute(
+                "UPDATE ui_sessions SET data = %s, updated_at = now(), expires_at = now() + %s "
+                "WHERE sid_hash = %s AND expires_at > now()",
+                (Jsonb(data), lifetime, _hash(sid)),
+            ).rowcount
+        return updated == 1
 
     def touch(self, sid: str, lifetime: timedelta) -> None:
         with self._connection() as conn:
@@ -194,7 +203,13 @@ class PostgresSessionInterface(SessionInterface):
                 if session.sid is not None:
                     self.store.delete(session.sid)
                 session.sid = secrets.token_urlsafe(_SID_BYTES)
-            self.store.save(session.sid, dict(session), self.lifetime)
+                self.store.create(session.sid, dict(session), self.lifetime)
+            elif not self.store.update(session.sid, dict(session), self.lifetime):
+                # Signed out (another tab) or expired while this request ran: what it changed
+                # must not sign the browser in again.
+                response.delete_cookie(name, **cookie)
+                response.vary.add("Cookie")
+                return
             # A browser-session cookie: the server decides expiry, the browser forgets on exit.
             response.set_cookie(name, session.sid, **cookie)
             response.vary.add("Cookie")
