@@ -204,3 +204,55 @@ def test_the_documentation_check_finds_an_undocumented_value(tmp_path: Path):
     values = tmp_path / "values.yaml"
     values.write_text("# -- documented\na: 1\nparent:\n  b: 2\n", encoding="utf-8")
     assert _leaf_lines_without_comment(values) == ["  b: 2"]
+
+
+def _selects(selector: dict, labels: dict[str, str]) -> bool:
+    """A Kubernetes label selector (matchLabels and matchExpressions) against pod labels."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for rule in selector.get("matchExpressions", []):
+        key, operator, values = rule["key"], rule["operator"], rule.get("values", [])
+        matched = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not matched:
+            return False
+    return True
+
+
+def _budgeted_pods(manifests: list[dict]) -> dict[str, set[str]]:
+    """PodDisruptionBudget -> the workloads (kind/name) whose pod template it selects."""
+    templates = {
+        f"{m['kind']}/{m['metadata']['name']}": m["spec"]["template"]["metadata"]["labels"]
+        for m in manifests
+        if m["kind"] in {"Deployment", "Job"}
+    }
+    return {
+        pdb["metadata"]["name"]: {
+            workload
+            for workload, labels in templates.items()
+            if _selects(pdb["spec"]["selector"], labels)
+        }
+        for pdb in manifests
+        if pdb["kind"] == "PodDisruptionBudget"
+    }
+
+
+def test_each_disruption_budget_covers_its_deployment_and_no_job(dev):
+    """A budget with maxUnavailable needs every pod it selects to belong to a controller with
+    a scale subresource; a Job has none, so a budget that also selects a migration Job's pods
+    allows no eviction, and node drains stall for the 24 h the Job is kept."""
+    assert _budgeted_pods(dev["tinyshop"]) == {
+        app: {f"Deployment/{app}"} for app in ("catalog", "orders", "ui")
+    }
+
+
+def test_the_disruption_budget_check_sees_a_job_selected(dev):
+    manifests = copy.deepcopy(dev["tinyshop"])
+    for manifest in manifests:
+        if manifest["kind"] == "PodDisruptionBudget":
+            manifest["spec"]["selector"].pop("matchExpressions")
+    assert "Job/orders-migrate" in _budgeted_pods(manifests)["orders"]
