@@ -11,6 +11,7 @@ below); the scrape config labels each target with `service_name`, the label the 
 derives from the resource attribute in AKS, so every query works in both places.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -18,8 +19,6 @@ import socket
 import sys
 import threading
 from pathlib import Path
-
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = REPO / ".dev" / "prometheus"
@@ -60,6 +59,14 @@ def _wait_forever() -> None:
     stop.wait()
 
 
+def write_config(settings: dict, folder: Path) -> Path:
+    """`folder/prometheus.yml`, written as JSON: JSON is YAML (1.2), which Prometheus reads,
+    and `make dev`'s packages (requirements-dev.txt) hold no YAML library."""
+    path = folder / "prometheus.yml"
+    path.write_text(json.dumps(settings, indent=2))
+    return path
+
+
 def main() -> int:
     binary = shutil.which("prometheus")
     if not wanted(os.environ.get("PROMETHEUS"), binary is not None):
@@ -76,8 +83,7 @@ def main() -> int:
             _wait_forever()
             return 0
     STATE.mkdir(parents=True, exist_ok=True)
-    path = STATE / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config(), sort_keys=False))
+    path = write_config(config(), STATE)
     print(f"Prometheus on http://127.0.0.1:{PORT} (config {path})", flush=True)
     os.execv(  # noqa: S606 (a fixed binary and arguments)
         binary,

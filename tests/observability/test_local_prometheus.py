@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from dev.prometheus import launcher
 from dev.serve import free_port
@@ -50,9 +49,7 @@ def test_prometheus_runs_when_installed_or_asked(
 
 
 def _write(config: dict, folder: Path) -> Path:
-    path = folder / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return launcher.write_config(config, folder)  # what `make dev` writes, as it writes it
 
 
 def test_promtool_accepts_the_config_and_its_rules(tmp_path: Path) -> None:
