@@ -8,9 +8,10 @@ created, in the same write as `OrderPlaced` — before it is sent, so a second r
 claim and sends nothing (at most once).
 A send the mail provider refused (`MailNotSent`: nothing went out) releases the claim, so the
 orchestration's retry can send it; a send whose outcome is unknown keeps it: no second e-mail.
-A release that fails (the store blips just then) is tried again a few times; if it still fails,
-the claim stands for an e-mail that never went out, and an error names the document an operator
-deletes to have it sent (every later run finds the claim and sends nothing).
+A release that fails (the store blips just then) is tried again a few times, starting none
+after 10 s; if it still fails, the claim stands for an e-mail that never went out, and an error
+names the document an operator deletes to have it sent (every later run finds the claim and
+sends nothing).
 
 A store outage raises `TimelineStoreUnavailable`; under the host the orchestration retries the
 activity, locally the message is held (local_consumer.py).
@@ -25,6 +26,7 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_after_delay,
     wait_exponential,
 )
 
@@ -114,16 +116,18 @@ def send_confirmation_email(step: dict[str, Any], store: TimelineStore, mailer: 
     return True
 
 
-# A few seconds at most: the activity holds its worker meanwhile, and the refusal is retried by
-# the orchestration anyway.
+# Bounded: the activity holds its worker (and locally its message's lock) meanwhile, and the
+# refusal is retried by the orchestration anyway. No new attempt starts after RELEASE_SECONDS;
+# each attempt is bounded by the store's own deadline.
 RELEASE_ATTEMPTS = 4
+RELEASE_SECONDS = 10
 
 
 def _release_claim(store: ReleasableStore, order_id: str, wait: float = 0.5) -> None:
     """Take back the claim of an e-mail that did not go out, through store blips; if the store
     stays unavailable, say which document keeps the e-mail from being sent."""
     retrying = Retrying(
-        stop=stop_after_attempt(RELEASE_ATTEMPTS),
+        stop=stop_after_attempt(RELEASE_ATTEMPTS) | stop_after_delay(RELEASE_SECONDS),
         wait=wait_exponential(multiplier=wait, max=4 * wait),
         retry=retry_if_exception_type(TimelineStoreUnavailable),
     )
