@@ -36,6 +36,19 @@ def _selection(args: argparse.Namespace) -> list[int] | None:
     return None if args.all else args.sequence_numbers
 
 
+def _all_found(selection: list[int] | None, settled: int) -> int:
+    """0 when every dead letter named was settled; else 1, saying so (a script running the
+    command must not take "replayed 0" for success)."""
+    if selection is None or settled >= len(set(selection)):
+        return 0
+    print(
+        f"{len(set(selection)) - settled} of the {len(set(selection))} named were not found "
+        "(settled already? `dlq list` shows what is left)",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def run(
     argv: list[str],
     dead_letters: DeadLetters | None = None,
@@ -76,13 +89,15 @@ def run(
             return 0
         selection = _selection(args)
         if args.command == "replay":
-            print(f"replayed {dead_letters.replay(selection)} dead letter(s)")
-            return 0
+            replayed = dead_letters.replay(selection)
+            print(f"replayed {replayed} dead letter(s)")
+            return _all_found(selection, replayed)
         what = "EVERY dead letter" if selection is None else f"dead letters {selection}"
         if not args.yes and confirm(f"purge {what} for good? [y/N] ").strip().lower() != "y":
             print("nothing purged", file=sys.stderr)
             return 1
-        print(f"purged {dead_letters.purge(selection)} dead letter(s)")
-        return 0
+        purged = dead_letters.purge(selection)
+        print(f"purged {purged} dead letter(s)")
+        return _all_found(selection, purged)
     finally:
         dead_letters.close()

@@ -7,8 +7,9 @@ against the real Service Bus: test_servicebus_adapter.py's contract test."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -26,6 +27,7 @@ class Letter:
     enqueued_time_utc: datetime = field(default_factory=lambda: datetime.now(UTC))
     content_type: str = "application/json"
     application_properties: dict = field(default_factory=dict)
+    locked_until_utc: datetime | None = None
 
     @property
     def body(self) -> list[bytes]:
@@ -33,10 +35,21 @@ class Letter:
 
 
 class DeadLetterQueue:
-    def __init__(self, count: int) -> None:
+    """Locks last `lock` (real time); a receive takes `receive_time`."""
+
+    def __init__(self, count: int, lock: float = 60, receive_time: float = 0) -> None:
         self.letters = {n: Letter(n, f"m-{n}") for n in range(1, count + 1)}
-        self.locked: set[int] = set()
+        self.lock, self.receive_time = timedelta(seconds=lock), receive_time
         self.sent: list[str] = []
+
+    @property
+    def locked(self) -> set[int]:
+        now = datetime.now(UTC)
+        return {
+            n
+            for n, letter in self.letters.items()
+            if letter.locked_until_utc is not None and letter.locked_until_utc > now
+        }
 
     # ServiceBusClient
     def get_queue_receiver(self, *_: object, **__: object) -> DeadLetterQueue:
@@ -53,15 +66,23 @@ class DeadLetterQueue:
 
     # receiver
     def receive_messages(self, max_message_count: int, max_wait_time: float) -> list[Letter]:
-        free = [n for n in sorted(self.letters) if n not in self.locked][:max_message_count]
-        self.locked.update(free)
+        time.sleep(self.receive_time)
+        locked = self.locked
+        free = [n for n in sorted(self.letters) if n not in locked][:max_message_count]
+        for n in free:
+            self.letters[n].locked_until_utc = datetime.now(UTC) + self.lock
         return [self.letters[n] for n in free]
 
+    def renew_message_lock(self, message: Letter) -> None:
+        assert message.sequence_number in self.locked, "renewing a lost lock"
+        message.locked_until_utc = datetime.now(UTC) + self.lock
+
     def abandon_message(self, message: Letter) -> None:
-        self.locked.remove(message.sequence_number)
+        assert message.sequence_number in self.locked, "abandoning a lost lock"
+        message.locked_until_utc = None
 
     def complete_message(self, message: Letter) -> None:
-        self.locked.remove(message.sequence_number)
+        assert message.sequence_number in self.locked, "completing a lost lock"
         del self.letters[message.sequence_number]
 
     # sender
@@ -94,3 +115,14 @@ def test_settling_every_letter_walks_them_all():
 
     assert dead_letters.purge(None) == 2 * ServiceBusDeadLetters._BATCH + 1
     assert queue.letters == {}
+
+
+def test_the_letters_held_are_renewed_while_a_long_walk_lasts(monkeypatch: pytest.MonkeyPatch):
+    """Locks far shorter than the walk: without renewal the first letters come back before the
+    wanted one is reached, every batch is all seen letters, and the walk stops short."""
+    monkeypatch.setattr(ServiceBusDeadLetters, "_RENEW_WITHIN", timedelta(seconds=1))
+    queue = DeadLetterQueue(count=4 * ServiceBusDeadLetters._BATCH, lock=0.25, receive_time=0.1)
+    wanted = 3 * ServiceBusDeadLetters._BATCH + 5
+
+    assert ServiceBusDeadLetters(queue, "orders").purge([wanted]) == 1  # type: ignore[arg-type]
+    assert wanted not in queue.letters

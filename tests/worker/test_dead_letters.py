@@ -122,6 +122,12 @@ def test_purge_asks_first_and_only_purges_on_yes(queue: LocalQueue) -> None:
     assert LocalDeadLetters(queue).list() == []
 
 
+def test_replaying_or_purging_a_letter_that_is_not_there_fails(queue: LocalQueue) -> None:
+    sequence = dead_letter_one(queue, order_placed_payload())
+    assert run(["replay", str(sequence), str(sequence + 1000)], LocalDeadLetters(queue)) == 1
+    assert run(["purge", "--yes", str(sequence + 1000)], LocalDeadLetters(queue)) == 1
+
+
 def test_replay_needs_a_selection(queue: LocalQueue) -> None:
     with pytest.raises(SystemExit):
         run(["replay"], LocalDeadLetters(queue))

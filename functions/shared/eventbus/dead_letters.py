@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.shared.eventbus.local_queue import LocalQueue
 from functions.shared.eventbus.settings import EventBusSettings
@@ -89,6 +89,9 @@ class ServiceBusDeadLetters:
 
     # Enough for an operator's listing; replay/purge walk the sub-queue in batches of this.
     _BATCH = 100
+    # A letter the walk holds is renewed when its lock ends within this (the queue's lock
+    # lasts a minute; a walk through thousands of letters lasts longer).
+    _RENEW_WITHIN = timedelta(seconds=20)
 
     def __init__(self, client: ServiceBusClient, queue: str) -> None:
         self._client = client
@@ -129,9 +132,10 @@ class ServiceBusDeadLetters:
 
     def _settle_selected(self, sequence_numbers: Iterable[int] | None, replay: bool) -> int:
         """Walk the sub-queue and settle the wanted dead letters. The others stay locked by
-        this receiver until the walk ends, then are abandoned: an abandoned message can be
-        received again at once, so giving each back as it passed would have every batch return
-        the same first ones, and a wanted letter behind a batch of others would never come."""
+        this receiver until the walk ends (their locks renewed meanwhile), then are abandoned:
+        an abandoned or expired message can be received again at once, so giving each back as
+        it passed would have every batch return the same first ones, and a wanted letter behind
+        a batch of others would never come."""
         from azure.servicebus import ServiceBusMessage
         from azure.servicebus.exceptions import ServiceBusError
 
@@ -149,6 +153,7 @@ class ServiceBusDeadLetters:
                     held += [m for m in batch if m.sequence_number in seen]  # lock expired
                     if not fresh:
                         break
+                    self._renew_expiring(receiver, held)
                     for message in fresh:
                         seen.add(message.sequence_number)
                         if wanted is not None and message.sequence_number not in wanted:
@@ -176,6 +181,15 @@ class ServiceBusDeadLetters:
                     with suppress(ServiceBusError):  # a lost lock gives it back by itself
                         receiver.abandon_message(message)
         return done
+
+    def _renew_expiring(self, receiver: Any, held: list[ServiceBusReceivedMessage]) -> None:
+        from azure.servicebus.exceptions import ServiceBusError
+
+        soon = datetime.now(UTC) + self._RENEW_WITHIN
+        for message in held:
+            if message.locked_until_utc is not None and message.locked_until_utc < soon:
+                with suppress(ServiceBusError):  # lost already: it comes back, seen, held again
+                    receiver.renew_message_lock(message)
 
     def replay(self, sequence_numbers: Iterable[int] | None) -> int:
         return self._settle_selected(sequence_numbers, replay=True)
