@@ -315,6 +315,49 @@ def test_terraform_plans_pull_requests_and_applies_main_behind_approval() -> Non
         assert '-backend-config="storage_account_name=$TFSTATE_STORAGE_ACCOUNT"' in runs
 
 
+def _required_terraform_variables() -> set[str]:
+    """envs/dev's variables without a default (Terraform asks for these, or with
+    -input=false fails: "No value for required variable")."""
+    text = (REPO_ROOT / "infra/terraform/envs/dev/variables.tf").read_text(encoding="utf-8")
+    blocks = re.split(r'^variable "', text, flags=re.M)[1:]
+    return {b.split('"', 1)[0] for b in blocks if not re.search(r"^\s+default\s*=", b, re.M)}
+
+
+@pytest.mark.parametrize("job", ["plan", "apply"])
+def test_every_required_terraform_variable_reaches_the_plan(job: str) -> None:
+    """The plan and apply jobs write terraform.tfvars from the repository variable
+    TERRAFORM_TFVARS (through the environment, not into the script) before they plan, or set
+    TF_VAR_<name>; the setup steps of docs/infra.md name that variable."""
+    tf = _workflow("terraform")
+    required = _required_terraform_variables()
+    assert {"operator_ip_ranges", "key_vault_secrets_officer_object_ids"} <= required
+    steps = tf["jobs"][job]["steps"]
+    plan_at = next(i for i, s in enumerate(steps) if "terraform plan" in s.get("run", ""))
+    writes = [
+        s
+        for s in steps[:plan_at]
+        if "> terraform.tfvars" in s.get("run", "")
+        and s.get("env", {}).get("TFVARS") == "${{ vars.TERRAFORM_TFVARS }}"
+        and "${{" not in s["run"]
+    ]
+    if not writes:
+        env = {**tf.get("env", {}), **tf["jobs"][job].get("env", {})}
+        assert required <= {k.removeprefix("TF_VAR_") for k in env}, "no terraform.tfvars"
+    infra = (REPO_ROOT / "docs/infra.md").read_text(encoding="utf-8")
+    assert "`TERRAFORM_TFVARS`" in infra
+
+
+def test_the_terraform_variables_check_sees_a_plan_without_them() -> None:
+    tf = _workflow("terraform")
+    broken = copy.deepcopy(tf)
+    broken["jobs"]["plan"]["steps"] = [
+        s for s in tf["jobs"]["plan"]["steps"] if "terraform.tfvars" not in s.get("name", "")
+    ]
+    required = _required_terraform_variables()
+    env = {**broken.get("env", {}), **broken["jobs"]["plan"].get("env", {})}
+    assert not required <= {k.removeprefix("TF_VAR_") for k in env}
+
+
 # GitHub keeps at most one running and one pending run per concurrency group: "Any existing
 # pending job or workflow in the same concurrency group, if it exists, will be canceled and the
 # new queued job or workflow will take its place" - whatever cancel-in-progress says (that only
