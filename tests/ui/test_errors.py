@@ -177,6 +177,28 @@ def test_full_cart_is_explained(
     assert "A cart holds at most 50 products." in text(client.get("/cart"))
 
 
+def test_a_cart_change_made_before_catalog_failed_is_shown_as_made_not_as_an_outage(
+    make_app: Callable[..., Flask], sign_in: SignIn, shopper: str
+) -> None:
+    """orders wrote the change and then could not price the cart: the shopper is sent to the
+    cart page (a redirect, so reloading resubmits nothing) and told the cart was updated."""
+    empty = {"items": [], "itemCount": 0, "currency": None, "total": "0.00"}
+
+    def orders(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return problem(503, "urn:tinyshop:cart-changed-catalog-unavailable", "changed")
+        return httpx.Response(200, json=empty)
+
+    client = make_app(orders_transport=httpx.MockTransport(orders)).test_client()
+    sign_in(client, shopper)
+    token = CSRF.search(client.get("/cart").text).group(1)
+    response = client.post("/cart/add", data={"product_id": "french-press", "csrf_token": token})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/cart"
+    assert "Your cart was updated, but prices can't be shown" in text(client.get("/cart"))
+
+
 def test_orders_refusing_the_token_signs_in_again(
     make_app: Callable[..., Flask], sign_in: SignIn, shopper: str
 ) -> None:

@@ -47,6 +47,12 @@ class ApiProblem(Exception):
         return f"{self.status} {self.type}: {self.detail}"
 
 
+# 5xx problems after which the change asked for WAS made: shown like any problem the shopper
+# can act on (the page says what happened), not as an outage inviting a resubmission, which
+# for "add one more" would add twice.
+CHANGE_MADE = {"urn:tinyshop:cart-changed-catalog-unavailable"}
+
+
 def _problem(response: httpx.Response) -> ApiProblem:
     body: dict[str, Any] = {}
     if response.headers.get("content-type", "").split(";")[0].strip() in (
@@ -98,6 +104,9 @@ class _Api:
             raise Unavailable(self.service, exc.__class__.__name__) from exc
         if response.status_code >= 500:
             _log.warning("%s %s %s answered %s", self.service, method, path, response.status_code)
+            problem = _problem(response)
+            if problem.type in CHANGE_MADE:  # not "nothing was lost, try again"
+                raise problem
             raise Unavailable(self.service, f"HTTP {response.status_code}")
         if response.status_code == 401:
             raise NotSignedIn()

@@ -67,6 +67,8 @@ def explain(problem: ApiProblem) -> str:
         return "Your cart changed since you opened the checkout page. Please review it again."
     if kind == "mixed-currency":
         return "Your cart mixes currencies, which we can't check out together."
+    if kind == "cart-changed-catalog-unavailable":
+        return "Your cart was updated, but prices can't be shown right now. Reload it in a moment."
     if kind == "catalog-unavailable":
         return "Prices can't be checked right now. Nothing was changed; please try again shortly."
     return problem.detail or "Something went wrong with that request. Please try again."
