@@ -50,6 +50,9 @@ def test_apps_send_otlp_to_the_collector_argocd_installs(dev: dict[str, list[dic
             for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         }
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == expected, deployment["metadata"]["name"]
+        # Port 4318 is OTLP/HTTP; the Functions host's .NET exporter would speak gRPC unless
+        # told (the collector's NetworkPolicy opens 4318 only).
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
         # Sampled at the head through the standard variables (a trace kept or dropped whole).
         assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
         assert 0 < float(env["OTEL_TRACES_SAMPLER_ARG"]) <= 1

@@ -113,6 +113,11 @@ the host's data folder (/home/data: host state and its keys, AzureWebJobsSecretS
 {{- with .root.Values.telemetry.otlpEndpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ . | quote }}
+{{- /* The endpoint is the collector's OTLP/HTTP port. The Python apps export HTTP (their
+exporter's class); the Functions host's .NET exporter defaults to gRPC and takes the protocol
+from this standard variable (OpenTelemetry specification, "OTLP Exporter Configuration"). */}}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: http/protobuf
 {{- /* Head sampling through the standard variables, read by the Python SDK and by the
 Functions host's .NET SDK (open-telemetry/opentelemetry-dotnet#5448): a parent's decision
 is honoured, so a trace is kept or dropped whole across UI, host, app and worker. */}}
