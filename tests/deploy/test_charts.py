@@ -256,3 +256,20 @@ def test_the_disruption_budget_check_sees_a_job_selected(dev):
         if manifest["kind"] == "PodDisruptionBudget":
             manifest["spec"]["selector"].pop("matchExpressions")
     assert "Job/orders-migrate" in _budgeted_pods(manifests)["orders"]
+
+
+def test_served_pods_keep_answering_a_moment_before_they_stop(dev):
+    """Endpoints and NGINX's upstreams drop a deleted pod a little after it is told to stop:
+    each pod behind a Service waits in preStop (inside its grace period) before SIGTERM."""
+    served = {s["spec"]["selector"]["app.kubernetes.io/name"] for s in _kind(dev, "Service")}
+    assert served == {"catalog", "orders", "ui"}
+    for deployment in _kind(dev, "Deployment"):
+        if deployment["metadata"]["name"] not in served:
+            continue
+        pod = deployment["spec"]["template"]["spec"]
+        pause = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert 3 <= pause < pod["terminationGracePeriodSeconds"] / 2, deployment["metadata"]
+
+
+def _kind(rendered: dict[str, list[dict]], kind: str) -> list[dict]:
+    return [m for m in rendered["tinyshop"] if m["kind"] == kind]
