@@ -69,6 +69,9 @@ def main() -> int:
         return 130
     env["PYTHON"] = sys.executable
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # A local key for the worker's log pseudonyms (functions/shared/pseudonym.py): nothing
+    # secret is logged locally, and the field shows as it would where a real key is set.
+    env.setdefault("LOG_PSEUDONYM_KEY", "local-development-only")
     print(
         "\nTinyShop local stack\n"
         f"  shop          http://127.0.0.1:{PORTS['ui']}  (Sign in: any user name, no password)\n"

@@ -61,14 +61,10 @@ class LogMailer:
     def send(self, to: str, subject: str, idempotency_key: str, order: dict[str, Any]) -> None:
         if not _log.isEnabledFor(logging.INFO):  # no pseudonym (an HMAC) for a line not logged
             return
-        _log.info(
-            "confirmation e-mail sent",
-            extra={
-                "order_id": order["orderId"],
-                "user_ref": pseudonym(to),
-                "total": order["total"],
-            },
-        )
+        extra = {"order_id": order["orderId"], "total": order["total"]}
+        if (user_ref := pseudonym(to)) is not None:  # none without a key: it could be reversed
+            extra["user_ref"] = user_ref
+        _log.info("confirmation e-mail sent", extra=extra)
 
 
 @runtime_checkable
