@@ -313,3 +313,20 @@ def test_a_request_finishing_after_sign_out_does_not_sign_the_browser_in_again(
 
     assert interface.store.load(sid) is None
     assert f"{COOKIE}=;" in response.headers.get("Set-Cookie", "")
+
+
+def test_sign_ins_started_in_two_tabs_both_end_signed_in(
+    client: FlaskClient, sign_in: SignIn, shopper: str
+) -> None:
+    """Signed out, the shopper clicks "Add to cart" in two tabs: two sign-ins are in progress
+    in one session. The first to come back signs in; the second finds the shopper signed in."""
+    first = sign_in.start(client, "/cart")
+    second = sign_in.start(client, "/orders")
+    first_back = urlsplit(sign_in.idp(first, shopper))
+    second_back = urlsplit(sign_in.idp(second, shopper))
+
+    done = client.get(f"{first_back.path}?{first_back.query}")
+    assert (done.status_code, done.headers["Location"]) == (302, "/cart")
+    again = client.get(f"{second_back.path}?{second_back.query}")
+    assert again.status_code == 302
+    assert client.get("/orders").status_code == 200

@@ -34,8 +34,8 @@ warnings.filterwarnings(
     "ignore", message="response_mode='form_post' is recommended", category=UserWarning
 )
 
-FLOW_KEY = "auth_flow"
-NEXT_KEY = "auth_next"
+FLOWS_KEY = "auth_flows"  # sign-ins in progress by their state: {state: [flow, next path]}
+MAX_FLOWS = 5  # a shopper may start sign-in in a few tabs at once; older ones are dropped
 USER_KEY = "user"
 CACHE_KEY = "token_cache"
 _DISCOVERY_TTL = 3600.0
@@ -99,16 +99,21 @@ class Auth:
             # session cookie, so the flow stored in the session could not be found.
             response_mode="query",
         )
-        session[FLOW_KEY] = flow
-        session[NEXT_KEY] = next_path
+        # Kept by its state, not as "the" flow: a second tab starting a sign-in must not make
+        # the first one's answer fail (nor take the second's flow with it).
+        flows = dict(session.get(FLOWS_KEY, {}))
+        flows[flow["state"]] = [flow, next_path]
+        session[FLOWS_KEY] = dict(list(flows.items())[-MAX_FLOWS:])
         return flow["auth_uri"]
 
     def complete(self, params: dict[str, str]) -> str:
         """Redeem the IdP's answer; returns where the shopper wanted to go."""
-        flow = session.pop(FLOW_KEY, None)
-        next_path = session.pop(NEXT_KEY, "/")
-        if not flow:
-            raise SignInError("no sign-in is in progress in this session")
+        flows = dict(session.get(FLOWS_KEY, {}))
+        entry = flows.pop(str(params.get("state", "")), None)
+        if entry is None:
+            raise SignInError("no sign-in with this state is in progress in this session")
+        session[FLOWS_KEY] = flows
+        flow, next_path = entry
         # A new token cache, not the session's: a sign-in in a browser where another shopper is
         # still signed in must not add to that shopper's tokens (the account used would be
         # whichever the cache lists first).

@@ -94,6 +94,8 @@ def callback() -> Response | tuple[str, int]:
     try:
         next_path = services().auth.complete(request.args.to_dict())
     except SignInError:
+        if current_user() is not None:  # another tab's sign-in finished first: nothing to do
+            return redirect(url_for("shop.products"))
         return render_template(
             "error.html",
             title="Sign-in didn't work",
