@@ -301,9 +301,10 @@ def test_the_ui_keeps_its_sessions_as_its_own_role(
             try:
                 store.ping()
                 # The first save also purges expired rows (a DELETE with a subquery).
-                store.save("sid-1", {"cart": 1}, timedelta(minutes=5))
+                store.create("sid-1", {"cart": 1}, timedelta(minutes=5))
+                assert store.update("sid-1", {"cart": 2}, timedelta(minutes=5)) is True
                 store.touch("sid-1", timedelta(minutes=10))
-                assert store.load("sid-1")[0] == {"cart": 1}
+                assert store.load("sid-1")[0] == {"cart": 2}
                 store.delete("sid-1")
                 assert store.load("sid-1") is None
             finally:

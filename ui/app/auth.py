@@ -34,7 +34,9 @@ warnings.filterwarnings(
     "ignore", message="response_mode='form_post' is recommended", category=UserWarning
 )
 
-FLOWS_KEY = "auth_flows"  # sign-ins in progress by their state: {state: [flow, next path]}
+# Sign-ins in progress, oldest first: [[state, flow, next path], ...] (a list: the session is
+# JSON in Postgres, whose jsonb does not keep an object's key order).
+FLOWS_KEY = "auth_flows"
 MAX_FLOWS = 5  # a shopper may start sign-in in a few tabs at once; older ones are dropped
 USER_KEY = "user"
 CACHE_KEY = "token_cache"
@@ -43,6 +45,11 @@ _DISCOVERY_TTL = 3600.0
 
 class SignInError(Exception):
     """The sign-in response could not be accepted (expired flow, wrong state, IdP error)."""
+
+
+class UnknownSignIn(SignInError):
+    """No sign-in with the answer's state is in progress in this session (finished in another
+    tab, dropped, or never started here)."""
 
 
 class IdentityProviderUnavailable(Exception):
@@ -101,19 +108,20 @@ class Auth:
         )
         # Kept by its state, not as "the" flow: a second tab starting a sign-in must not make
         # the first one's answer fail (nor take the second's flow with it).
-        flows = dict(session.get(FLOWS_KEY, {}))
-        flows[flow["state"]] = [flow, next_path]
-        session[FLOWS_KEY] = dict(list(flows.items())[-MAX_FLOWS:])
+        earlier = list(session.get(FLOWS_KEY, []))[-(MAX_FLOWS - 1) :]
+        session[FLOWS_KEY] = [*earlier, [flow["state"], flow, next_path]]
         return flow["auth_uri"]
 
     def complete(self, params: dict[str, str]) -> str:
         """Redeem the IdP's answer; returns where the shopper wanted to go."""
-        flows = dict(session.get(FLOWS_KEY, {}))
-        entry = flows.pop(str(params.get("state", "")), None)
+        state = str(params.get("state", ""))
+        flows = list(session.get(FLOWS_KEY, []))
+        entry = next((f for f in flows if f[0] == state), None)
         if entry is None:
-            raise SignInError("no sign-in with this state is in progress in this session")
-        session[FLOWS_KEY] = flows
-        flow, next_path = entry
+            raise UnknownSignIn("no sign-in with this state is in progress in this session")
+        others = [f for f in flows if f[0] != state]
+        session[FLOWS_KEY] = others
+        _, flow, next_path = entry
         # A new token cache, not the session's: a sign-in in a browser where another shopper is
         # still signed in must not add to that shopper's tokens (the account used would be
         # whichever the cache lists first).
@@ -129,6 +137,8 @@ class Auth:
         claims = result.get("id_token_claims") or {}
         session.clear()  # nothing of a session from before (another shopper's) carries over
         session.regenerate()  # type: ignore[attr-defined]  # ServerSession
+        if others:  # but the other tabs' sign-ins in progress stay theirs to finish
+            session[FLOWS_KEY] = others
         session[USER_KEY] = {
             "sub": claims.get("sub"),
             "name": claims.get("name") or claims.get("preferred_username") or "shopper",

@@ -206,9 +206,8 @@ class PostgresSessionInterface(SessionInterface):
                 self.store.create(session.sid, dict(session), self.lifetime)
             elif not self.store.update(session.sid, dict(session), self.lifetime):
                 # Signed out (another tab) or expired while this request ran: what it changed
-                # must not sign the browser in again.
-                response.delete_cookie(name, **cookie)
-                response.vary.add("Cookie")
+                # must not sign the browser in again. The cookie is left alone: the browser may
+                # hold a newer one by now, and a dead id opens as an anonymous session anyway.
                 return
             # A browser-session cookie: the server decides expiry, the browser forgets on exit.
             response.set_cookie(name, session.sid, **cookie)

@@ -5,6 +5,7 @@ after sign-in they land there again. `next` is accepted only as a same-origin re
 (no scheme, no host, no `//` or `\\` tricks, no control characters): never an open redirect.
 """
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -13,8 +14,10 @@ from urllib.parse import urljoin, urlsplit
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from ui.app.auth import USER_KEY, IdentityProviderUnavailable, SignInError
+from ui.app.auth import USER_KEY, IdentityProviderUnavailable, SignInError, UnknownSignIn
 from ui.app.services import services
+
+_log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -93,18 +96,28 @@ def callback() -> Response | tuple[str, int]:
         raise SessionUnavailable()
     try:
         next_path = services().auth.complete(request.args.to_dict())
-    except SignInError:
-        if current_user() is not None:  # another tab's sign-in finished first: nothing to do
+    except UnknownSignIn:
+        # An answer whose sign-in is gone while the shopper is signed in (a tab's duplicate, a
+        # back button): nothing to do. Anything else is a failed sign-in, said as such.
+        if current_user() is not None and services().auth.access_token() is not None:
             return redirect(url_for("shop.products"))
-        return render_template(
-            "error.html",
-            title="Sign-in didn't work",
-            message="Your sign-in took too long or was interrupted. Please try again.",
-            action=(url_for("auth.sign_in"), "Sign in"),
-        ), 400
+        _log.warning("sign-in answer without a sign-in in progress")
+        return _sign_in_failed()
+    except SignInError as exc:
+        _log.warning("sign-in refused: %s", exc)
+        return _sign_in_failed()
     except IdentityProviderUnavailable:
         raise
     return redirect(safe_next(next_path))
+
+
+def _sign_in_failed() -> tuple[str, int]:
+    return render_template(
+        "error.html",
+        title="Sign-in didn't work",
+        message="Your sign-in took too long or was interrupted. Please try again.",
+        action=(url_for("auth.sign_in"), "Sign in"),
+    ), 400
 
 
 @bp.post("/sign-out")
