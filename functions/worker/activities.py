@@ -9,9 +9,11 @@ claim and sends nothing (at most once).
 A send the mail provider refused (`MailNotSent`: nothing went out) releases the claim, so the
 orchestration's retry can send it; a send whose outcome is unknown keeps it: no second e-mail.
 A release that fails (the store blips just then) is tried again a few times, starting none
-after 10 s; if it still fails, the claim stands for an e-mail that never went out, and an error
-names the document an operator deletes to have it sent (every later run finds the claim and
-sends nothing).
+after 10 s; if it still fails, the claim stands for an e-mail that never went out: every later
+run finds it and sends nothing, so the fulfilment completes without it. An error names the
+order and the claim's document; to send it, delete the document, purge the order's completed
+fulfilment (docs/operations.md, "Fulfilment orchestrations"; locally there is none) and
+republish the order.
 
 A store outage raises `TimelineStoreUnavailable`; under the host the orchestration retries the
 activity, locally the message is held (local_consumer.py).
@@ -26,7 +28,7 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_exponential,
 )
 
@@ -123,7 +125,8 @@ def _release_claim(store: ReleasableStore, order_id: str, wait: float = 0.5) -> 
     """Take back the claim of an e-mail that did not go out, through store blips; if the store
     stays unavailable, say which document keeps the e-mail from being sent."""
     retrying = Retrying(
-        stop=stop_after_attempt(RELEASE_ATTEMPTS) | stop_after_delay(RELEASE_SECONDS),
+        # stop_before_delay: no attempt starts if the pause before it would end past the limit.
+        stop=stop_after_attempt(RELEASE_ATTEMPTS) | stop_before_delay(RELEASE_SECONDS),
         wait=wait_exponential(multiplier=wait, max=4 * wait),
         retry=retry_if_exception_type(TimelineStoreUnavailable),
     )
@@ -131,8 +134,8 @@ def _release_claim(store: ReleasableStore, order_id: str, wait: float = 0.5) -> 
         retrying(store.remove, order_id, CONFIRMATION_EMAIL_SENT)
     except RetryError as exc:
         _log.error(
-            "the claim of a refused e-mail could not be released: it will not be sent until "
-            "document %s is deleted",
+            "the claim of a refused e-mail could not be released: it will not be sent; to send "
+            "it, delete document %s, purge the order's fulfilment and republish the order",
             document_id(order_id, CONFIRMATION_EMAIL_SENT),
             extra={"order_id": order_id},
             exc_info=exc.last_attempt.exception(),
