@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.servicebus.exceptions import MessageLockLostError
 
 from functions.shared.eventbus.dead_letters import ServiceBusDeadLetters
 
@@ -73,16 +74,21 @@ class DeadLetterQueue:
             self.letters[n].locked_until_utc = datetime.now(UTC) + self.lock
         return [self.letters[n] for n in free]
 
+    def _held(self, message: Letter) -> None:
+        """As Service Bus: settling or renewing a lock that lapsed is MessageLockLostError."""
+        if message.sequence_number not in self.locked:
+            raise MessageLockLostError(message="the lock expired")
+
     def renew_message_lock(self, message: Letter) -> None:
-        assert message.sequence_number in self.locked, "renewing a lost lock"
+        self._held(message)
         message.locked_until_utc = datetime.now(UTC) + self.lock
 
     def abandon_message(self, message: Letter) -> None:
-        assert message.sequence_number in self.locked, "abandoning a lost lock"
+        self._held(message)
         message.locked_until_utc = None
 
     def complete_message(self, message: Letter) -> None:
-        assert message.sequence_number in self.locked, "completing a lost lock"
+        self._held(message)
         del self.letters[message.sequence_number]
 
     # sender
@@ -120,8 +126,8 @@ def test_settling_every_letter_walks_them_all():
 def test_the_letters_held_are_renewed_while_a_long_walk_lasts(monkeypatch: pytest.MonkeyPatch):
     """Locks far shorter than the walk: without renewal the first letters come back before the
     wanted one is reached, every batch is all seen letters, and the walk stops short."""
-    monkeypatch.setattr(ServiceBusDeadLetters, "_RENEW_WITHIN", timedelta(seconds=1))
-    queue = DeadLetterQueue(count=4 * ServiceBusDeadLetters._BATCH, lock=0.25, receive_time=0.1)
+    monkeypatch.setattr(ServiceBusDeadLetters, "_RENEW_WITHIN", timedelta(seconds=5))
+    queue = DeadLetterQueue(count=4 * ServiceBusDeadLetters._BATCH, lock=1.5, receive_time=0.5)
     wanted = 3 * ServiceBusDeadLetters._BATCH + 5
 
     assert ServiceBusDeadLetters(queue, "orders").purge([wanted]) == 1  # type: ignore[arg-type]

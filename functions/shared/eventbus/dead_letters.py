@@ -89,8 +89,9 @@ class ServiceBusDeadLetters:
 
     # Enough for an operator's listing; replay/purge walk the sub-queue in batches of this.
     _BATCH = 100
-    # A letter the walk holds is renewed when its lock ends within this (the queue's lock
-    # lasts a minute; a walk through thousands of letters lasts longer).
+    # A letter the walk holds is renewed when its lock ends within this (the queue's lock lasts
+    # a minute, a long walk longer; renewing is a request per letter, so a walk holding more
+    # letters than can be renewed in this time loses some, which come back and are held again).
     _RENEW_WITHIN = timedelta(seconds=20)
 
     def __init__(self, client: ServiceBusClient, queue: str) -> None:
@@ -143,21 +144,22 @@ class ServiceBusDeadLetters:
         done = 0
         with self._receiver() as receiver, self._client.get_queue_sender(self._queue) as sender:
             seen: set[int] = set()
-            held: list[ServiceBusReceivedMessage] = []
+            held: dict[int, ServiceBusReceivedMessage] = {}  # the latest copy of each
             try:
                 while True:
                     batch = receiver.receive_messages(
                         max_message_count=self._BATCH, max_wait_time=5
                     )
                     fresh = [m for m in batch if m.sequence_number not in seen]
-                    held += [m for m in batch if m.sequence_number in seen]  # lock expired
+                    # a lock that lapsed: the letter came back, and this copy holds it now
+                    held |= {m.sequence_number: m for m in batch if m.sequence_number in seen}
                     if not fresh:
                         break
-                    self._renew_expiring(receiver, held)
+                    self._renew_expiring(receiver, list(held.values()))
                     for message in fresh:
                         seen.add(message.sequence_number)
                         if wanted is not None and message.sequence_number not in wanted:
-                            held.append(message)
+                            held[message.sequence_number] = message
                             continue
                         if replay:
                             record = self._record(message)
@@ -177,7 +179,7 @@ class ServiceBusDeadLetters:
                     if wanted is not None and wanted <= seen:
                         break
             finally:
-                for message in held:
+                for message in held.values():
                     with suppress(ServiceBusError):  # a lost lock gives it back by itself
                         receiver.abandon_message(message)
         return done
