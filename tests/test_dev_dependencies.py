@@ -22,13 +22,14 @@ LOCAL_PACKAGES = ("functions", "dev", "ui")
 
 def procfile_modules(repo: Path) -> set[str]:
     """The modules `make dev` runs: dev.stack, the supervisor, each Procfile command's
-    `-m module`, and gunicorn's app module."""
+    `-m module`, and the apps its servers import (`module:factory` arguments)."""
     modules = {"dev.stack", "dev.supervisor"}
     for line in (repo / "dev" / "Procfile").read_text().splitlines():
         if line.startswith("#") or ":" not in line:
             continue
-        modules.update(re.findall(r"-m ([\w.]+)", line))
-        modules.update(re.findall(r"'([\w.]+):\w+\(\)'", line))
+        command = line.partition(":")[2]
+        modules.update(re.findall(r"-m ([\w.]+)", command))
+        modules.update(re.findall(r"(?<![\w.])([A-Za-z_][\w.]*):[A-Za-z_]\w*", command))
     modules.discard("gunicorn")  # a package of the lock, checked as an import below
     return modules
 
@@ -148,6 +149,7 @@ def missing_from_dev_lock(repo: Path) -> dict[str, str | None]:
 
 
 def test_make_dev_imports_only_what_requirements_dev_installs():
+    assert {"functions.catalog.api", "functions.orders.api", "ui.app"} <= procfile_modules(REPO)
     imports = outside_imports(REPO, procfile_modules(REPO), LOCAL_PACKAGES)
     assert {"uvicorn", "flask", "psycopg"} <= {name.split(".")[0] for name in imports}
     assert missing_from_dev_lock(REPO) == {}

@@ -323,39 +323,55 @@ def _required_terraform_variables() -> set[str]:
     return {b.split('"', 1)[0] for b in blocks if not re.search(r"^\s+default\s*=", b, re.M)}
 
 
-@pytest.mark.parametrize("job", ["plan", "apply"])
-def test_every_required_terraform_variable_reaches_the_plan(job: str) -> None:
-    """The plan and apply jobs write terraform.tfvars from the repository variable
-    TERRAFORM_TFVARS (through the environment, not into the script) before they plan, or set
-    TF_VAR_<name>; the setup steps of docs/infra.md name that variable."""
-    tf = _workflow("terraform")
-    required = _required_terraform_variables()
-    assert {"operator_ip_ranges", "key_vault_secrets_officer_object_ids"} <= required
+def _variables_missing_from(tf: dict[str, Any], job: str) -> set[str]:
+    """Required variables the job's plan gets neither from a terraform.tfvars written before
+    it from the repository variable TERRAFORM_TFVARS (through the step's environment, never
+    expanded into the script) nor as TF_VAR_<name>."""
     steps = tf["jobs"][job]["steps"]
     plan_at = next(i for i, s in enumerate(steps) if "terraform plan" in s.get("run", ""))
-    writes = [
-        s
-        for s in steps[:plan_at]
-        if "> terraform.tfvars" in s.get("run", "")
+    if any(
+        "> terraform.tfvars" in s.get("run", "")
         and s.get("env", {}).get("TFVARS") == "${{ vars.TERRAFORM_TFVARS }}"
         and "${{" not in s["run"]
-    ]
-    if not writes:
-        env = {**tf.get("env", {}), **tf["jobs"][job].get("env", {})}
-        assert required <= {k.removeprefix("TF_VAR_") for k in env}, "no terraform.tfvars"
+        for s in steps[:plan_at]
+    ):
+        return set()
+    env = {**tf.get("env", {}), **tf["jobs"][job].get("env", {})}
+    return _required_terraform_variables() - {k.removeprefix("TF_VAR_") for k in env}
+
+
+@pytest.mark.parametrize("job", ["plan", "apply"])
+def test_every_required_terraform_variable_reaches_the_plan(job: str) -> None:
+    """Without them `terraform plan -input=false` stops: "No value for required variable"."""
+    assert {"operator_ip_ranges", "key_vault_secrets_officer_object_ids"} <= (
+        _required_terraform_variables()
+    )
+    assert _variables_missing_from(_workflow("terraform"), job) == set()
     infra = (REPO_ROOT / "docs/infra.md").read_text(encoding="utf-8")
-    assert "`TERRAFORM_TFVARS`" in infra
+    assert "`TERRAFORM_TFVARS`" in infra  # the setup steps name the repository variable
 
 
-def test_the_terraform_variables_check_sees_a_plan_without_them() -> None:
-    tf = _workflow("terraform")
-    broken = copy.deepcopy(tf)
-    broken["jobs"]["plan"]["steps"] = [
-        s for s in tf["jobs"]["plan"]["steps"] if "terraform.tfvars" not in s.get("name", "")
-    ]
-    required = _required_terraform_variables()
-    env = {**broken.get("env", {}), **broken["jobs"]["plan"].get("env", {})}
-    assert not required <= {k.removeprefix("TF_VAR_") for k in env}
+def _drop_the_step(steps: list[dict[str, Any]], at: int) -> None:
+    del steps[at]
+
+
+def _read_another_variable(steps: list[dict[str, Any]], at: int) -> None:
+    steps[at]["env"]["TFVARS"] = "${{ vars.TFVARS }}"
+
+
+def _expand_into_the_script(steps: list[dict[str, Any]], at: int) -> None:
+    steps[at]["run"] = steps[at]["run"].replace('"$TFVARS"', "'${{ vars.TERRAFORM_TFVARS }}'")
+
+
+@pytest.mark.parametrize(
+    "breaking", [_drop_the_step, _read_another_variable, _expand_into_the_script]
+)
+def test_the_terraform_variables_check_sees_a_plan_without_them(breaking: Any) -> None:
+    tf = copy.deepcopy(_workflow("terraform"))
+    steps = tf["jobs"]["plan"]["steps"]
+    [at] = [i for i, s in enumerate(steps) if "terraform.tfvars" in s.get("name", "")]
+    breaking(steps, at)
+    assert "operator_ip_ranges" in _variables_missing_from(tf, "plan")
 
 
 # GitHub keeps at most one running and one pending run per concurrency group: "Any existing
