@@ -8,12 +8,11 @@ import httpx
 import psycopg
 import pytest
 
-from dev.postgres.launcher import fresh_database
 from dev.serve import serve
 from functions.catalog.api import IDS_PATTERN
 from functions.catalog.seed import seed_products
-from functions.shared import migrations
 from tests.conftest import CATALOG_MIGRATIONS, catalog_settings
+from tests.support.collation import punctuation_blind_database
 
 SEEDED = {p.id: p for p in seed_products()}
 
@@ -199,18 +198,9 @@ def test_responses_are_json_with_camel_case_fields(catalog: httpx.Client):
     assert set(json.loads(raw)) == {"items", "nextCursor"}
 
 
-# Like glibc's en_US (Azure's default collation): punctuation ignored at the first level.
-PUNCTUATION_BLIND = "en-US-u-ka-shifted"
-
-
 @pytest.fixture(scope="module")
 def punctuation_blind_catalog(postgres_admin_url: str) -> Iterator[str]:
-    with psycopg.connect(postgres_admin_url) as conn:
-        icu = conn.execute("SELECT count(*) FROM pg_collation WHERE collprovider = 'i'")
-        if icu.fetchone()[0] == 0:  # type: ignore[index]
-            pytest.skip("this Postgres is built without ICU (the embedded pgserver is)")
-    with fresh_database(postgres_admin_url, "catalog_icu", icu_locale=PUNCTUATION_BLIND) as url:
-        migrations.upgrade(url, CATALOG_MIGRATIONS)
+    with punctuation_blind_database(postgres_admin_url, "catalog_icu", CATALOG_MIGRATIONS) as url:
         with psycopg.connect(url, autocommit=True) as conn:
             for product_id in ("ab-c", "abb", "aba"):
                 conn.execute(

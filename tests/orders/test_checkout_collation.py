@@ -13,25 +13,17 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from dev.postgres.launcher import fresh_database
 from functions.orders import repository
 from functions.orders.domain import CartLine, CatalogProduct, new_order
-from functions.shared import migrations
 from tests.conftest import ORDERS_MIGRATIONS
+from tests.support.collation import punctuation_blind_database
 
-# Like glibc's en_US: punctuation ignored at the first comparison level.
-PUNCTUATION_BLIND = "en-US-u-ka-shifted"
 USER = "collation-shopper"
 
 
 @pytest.fixture(scope="module")
 def punctuation_blind_orders(postgres_admin_url: str) -> Iterator[str]:
-    with psycopg.connect(postgres_admin_url) as conn:
-        icu = conn.execute("SELECT count(*) FROM pg_collation WHERE collprovider = 'i'")
-        if icu.fetchone()[0] == 0:  # type: ignore[index]
-            pytest.skip("this Postgres is built without ICU (the embedded pgserver is)")
-    with fresh_database(postgres_admin_url, "orders_icu", icu_locale=PUNCTUATION_BLIND) as url:
-        migrations.upgrade(url, ORDERS_MIGRATIONS)
+    with punctuation_blind_database(postgres_admin_url, "orders_icu", ORDERS_MIGRATIONS) as url:
         yield url
 
 
