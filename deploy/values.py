@@ -22,7 +22,7 @@ HEADER = (
 )
 # Key Vault secrets and Postgres databases the chart's SecretProviderClasses and Jobs use (plus
 # each app's own Postgres password, named by postgres_app_roles).
-REQUIRED_SECRETS = {"ui-client-secret", "flask-secret-key"}
+REQUIRED_SECRETS = {"ui-client-secret", "flask-secret-key", "log-pseudonym-key"}
 REQUIRED_DATABASES = {"catalog", "orders", "ui"}
 # ServiceAccounts with a workload identity: the apps and the migration Jobs; plus `durable`, the
 # task hub's database identity the worker's host and KEDA share (no ServiceAccount of its own).

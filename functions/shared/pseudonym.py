@@ -4,9 +4,10 @@ order it was carries a pseudonym instead.
 The pseudonym is a keyed hash (HMAC-SHA-256, first 16 hex digits) of the id. Support can
 compute it for a shopper who writes in (`python -c "from functions.shared.pseudonym import
 pseudonym; print(pseudonym('<sub>'))"` with the same key) and find their log lines; without the
-key nobody can go back from a log line to the id. The key is `LOG_PSEUDONYM_KEY`, a secret
-(`make dev` sets a local one). Without it there is no pseudonym at all: a hash under no key,
-or under a key written in this file, is reversed by hashing candidate ids.
+key nobody can go back from a log line to the id. The key is `LOG_PSEUDONYM_KEY`: in the cluster
+the Key Vault secret `log-pseudonym-key` (the chart's worker SecretProviderClass), locally one
+`make dev` sets. Without it there is no pseudonym at all: a hash under no key, or under a key
+written in this file, is reversed by hashing candidate ids.
 """
 
 import hashlib

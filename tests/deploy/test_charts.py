@@ -38,8 +38,9 @@ def test_every_environment_renders_the_objects_the_cluster_needs(rendered):
         # one migration Job per database owner + the durable task hub's database user
         jobs = sorted(m["metadata"]["name"] for m in releases["tinyshop"] if m["kind"] == "Job")
         assert jobs == ["catalog-migrate", "durable-sql-grants", "orders-migrate", "ui-migrate"]
-        # catalog, orders, ui and the migration Jobs' `migrations` (the worker reads no secret)
-        assert kinds.count("SecretProviderClass") == 4, env
+        # catalog, orders, worker (its log pseudonym key), ui and the migration Jobs'
+        # `migrations`
+        assert kinds.count("SecretProviderClass") == 5, env
         assert kinds.count("ServiceAccount") == 5, env
         assert {m["kind"] for m in releases["tinyshop-keda"]} == {
             "ScaledObject",

@@ -7,6 +7,7 @@ is shown to fail on a broken rendering or a widened Terraform grant."""
 import copy
 
 import pytest
+import yaml
 
 from tests.deploy import crosschecks as cc
 from tests.deploy import render
@@ -176,3 +177,25 @@ def test_the_login_check_fails_when_an_app_gets_another_apps_password(dev):
         "Deployment/orders: PGPASSWORD is 'postgres-ui-password', not 'postgres-orders-password'"
         in _logins(broken)
     )
+
+
+def test_the_worker_gets_its_log_pseudonym_key_under_the_name_the_code_reads(
+    dev, monkeypatch: pytest.MonkeyPatch
+):
+    """Key Vault's log-pseudonym-key -> the worker's class -> worker-secrets -> the env variable
+    functions/shared/pseudonym.py keys the pseudonyms with (without it: no pseudonym)."""
+    from functions.shared import pseudonym
+
+    spc = _spc(dev["tinyshop"], "worker")
+    [fetched] = yaml.safe_load(spc["spec"]["parameters"]["objects"])["array"]
+    assert yaml.safe_load(fetched)["objectName"] == "log-pseudonym-key"
+    alias = yaml.safe_load(fetched)["objectAlias"]
+    [synced] = spc["spec"]["secretObjects"]
+    assert synced["secretName"] == "worker-secrets"
+    assert {"key": "LOG_PSEUDONYM_KEY", "objectName": alias} in synced["data"]
+    [container] = _pod(dev["tinyshop"], "Deployment", "worker")["containers"]
+    [env] = [e for e in container["env"] if e["name"] == "LOG_PSEUDONYM_KEY"]
+    reference = {"name": "worker-secrets", "key": "LOG_PSEUDONYM_KEY"}
+    assert env["valueFrom"]["secretKeyRef"] == reference
+    monkeypatch.setenv(env["name"], "from-key-vault")
+    assert pseudonym.pseudonym("alice") is not None

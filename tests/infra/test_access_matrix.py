@@ -58,6 +58,8 @@ EXPECTED_GRANTS = {
     Grant("workload:migrations", "Key Vault Secrets User", KV.format("postgres-orders-password")),
     Grant("workload:migrations", "Key Vault Secrets User", KV.format("postgres-ui-password")),
     Grant("workload:ui", "Key Vault Secrets User", KV.format("ui-client-secret")),
+    # The worker keys its log pseudonyms of users (functions/shared/pseudonym.py).
+    Grant("workload:worker", "Key Vault Secrets User", KV.format("log-pseudonym-key")),
     Grant("workload:ui", "Key Vault Secrets User", KV.format("flask-secret-key")),
     Grant("workload:cloudflared", "Key Vault Secrets User", KV.format("cloudflare-tunnel-token")),
     Grant("workload:catalog", "Storage Blob Data Owner", "module.storage.id"),

@@ -588,7 +588,7 @@ APP_NS = "system:serviceaccount:tinyshop"
 KEY_VAULT_READERS = {
     f"{APP_NS}:catalog": {"postgres-catalog-password"},
     f"{APP_NS}:orders": {"postgres-orders-password"},
-    f"{APP_NS}:worker": set(),
+    f"{APP_NS}:worker": {"log-pseudonym-key"},
     f"{APP_NS}:ui": {"postgres-ui-password", "ui-client-secret", "flask-secret-key"},
     f"{APP_NS}:migrations": {
         "postgres-admin-password",

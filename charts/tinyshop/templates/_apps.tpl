@@ -114,6 +114,12 @@ worker:
   value: {{ $v.azure.cosmos.database | quote }}
 - name: COSMOS_CONTAINER
   value: {{ $v.azure.cosmos.container | quote }}
+# Keys the pseudonyms of users in its logs (functions/shared/pseudonym.py; without it none).
+- name: LOG_PSEUDONYM_KEY
+  valueFrom:
+    secretKeyRef:
+      name: worker-secrets
+      key: LOG_PSEUDONYM_KEY
 {{ include "tinyshop.env.durable" .root }}
 {{- end -}}
 

@@ -100,10 +100,11 @@ locals {
     "ui-client-secret",
     "flask-secret-key",
     "cloudflare-tunnel-token",
+    "log-pseudonym-key",
   ])
   # Generated here and written write-only (never in state); the others keep a
   # regular value because their source keeps them in state anyway.
-  write_only_secret_names = toset(["postgres-admin-password", "flask-secret-key"])
+  write_only_secret_names = toset(["postgres-admin-password", "flask-secret-key", "log-pseudonym-key"])
   stored_secret_names     = setsubtract(local.secret_names, local.write_only_secret_names)
 
   # Each app's own Postgres login (least privilege: its own database, no DDL).
@@ -183,6 +184,13 @@ ephemeral "random_password" "postgres_admin" {
 }
 
 ephemeral "random_password" "flask_secret_key" {
+  length  = 64
+  special = false
+}
+
+# Keys the worker's log pseudonyms of users (functions/shared/pseudonym.py): without it they
+# could be reversed by hashing candidate user ids.
+ephemeral "random_password" "log_pseudonym_key" {
   length  = 64
   special = false
 }
@@ -336,6 +344,7 @@ module "keyvault" {
     {
       "postgres-admin-password" = var.postgres_admin_password_version
       "flask-secret-key"        = var.flask_secret_key_version
+      "log-pseudonym-key"       = var.log_pseudonym_key_version
     },
     { for name in local.generated_secret_names : name => var.postgres_app_passwords_version },
   )
@@ -343,6 +352,7 @@ module "keyvault" {
     {
       "postgres-admin-password" = ephemeral.random_password.postgres_admin.result
       "flask-secret-key"        = ephemeral.random_password.flask_secret_key.result
+      "log-pseudonym-key"       = ephemeral.random_password.log_pseudonym_key.result
     },
     {
       for app, login in local.postgres_app_roles :
@@ -486,6 +496,11 @@ module "identity" {
     ui-kv-flask-secret-key = {
       workload             = "ui"
       scope                = module.keyvault.secret_resource_ids["flask-secret-key"]
+      role_definition_name = "Key Vault Secrets User"
+    }
+    worker-kv-log-pseudonym-key = {
+      workload             = "worker"
+      scope                = module.keyvault.secret_resource_ids["log-pseudonym-key"]
       role_definition_name = "Key Vault Secrets User"
     }
     cloudflared-kv-tunnel-token = {

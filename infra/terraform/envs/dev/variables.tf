@@ -309,6 +309,17 @@ variable "flask_secret_key_version" {
   }
 }
 
+variable "log_pseudonym_key_version" {
+  description = "Version of the write-only log-pseudonym-key Key Vault secret; bump it to rotate (keys the worker's log pseudonyms of users; earlier pseudonyms no longer match)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.log_pseudonym_key_version >= 1
+    error_message = "log_pseudonym_key_version starts at 1."
+  }
+}
+
 variable "servicebus_sku" {
   description = "Service Bus tier: Standard (public endpoint via the firewall) or Premium (private endpoint, ~20x the price)."
   type        = string
