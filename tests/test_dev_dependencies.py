@@ -97,12 +97,24 @@ def outside_imports(repo: Path, entries: set[str], local: tuple[str, ...]) -> se
 
 
 @cache
-def _file_owners() -> dict[Path, str]:
-    owners: dict[Path, str] = {}
-    for dist in importlib.metadata.distributions():
-        for file in dist.files or []:
-            owners[Path(dist.locate_file(file)).resolve()] = _normal(dist.metadata["Name"])
-    return owners
+def _installers() -> dict[str, list[str]]:
+    """Top-level import name -> the distributions installing it (several for a namespace
+    package such as azure)."""
+    return importlib.metadata.packages_distributions()
+
+
+@cache
+def _files_of(distribution: str) -> frozenset[Path]:
+    dist = importlib.metadata.distribution(distribution)
+    return frozenset(Path(dist.locate_file(f)).resolve() for f in dist.files or [])
+
+
+def _owner(top: str, origin: Path) -> str | None:
+    """Of the distributions installing `top`, the one whose files hold `origin`."""
+    for distribution in _installers().get(top, []):
+        if origin in _files_of(distribution):
+            return _normal(importlib.metadata.distribution(distribution).metadata["Name"])
+    return None
 
 
 def _normal(name: str) -> str:
@@ -126,7 +138,7 @@ def distribution_of(name: str) -> str | None:
         if spec.origin is None and spec.submodule_search_locations is not None:
             return NAMESPACE if end == len(parts) else None
         if spec.origin and spec.origin not in ("built-in", "frozen"):
-            return _file_owners().get(Path(spec.origin).resolve())
+            return _owner(parts[0], Path(spec.origin).resolve())
     return None
 
 

@@ -54,9 +54,9 @@ async def set_item(
         before = await repository.cart_lines(conn, user_id)
     if quantity > 0:
         wanted = {product_id, *(line.product_id for line in before)}
-    else:  # what stays: removing the last line needs no prices
+    else:  # what stays (removing the last line asks catalog nothing: no ids, no request)
         wanted = {line.product_id for line in before} - {product_id}
-    found = await catalog.products(wanted) if wanted else {}
+    found = await catalog.products(wanted)
     asked: dict[str, domain.CatalogProduct | None] = {pid: found.get(pid) for pid in wanted}
     if quantity > 0 and asked[product_id] is None:
         raise domain.UnknownProduct(product_id)

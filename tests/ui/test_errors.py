@@ -9,6 +9,8 @@ from html import unescape
 import httpx
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse as Response
 
 from dev.serve import free_port
 from tests.ui.conftest import SignIn
@@ -160,20 +162,28 @@ def test_checkout_problems_are_explained(
     assert "Traceback" not in response.text
 
 
-def test_full_cart_is_explained(
-    make_app: Callable[..., Flask], sign_in: SignIn, shopper: str
-) -> None:
+def _add_to_cart_answered_by(
+    answer: httpx.Response, make_app: Callable[..., Flask], sign_in: SignIn, shopper: str
+) -> tuple[FlaskClient, Response]:
+    """Sign in to a UI whose orders answers every cart update with `answer` (an empty cart
+    otherwise), post "Add to cart"; the client and the post's response."""
     empty = {"items": [], "itemCount": 0, "currency": None, "total": "0.00"}
 
     def orders(request: httpx.Request) -> httpx.Response:
-        if request.method == "POST":
-            return problem(409, "urn:tinyshop:cart-full", "A cart holds at most 50 products.")
-        return httpx.Response(200, json=empty)
+        return answer if request.method == "POST" else httpx.Response(200, json=empty)
 
     client = make_app(orders_transport=httpx.MockTransport(orders)).test_client()
     sign_in(client, shopper)
     token = CSRF.search(client.get("/cart").text).group(1)
-    client.post("/cart/add", data={"product_id": "french-press", "csrf_token": token})
+    response = client.post("/cart/add", data={"product_id": "french-press", "csrf_token": token})
+    return client, response
+
+
+def test_full_cart_is_explained(
+    make_app: Callable[..., Flask], sign_in: SignIn, shopper: str
+) -> None:
+    full = problem(409, "urn:tinyshop:cart-full", "A cart holds at most 50 products.")
+    client, _ = _add_to_cart_answered_by(full, make_app, sign_in, shopper)
     assert "A cart holds at most 50 products." in text(client.get("/cart"))
 
 
@@ -182,17 +192,8 @@ def test_a_cart_change_made_before_catalog_failed_is_shown_as_made_not_as_an_out
 ) -> None:
     """orders wrote the change and then could not price the cart: the shopper is sent to the
     cart page (a redirect, so reloading resubmits nothing) and told the cart was updated."""
-    empty = {"items": [], "itemCount": 0, "currency": None, "total": "0.00"}
-
-    def orders(request: httpx.Request) -> httpx.Response:
-        if request.method == "POST":
-            return problem(503, "urn:tinyshop:cart-changed-catalog-unavailable", "changed")
-        return httpx.Response(200, json=empty)
-
-    client = make_app(orders_transport=httpx.MockTransport(orders)).test_client()
-    sign_in(client, shopper)
-    token = CSRF.search(client.get("/cart").text).group(1)
-    response = client.post("/cart/add", data={"product_id": "french-press", "csrf_token": token})
+    changed = problem(503, "urn:tinyshop:cart-changed-catalog-unavailable", "changed")
+    client, response = _add_to_cart_answered_by(changed, make_app, sign_in, shopper)
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/cart"
